@@ -1,0 +1,3 @@
+"""rlsight: train, evaluate, compare and look inside PPO agents on Procgen."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,50 @@
+"""The ``rlsight`` command: argument parsing only; the work is in the library.
+
+Each subcommand lives in its own module under ``rlsight.cli`` with a
+``register(subparsers)`` function; add new ones to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rlsight import __version__
+from rlsight.errors import RlsightError
+
+COMMANDS = [
+    "rlsight.cli.train",
+    "rlsight.cli.evaluate",
+    "rlsight.cli.import_seed",
+    "rlsight.cli.config",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlsight", description="Train, evaluate, compare and look inside PPO agents on Procgen.")
+    parser.add_argument("--version", action="version", version=f"rlsight {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except RlsightError as e:
+        print(f"rlsight {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rlsight {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""rlsight train."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a PPO agent from a config file, or resume a run",
+                       description="Train a PPO agent. Runs are directories that every other command reads.")
+    p.add_argument("--config", help="TOML file or preset name from configs/ (cpu-quick, procgen-paper, ...)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. ppo.lr=3e-4 (repeatable)")
+    p.add_argument("--run-dir", help="where to write the run (default: runs/<config>-<game>-s<seed>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint")
+    p.add_argument("--compare-to", metavar="RUN", help="draw this run's curve on the live progress plot")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (one summary line at the end)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rlsight import config as C
+    from rlsight.errors import RlsightError
+    from rlsight.training import resume, train
+
+    progress = not args.no_progress
+    if args.resume:
+        if args.config or args.set or args.run_dir:
+            raise RlsightError("--resume DIR takes the run's own config; drop --config/--set/--run-dir")
+        r = resume(args.resume, progress=progress)
+    else:
+        if not args.config:
+            raise RlsightError("give --config FILE (or a preset: cpu-quick, procgen-paper, seed-baseline, seed-best) or --resume DIR")
+        cfg = C.load(args.config, args.set)
+        run_dir = args.run_dir or str(Path("runs") / f"{Path(args.config).stem}-{cfg.env.game}-s{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if not args.run_dir:
+            Path("runs").mkdir(exist_ok=True)
+        print(f"run directory: {run_dir}", file=sys.stderr)
+        r = train(cfg, run_dir, overwrite=args.overwrite, progress=progress, compare_to=args.compare_to)
+    rows = r.metrics()
+    if rows:
+        last = rows[-1]
+        print(f"{r.path}: {r.info()['status']} at step {int(last['step'])}, "
+              f"train return {last['train_return']:.2f}, test return {last['test_return']:.2f}, sps {last['sps']:.0f}")
+    return 0

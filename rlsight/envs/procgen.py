@@ -1,0 +1,99 @@
+"""Procgen vector environments through the gym3 interface, as numpy arrays.
+
+gym3 semantics: ``observe()`` gives (reward of the last action, observation,
+first), where ``first`` marks an observation that starts a new episode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlsight.config import EnvConfig
+
+
+def _import_procgen():
+    """Import procgen without gym's deprecation banner in the user's terminal."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from procgen import ProcgenGym3Env
+    return ProcgenGym3Env
+
+
+@dataclass(frozen=True)
+class LevelSplit:
+    """Levels [start_level, start_level + num_levels); num_levels 0 = unbounded."""
+
+    start_level: int
+    num_levels: int
+
+
+def split_levels(cfg: EnvConfig, split: str) -> LevelSplit:
+    """The training levels, or the held-out levels that never overlap them."""
+    if split == "train":
+        return LevelSplit(cfg.start_level, cfg.num_levels)
+    if split == "test":
+        return LevelSplit(*cfg.test_levels())
+    raise ValueError(f"split {split!r}: expected 'train' or 'test'")
+
+
+class ProcgenVecEnv:
+    """``num_envs`` copies of one game on one level split.
+
+    ``render=True`` also returns the 512x512 frames that Procgen renders
+    (``info[i]["rgb"]``), for videos.
+    """
+
+    def __init__(self, cfg: EnvConfig, split: str, num_envs: int, seed: int, render: bool = False):
+        self.cfg = cfg
+        self.split = split
+        self.levels = split_levels(cfg, split)
+        self.num_envs = num_envs
+        kwargs = {"render_mode": "rgb_array"} if render else {}
+        self._env = _import_procgen()(
+            num=num_envs,
+            env_name=cfg.game,
+            num_levels=self.levels.num_levels,
+            start_level=self.levels.start_level,
+            distribution_mode=cfg.distribution_mode,
+            use_backgrounds=cfg.use_backgrounds,
+            restrict_themes=cfg.restrict_themes,
+            use_monochrome_assets=cfg.use_monochrome_assets,
+            rand_seed=int(seed) % (2**31),
+            num_threads=min(4, num_envs),
+            **kwargs,
+        )
+
+    def observe(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reward (N,) float32, obs (N, 64, 64, 3) uint8, first (N,) bool)."""
+        rew, ob, first = self._env.observe()
+        return rew.astype(np.float32), ob["rgb"], first.astype(bool)
+
+    def act(self, actions: np.ndarray) -> None:
+        self._env.act(np.asarray(actions, dtype=np.int32))
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.act(actions)
+        return self.observe()
+
+    def info(self) -> list[dict]:
+        """Per-env info: level_seed, prev_level_complete, and 'rgb' when rendering."""
+        return self._env.get_info()
+
+    def get_state(self) -> list[bytes]:
+        return self._env.callmethod("get_state")
+
+    def set_state(self, states: list[bytes]) -> None:
+        self._env.callmethod("set_state", states)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def make_env(cfg: EnvConfig, split: str = "train", num_envs: int | None = None, seed: int = 0, render: bool = False) -> ProcgenVecEnv:
+    """A vector env on the ``train`` or held-out ``test`` levels."""
+    return ProcgenVecEnv(cfg, split, num_envs or cfg.num_envs, seed, render=render)

@@ -1,0 +1,13 @@
+"""User-facing errors: raised for bad input, printed as one line by the CLI."""
+
+
+class RlsightError(Exception):
+    """A mistake in what the user asked for. The CLI prints it without a traceback."""
+
+
+class ConfigError(RlsightError):
+    """An unknown key, a wrong type or an out-of-range value in a config."""
+
+
+class RunDirError(RlsightError):
+    """A run directory that is missing, incomplete, corrupted or already taken."""

@@ -1,0 +1,90 @@
+"""Unbiased episodic evaluation on the training or the held-out levels.
+
+Every parallel environment contributes the same number of complete episodes,
+counted from its first reset: stopping at the first N finished episodes across
+environments would over-weight short episodes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlsight.envs import EpisodeTracker, make_env
+from rlsight.envs.normalization import normalized_return
+from rlsight.errors import RlsightError
+from rlsight.runs import RunDir
+from rlsight.runs.load import load_policy
+
+MAX_EVAL_ENVS = 64
+
+
+def eval_env_count(episodes: int, max_envs: int = MAX_EVAL_ENVS) -> int:
+    """The largest divisor of ``episodes`` that is at most ``max_envs``."""
+    return max(d for d in range(1, min(episodes, max_envs) + 1) if episodes % d == 0)
+
+
+def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device: str = "cpu",
+                 max_steps: int = 100_000) -> np.ndarray:
+    """Returns (num_envs, episodes_per_env) episodic returns: each env's first
+    ``episodes_per_env`` complete episodes."""
+    n = env.num_envs
+    tracker = EpisodeTracker(n)
+    got = [[] for _ in range(n)]
+    _, obs, _ = env.observe()
+    for _ in range(max_steps):
+        with torch.no_grad():
+            logits, _ = model(torch.from_numpy(obs).to(device))
+        if greedy:
+            actions = logits.argmax(-1)
+        else:
+            actions = torch.distributions.Categorical(logits=logits).sample()
+        rew, obs, first = env.step(actions.cpu().numpy())
+        tracker.update(rew, first)
+        for i, ret, _ in tracker.drain():
+            if len(got[i]) < episodes_per_env:
+                got[i].append(ret)
+        if all(len(g) >= episodes_per_env for g in got):
+            return np.asarray(got, dtype=np.float64)
+    raise RlsightError(f"evaluation did not finish {episodes_per_env} episodes per env within {max_steps} steps")
+
+
+def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256, seed: int = 0,
+             greedy: bool = False, device: str = "cpu", save: bool = True, max_envs: int = MAX_EVAL_ENVS) -> dict:
+    """Evaluate a run's model; returns (and by default saves) a result dict with
+    mean_return, stderr, episodes, normalized_return, and the settings."""
+    if split not in ("train", "test"):
+        raise RlsightError(f"--split {split!r}: valid: train, test")
+    if episodes < 1:
+        raise RlsightError(f"--episodes {episodes}: must be >= 1")
+    run = run if isinstance(run, RunDir) else RunDir.open(run)
+    torch.manual_seed(seed)
+    model, cfg, step = load_policy(run, device)
+    n_envs = eval_env_count(episodes, max_envs)
+    env = make_env(cfg.env, split, n_envs, seed=seed)
+    t0 = time.perf_counter()
+    try:
+        returns = run_episodes(model, env, episodes // n_envs, greedy=greedy, device=device)
+    finally:
+        env.close()
+    flat = returns.reshape(-1)
+    mean = float(flat.mean())
+    stderr = float(flat.std(ddof=1) / math.sqrt(flat.size)) if flat.size > 1 else float("nan")
+    norm = normalized_return(cfg.env.game, cfg.env.distribution_mode, mean)
+    levels = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
+    result = {
+        "run": run.name, "game": cfg.env.game, "distribution_mode": cfg.env.distribution_mode,
+        "split": split, "start_level": levels[0], "num_levels": levels[1],
+        "episodes": int(flat.size), "num_envs": n_envs, "episodes_per_env": episodes // n_envs,
+        "seed": seed, "greedy": greedy, "step": step,
+        "mean_return": mean, "stderr": stderr, "normalized_return": norm,
+        "min_return": float(flat.min()), "max_return": float(flat.max()),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    if save:
+        result["file"] = str(run.save_eval(result))
+    return result

@@ -1,0 +1,6 @@
+"""Encoders, the actor-critic network, the encoder registry and seed-checkpoint import."""
+
+from rlsight.models.policy import NUM_ACTIONS, ActorCritic, build_model
+from rlsight.models.registry import ENCODERS, register_encoder
+
+__all__ = ["ActorCritic", "build_model", "ENCODERS", "register_encoder", "NUM_ACTIONS"]

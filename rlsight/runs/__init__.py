@@ -1,0 +1,5 @@
+"""Reading and writing run directories (format: docs/run-directory.md)."""
+
+from rlsight.runs.rundir import FORMAT_VERSION, METRIC_COLUMNS, TIMING_COLUMNS, RunDir, is_run_dir
+
+__all__ = ["RunDir", "is_run_dir", "FORMAT_VERSION", "METRIC_COLUMNS", "TIMING_COLUMNS"]

@@ -1,0 +1,60 @@
+"""Checkpoint files: tensors in safetensors, everything else in JSON; no pickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from rlsight.errors import RunDirError
+from rlsight.runs.atomic import atomic_write, atomic_write_text
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata={k: str(v) for k, v in (meta or {}).items()}))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file; a truncated or corrupted file raises RunDirError."""
+    if not path.is_file():
+        raise RunDirError(f"{path}: file not found")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise RunDirError(f"{path}: not a readable safetensors file ({e}); it may be truncated or corrupted") from None
+
+
+def save_json(path: Path, data: dict) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def load_json(path: Path) -> dict:
+    if not path.is_file():
+        raise RunDirError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{path}: not valid JSON ({e}); it may be truncated or corrupted") from None
+
+
+def load_state_dict_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Load weights, turning a shape or key mismatch into one clear line."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:3]}")
+        if extra:
+            parts.append(f"unexpected {extra[:3]}")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(own[k].shape)}")
+        raise RunDirError(f"{source}: weights do not fit this architecture ({'; '.join(parts)})")
+    model.load_state_dict(state)

@@ -1,0 +1,22 @@
+"""Load a run's network for readers (evaluate, saliency, notebooks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlsight.config import Config
+from rlsight.models import ActorCritic, build_model
+from rlsight.runs.checkpoint import load_json, load_state_dict_checked, load_tensors
+from rlsight.runs.rundir import MODEL_META, RunDir
+
+
+def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCritic, Config, int]:
+    """(model in eval mode, the run's config, the env step of the weights)."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run)
+    cfg = run.config()
+    f = run.model_file()
+    model = build_model(cfg.model)
+    load_state_dict_checked(model, load_tensors(f), f)
+    meta_file = f.parent / (MODEL_META if f.parent == run.path else "meta.json")
+    step = int(load_json(meta_file).get("step", 0)) if meta_file.is_file() else 0
+    return model.to(device).eval(), cfg, step

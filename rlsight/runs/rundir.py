@@ -1,0 +1,206 @@
+"""The run directory: the contract between training and every reader.
+
+Layout and columns are documented in docs/run-directory.md. Readers use this
+module only; they never import the trainer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+from rlsight import __version__
+from rlsight.config import Config, loads
+from rlsight.errors import ConfigError, RunDirError
+from rlsight.runs.atomic import atomic_write_text
+from rlsight.runs.checkpoint import load_json, save_json
+
+FORMAT_VERSION = 1
+MARKER = "rlsight-run.json"
+CONFIG = "config.toml"
+METRICS = "metrics.csv"
+MODEL = "model.safetensors"
+MODEL_META = "model.json"
+CHECKPOINTS = "checkpoints"
+EVAL = "eval"
+TB = "tb"
+PROGRESS_PLOT = "progress.png"
+
+METRIC_COLUMNS = [
+    "update", "step", "wall_time", "sps",
+    "train_return", "test_return", "train_length", "test_length",
+    "train_reward_rate", "test_reward_rate", "train_episodes", "test_episodes",
+    "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
+    "explained_variance", "grad_norm", "lr",
+]
+# Columns that depend on wall-clock time rather than on the computation.
+TIMING_COLUMNS = ("wall_time", "sps")
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+class RunDir:
+    """One run directory on disk."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # -- creation -------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, config: Config, kind: str = "trained", overwrite: bool = False) -> RunDir:
+        """Make a new run directory; an existing non-empty folder needs ``overwrite``."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            if not overwrite:
+                raise RunDirError(
+                    f"{path} already exists; use --resume to continue it, --overwrite to replace it, or another --run-dir"
+                )
+            if not path.is_dir():
+                raise RunDirError(f"{path} exists and is not a folder; refusing to replace it")
+            if not is_run_dir(path):
+                raise RunDirError(f"{path} is not an rlsight run directory; refusing to delete it with --overwrite")
+            shutil.rmtree(path)
+        if not path.parent.exists():
+            raise RunDirError(f"{path.parent}: parent folder does not exist")
+        path.mkdir(parents=False, exist_ok=True)
+        run = cls(path)
+        atomic_write_text(path / CONFIG, config.to_toml())
+        save_json(path / MARKER, {
+            "format_version": FORMAT_VERSION, "rlsight_version": __version__, "kind": kind,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "created", "config_hash": config.hash(),
+        })
+        run.write_metrics([])
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """Open an existing run directory, checking its marker and format version."""
+        path = Path(path)
+        if not path.exists():
+            raise RunDirError(f"{path}: no such run directory")
+        if not is_run_dir(path):
+            raise RunDirError(f"{path}: not an rlsight run directory (no {MARKER})")
+        run = cls(path)
+        v = run.info().get("format_version")
+        if not isinstance(v, int) or v > FORMAT_VERSION:
+            raise RunDirError(f"{path}: run format version {v!r} is newer than this rlsight reads ({FORMAT_VERSION})")
+        return run
+
+    # -- small files ----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def info(self) -> dict:
+        return load_json(self.path / MARKER)
+
+    def update_info(self, **kw) -> None:
+        d = self.info()
+        d.update(kw)
+        save_json(self.path / MARKER, d)
+
+    def config(self) -> Config:
+        p = self.path / CONFIG
+        if not p.is_file():
+            raise RunDirError(f"{p}: file not found")
+        try:
+            return loads(p.read_text())
+        except ConfigError as e:
+            raise RunDirError(f"{p}: {e}") from None
+
+    # -- metrics ----------------------------------------------------------------
+    def write_metrics(self, rows: list[dict]) -> None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _fmt(r.get(k)) for k in METRIC_COLUMNS})
+        atomic_write_text(self.path / METRICS, buf.getvalue())
+
+    def append_metrics(self, row: dict) -> None:
+        """Append one row (flushed). A crash can leave a partial last line, which
+        ``metrics()`` drops and a resume truncates away."""
+        line = io.StringIO()
+        csv.DictWriter(line, fieldnames=METRIC_COLUMNS, extrasaction="ignore").writerow(
+            {k: _fmt(row.get(k)) for k in METRIC_COLUMNS}
+        )
+        with open(self.path / METRICS, "a") as f:
+            f.write(line.getvalue())
+            f.flush()
+
+    def metrics(self) -> list[dict]:
+        """Rows of metrics.csv as dicts of floats (NaN where empty); a partial last line is dropped."""
+        p = self.path / METRICS
+        if not p.is_file():
+            return []
+        text = p.read_text()
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines = lines[:-1]
+        rows = []
+        for r in csv.DictReader(lines):
+            if None in r.values() or len(r) != len(METRIC_COLUMNS):
+                continue
+            rows.append({k: _parse(v) for k, v in r.items()})
+        return rows
+
+    # -- checkpoints --------------------------------------------------------------
+    def checkpoint_dir(self) -> Path:
+        d = self.path / CHECKPOINTS
+        d.mkdir(exist_ok=True)
+        return d
+
+    def checkpoints(self) -> list[Path]:
+        """Complete checkpoints, oldest first (a folder is complete once renamed into place)."""
+        d = self.path / CHECKPOINTS
+        if not d.is_dir():
+            return []
+        return sorted(p for p in d.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+    def latest_checkpoint(self) -> Path | None:
+        cks = self.checkpoints()
+        return cks[-1] if cks else None
+
+    def model_file(self) -> Path:
+        """The final model, or the newest checkpoint's weights while training runs."""
+        final = self.path / MODEL
+        if final.is_file():
+            return final
+        ck = self.latest_checkpoint()
+        if ck is not None:
+            return ck / MODEL
+        raise RunDirError(f"{self.path}: no model yet (neither {MODEL} nor a checkpoint)")
+
+    # -- evaluation ---------------------------------------------------------------
+    def save_eval(self, result: dict) -> Path:
+        d = self.path / EVAL
+        d.mkdir(exist_ok=True)
+        name = f"{result['split']}-ep{result['episodes']}-seed{result['seed']}-step{result['step']}"
+        if result.get("greedy"):
+            name += "-greedy"
+        p = d / f"{name}.json"
+        save_json(p, result)
+        return p
+
+    def evals(self) -> list[dict]:
+        d = self.path / EVAL
+        return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def _parse(v: str) -> float:
+    return float(v) if v not in ("", None) else float("nan")

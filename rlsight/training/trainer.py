@@ -1,0 +1,295 @@
+"""The training loop: collect a rollout, update, log, checkpoint, resume.
+
+The PPO maths lives in ``rlsight.ppo``; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.distributions import Categorical
+
+from rlsight.config import Config
+from rlsight.envs import EpisodeTracker, make_env
+from rlsight.errors import RlsightError
+from rlsight.models import build_model
+from rlsight.ppo import Batch, RewardNormalizer, compute_gae, ppo_update
+from rlsight.runs import RunDir
+from rlsight.runs.checkpoint import save_json, save_tensors
+from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
+from rlsight.training.progress import ProgressBar, plot_progress
+from rlsight.training.state import load_training_state, save_training_state
+
+TEST_SEED_OFFSET = 1_000_003  # the held-out envs' RNG stream differs from the training envs'
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RlsightError(f"train.device = {name!r}, but no CUDA GPU is available; use cpu or auto")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains one run directory. ``Trainer(cfg, run).train()``; a resumed run
+    continues from its newest checkpoint."""
+
+    def __init__(self, cfg: Config, run: RunDir, *, progress: bool = True, compare_to: RunDir | None = None,
+                 env_factory=None):
+        self.cfg, self.run, self.progress, self.compare_to = cfg, run, progress, compare_to
+        self.env_factory = env_factory or make_env
+        self._stop = False
+
+    # -- set-up -----------------------------------------------------------------
+    def _setup(self) -> None:
+        c = self.cfg
+        torch.manual_seed(c.train.seed)
+        np.random.seed(c.train.seed)
+        torch.set_num_threads(c.train.torch_threads or os.cpu_count() or 1)
+        self.device = resolve_device(c.train.device)
+        self.env = self.env_factory(c.env, "train", c.env.num_envs, c.train.seed)
+        self.test_env = (
+            self.env_factory(c.env, "test", c.env.num_test_envs, c.train.seed + TEST_SEED_OFFSET)
+            if c.env.num_test_envs > 0 else None
+        )
+        self.model = build_model(c.model).to(self.device)
+        if c.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.ppo.lr, eps=c.ppo.adam_eps)
+        self.normalizer = RewardNormalizer(c.env.num_envs, c.ppo.gamma, c.ppo.reward_clip)
+        self.tracker = EpisodeTracker(c.env.num_envs)
+        self.test_tracker = EpisodeTracker(max(c.env.num_test_envs, 1))
+        self.batch_per_update = c.env.num_envs * c.ppo.num_steps
+        self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
+        self.update = 0
+        self.step = 0
+        self.wall_offset = 0.0
+        self.rows: list[dict] = []
+
+    def _restore(self) -> None:
+        ck = self.run.latest_checkpoint()
+        if ck is None:
+            return
+        meta, envs = load_training_state(ck, self.model, self.optimizer)
+        if meta.get("config_hash") != self.cfg.hash():
+            raise RlsightError(f"{ck}: checkpoint was written with another config (hash {meta.get('config_hash')})")
+        self.update, self.step, self.wall_offset = meta["update"], meta["step"], meta["wall_time"]
+        self.normalizer.load_state_dict(meta["normalizer"])
+        self.tracker.load_state_dict(meta["tracker"])
+        self.test_tracker.load_state_dict(meta["test_tracker"])
+        self.env.set_state(envs["train"])
+        if self.test_env is not None:
+            self.test_env.set_state(envs["test"])
+
+    # -- the loop -----------------------------------------------------------------
+    def train(self) -> RunDir:
+        self._setup()
+        self._restore()
+        self.rows = [r for r in self.run.metrics() if r["update"] <= self.update]
+        self.run.write_metrics(self.rows)  # drop rows written after the checkpoint we resume from
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb = SummaryWriter(str(self.run.path / TB), purge_step=self.step if self.step else None)
+        compare_rows = self.compare_to.metrics() if self.compare_to else None
+        self.run.update_info(status="running")
+        bar = ProgressBar(self.num_updates * self.batch_per_update, self.step, self.progress)
+        old_handler = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        start = time.perf_counter() - self.wall_offset
+        last_plot = 0.0
+        save_every = self.cfg.train.save_step
+        try:
+            _, obs, first = self.env.observe()
+            tobs = self.test_env.observe()[1] if self.test_env is not None else None
+            while self.update < self.num_updates and not self._stop:
+                t0 = time.perf_counter()
+                obs, first, tobs, roll = self._rollout(obs, first, tobs)
+                stats = self._learn(roll)
+                self.update += 1
+                self.step += self.batch_per_update
+                now = time.perf_counter()
+                row = self._row(stats, roll, self.batch_per_update / max(now - t0, 1e-9), now - start)
+                self.rows.append(row)
+                self.run.append_metrics(row)
+                self._log_tb(row)
+                bar.update(self.batch_per_update, row)
+                done = self.update >= self.num_updates
+                if self.step // save_every > (self.step - self.batch_per_update) // save_every or done or self._stop:
+                    self._checkpoint(now - start)
+                if done or self._stop or (self.update % self.cfg.train.log_interval == 0 and now - last_plot > 30):
+                    plot_progress(self.run.path / PROGRESS_PLOT, self.rows, self.run.name, compare_rows,
+                                  self.compare_to.name if self.compare_to else "")
+                    last_plot = now
+        finally:
+            bar.close()
+            self.tb.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+            self.env.close()
+            if self.test_env is not None:
+                self.test_env.close()
+        if self._stop:
+            self.run.update_info(status="interrupted")
+        else:
+            self._save_final()
+        return self.run
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._stop:
+            raise KeyboardInterrupt
+        self._stop = True
+        print("\ninterrupt: finishing this update and saving a checkpoint (Ctrl-C again to abort)", flush=True)
+
+    # -- pieces ---------------------------------------------------------------------
+    def _policy(self, obs_np: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample actions for a stack of observations, in inference chunks."""
+        x = torch.from_numpy(obs_np).to(self.device)
+        chunk = self.cfg.train.inference_chunk or len(x)
+        logits, values = [], []
+        with torch.no_grad():
+            for i in range(0, len(x), chunk):
+                xi = self.model.preprocess(x[i : i + chunk])
+                if self.cfg.train.channels_last:
+                    xi = xi.contiguous(memory_format=torch.channels_last)
+                lg, v = self.model(xi)
+                logits.append(lg)
+                values.append(v)
+            logits_t, values_t = torch.cat(logits), torch.cat(values)
+            dist = Categorical(logits=logits_t)
+            actions = dist.sample()
+            return actions, dist.log_prob(actions), values_t
+
+    def _rollout(self, obs, first, tobs):
+        c = self.cfg
+        T, N = c.ppo.num_steps, c.env.num_envs
+        dev = self.device
+        buf_obs = torch.zeros((T, N, *obs.shape[1:]), dtype=torch.uint8, device=dev)
+        buf = {k: torch.zeros((T, N), device=dev) for k in ("actions", "logp", "values", "rewards", "dones")}
+        raw_sum = test_raw_sum = 0.0
+        for t in range(T):
+            both = np.concatenate([obs, tobs]) if tobs is not None else obs
+            actions, logp, values = self._policy(both)
+            a_np = actions.cpu().numpy()
+            self.env.act(a_np[:N])
+            if tobs is not None:
+                self.test_env.act(a_np[N:])
+            buf_obs[t] = torch.from_numpy(obs)
+            buf["actions"][t] = actions[:N].float()
+            buf["logp"][t] = logp[:N]
+            buf["values"][t] = values[:N]
+            rew, obs, first = self.env.observe()
+            self.tracker.update(rew, first)
+            raw_sum += float(rew.mean())
+            train_rew = rew
+            if c.env.penalize_on_death and first.any():
+                died = np.array([first[i] and not inf.get("prev_level_complete", 0) for i, inf in enumerate(self.env.info())])
+                train_rew = rew - c.env.death_penalty * died
+            if c.ppo.normalize_reward:
+                train_rew = self.normalizer(train_rew, first)
+            buf["rewards"][t] = torch.from_numpy(np.asarray(train_rew, dtype=np.float32)).to(dev)
+            buf["dones"][t] = torch.from_numpy(first.astype(np.float32)).to(dev)
+            if tobs is not None:
+                trew, tobs, tfirst = self.test_env.observe()
+                self.test_tracker.update(trew, tfirst)
+                test_raw_sum += float(trew.mean())
+        _, _, last_value = self._policy(obs)
+        adv, ret = compute_gae(buf["rewards"], buf["values"], buf["dones"], last_value, c.ppo.gamma, c.ppo.gae_lambda)
+        scale = 256.0 / T  # the seed's metric: summed mean reward per 256 steps
+        roll = {
+            "batch": Batch(buf_obs.reshape(T * N, *obs.shape[1:]), buf["actions"].reshape(-1).long(),
+                           buf["logp"].reshape(-1), buf["values"].reshape(-1), ret.reshape(-1), adv.reshape(-1)),
+            "train_reward_rate": raw_sum * scale,
+            "test_reward_rate": test_raw_sum * scale if tobs is not None else float("nan"),
+        }
+        return obs, first, tobs, roll
+
+    def _learn(self, roll: dict) -> dict:
+        c = self.cfg
+        lr = c.ppo.lr * (1.0 - self.update / self.num_updates) if c.ppo.anneal_lr else c.ppo.lr
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        b: Batch = roll["batch"]
+        stats = ppo_update(self.model, self.optimizer, b, c.ppo, chunk=c.train.update_chunk,
+                           channels_last=c.train.channels_last)
+        var = torch.var(b.returns)
+        stats["explained_variance"] = float("nan") if var == 0 else float(1 - torch.var(b.returns - b.values) / var)
+        stats["lr"] = lr
+        return stats
+
+    def _row(self, stats: dict, roll: dict, sps: float, wall: float) -> dict:
+        has_test = self.test_env is not None
+        return {
+            "update": self.update, "step": self.step, "wall_time": round(wall, 3), "sps": round(sps, 1),
+            "train_return": self.tracker.mean_return(),
+            "test_return": self.test_tracker.mean_return() if has_test else float("nan"),
+            "train_length": self.tracker.mean_length(),
+            "test_length": self.test_tracker.mean_length() if has_test else float("nan"),
+            "train_reward_rate": roll["train_reward_rate"], "test_reward_rate": roll["test_reward_rate"],
+            "train_episodes": len(self.tracker.drain()), "test_episodes": len(self.test_tracker.drain()) if has_test else 0,
+            **stats,
+        }
+
+    def _log_tb(self, row: dict) -> None:
+        for k, v in row.items():
+            if k not in ("update", "step") and isinstance(v, float) and not math.isnan(v):
+                group = "charts" if k.endswith(("return", "rate", "length")) else ("perf" if k in ("sps", "wall_time") else "losses")
+                self.tb.add_scalar(f"{group}/{k}", v, self.step)
+
+    def _checkpoint(self, wall: float) -> None:
+        meta = {
+            "update": self.update, "step": self.step, "wall_time": wall, "config_hash": self.cfg.hash(),
+            "normalizer": self.normalizer.state_dict(), "tracker": self.tracker.state_dict(),
+            "test_tracker": self.test_tracker.state_dict(),
+        }
+        envs = {"train": self.env.get_state()}
+        if self.test_env is not None:
+            envs["test"] = self.test_env.get_state()
+        folder = self.run.checkpoint_dir() / f"step_{self.step:012d}"
+        save_training_state(folder, model=self.model, optimizer=self.optimizer, meta=meta, env_states=envs)
+        keep = self.cfg.train.keep_checkpoints
+        if keep:
+            for old in self.run.checkpoints()[:-keep]:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _save_final(self) -> None:
+        save_tensors(self.run.path / MODEL, self.model.state_dict(), {"step": self.step})
+        save_json(self.run.path / MODEL_META, {
+            "step": self.step, "update": self.update, "config_hash": self.cfg.hash(),
+            "encoder": self.cfg.model.encoder, "game": self.cfg.env.game,
+        })
+        self.run.update_info(status="finished", steps=self.step)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress: bool = True,
+          compare_to: str | Path | None = None, env_factory=None) -> RunDir:
+    """Start a new run in ``run_dir`` and train it to the end."""
+    cmp = RunDir.open(compare_to) if compare_to else None
+    run = RunDir.create(run_dir, cfg, overwrite=overwrite)
+    if cmp:
+        run.update_info(compare_to=str(Path(compare_to).resolve()))
+    return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory).train()
+
+
+def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None) -> RunDir:
+    """Continue a run from its newest checkpoint."""
+    run = RunDir.open(run_dir)
+    info = run.info()
+    if info.get("status") == "finished":
+        raise RlsightError(f"{run_dir}: run already finished at step {info.get('steps')}; nothing to resume")
+    if info.get("kind") != "trained":
+        raise RlsightError(f"{run_dir}: an {info.get('kind')} run cannot be resumed")
+    cmp = RunDir.open(info["compare_to"]) if info.get("compare_to") and Path(info["compare_to"]).exists() else None
+    return Trainer(run.config(), run, progress=progress, compare_to=cmp, env_factory=env_factory).train()

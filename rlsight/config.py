@@ -104,8 +104,8 @@ class TrainConfig:
     keep_checkpoints: int = _doc("Checkpoints kept on disk (the newest); 0 = all.", default=3)
     log_interval: int = _doc("Updates between console/plot refreshes.", default=1)
     torch_threads: int = _doc("CPU threads for torch; 0 = all cores.", default=0)
-    update_chunk: int = _doc("Samples per forward/backward chunk in the update (gradient accumulation); 0 = whole minibatch.", default=0)
-    inference_chunk: int = _doc("Samples per forward pass during rollouts; 0 = all environments at once.", default=0)
+    update_chunk: int = _doc("Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: 64 on CPU, whole minibatch on GPU.", default=0)
+    inference_chunk: int = _doc("Samples per forward pass during rollouts; 0 = auto: 32 on CPU, all environments at once on GPU.", default=0)
     channels_last: bool = _doc("Use the channels-last memory layout for convolutions.", default=False)
 
 
@@ -175,14 +175,14 @@ def _unknown(key: str) -> ConfigError:
 
 def _coerce(key: str, value: Any, typ: Any) -> Any:
     """Convert ``value`` (from TOML or a --set string) to the field's type."""
-    name = getattr(typ, "__name__", str(typ))
+    name = {int: "an integer", float: "a number", list[int]: "a list of integers"}.get(typ, "a value")
     if isinstance(value, str) and typ is not str:
         try:
             value = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             if typ is bool:
                 raise ConfigError(f"{key} = {value!r}: expected true or false") from None
-            raise ConfigError(f"{key} = {value!r}: expected a {name}") from None
+            raise ConfigError(f"{key} = {value!r}: expected {name}") from None
     if typ is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} = {value!r}: expected true or false")

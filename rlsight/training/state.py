@@ -41,6 +41,8 @@ def _optimizer_load(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
 
 
 def _bytes_tensor(b: bytes) -> torch.Tensor:
+    if not b:
+        return torch.zeros(0, dtype=torch.uint8)
     return torch.frombuffer(bytearray(b), dtype=torch.uint8).clone()
 
 

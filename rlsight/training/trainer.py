@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,17 @@ from rlsight.training.progress import ProgressBar, plot_progress
 from rlsight.training.state import load_training_state, save_training_state
 
 TEST_SEED_OFFSET = 1_000_003  # the held-out envs' RNG stream differs from the training envs'
+# Chunk sizes that CPU caches favour (measured by benchmarks/train_sps.py; see BENCHMARKS.md).
+CPU_UPDATE_CHUNK = 64
+CPU_INFERENCE_CHUNK = 32
+
+
+def chunk_sizes(cfg: Config, device: torch.device) -> tuple[int, int]:
+    """(update chunk, inference chunk) with 0 resolved for the device; 0 out = no chunking."""
+    upd, inf = cfg.train.update_chunk, cfg.train.inference_chunk
+    if device.type == "cpu":
+        return upd or CPU_UPDATE_CHUNK, inf or CPU_INFERENCE_CHUNK
+    return upd, inf
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,9 +55,10 @@ class Trainer:
     continues from its newest checkpoint."""
 
     def __init__(self, cfg: Config, run: RunDir, *, progress: bool = True, compare_to: RunDir | None = None,
-                 env_factory=None):
+                 env_factory=None, on_update: Callable[[dict], bool | None] | None = None):
         self.cfg, self.run, self.progress, self.compare_to = cfg, run, progress, compare_to
         self.env_factory = env_factory or make_env
+        self.on_update = on_update  # gets each metrics row; returning True stops like Ctrl-C (checkpoint, "interrupted")
         self._stop = False
 
     # -- set-up -----------------------------------------------------------------
@@ -60,6 +73,7 @@ class Trainer:
             self.env_factory(c.env, "test", c.env.num_test_envs, c.train.seed + TEST_SEED_OFFSET)
             if c.env.num_test_envs > 0 else None
         )
+        self.update_chunk, self.inference_chunk = chunk_sizes(c, self.device)
         self.model = build_model(c.model).to(self.device)
         if c.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -118,6 +132,8 @@ class Trainer:
                 row = self._row(stats, roll, self.batch_per_update / max(now - t0, 1e-9), now - start)
                 self.rows.append(row)
                 self.run.append_metrics(row)
+                if self.on_update is not None and self.on_update(row):
+                    self._stop = True
                 self._log_tb(row)
                 bar.update(self.batch_per_update, row)
                 done = self.update >= self.num_updates
@@ -151,7 +167,7 @@ class Trainer:
     def _policy(self, obs_np: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample actions for a stack of observations, in inference chunks."""
         x = torch.from_numpy(obs_np).to(self.device)
-        chunk = self.cfg.train.inference_chunk or len(x)
+        chunk = self.inference_chunk or len(x)
         logits, values = [], []
         with torch.no_grad():
             for i in range(0, len(x), chunk):
@@ -216,7 +232,7 @@ class Trainer:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         b: Batch = roll["batch"]
-        stats = ppo_update(self.model, self.optimizer, b, c.ppo, chunk=c.train.update_chunk,
+        stats = ppo_update(self.model, self.optimizer, b, c.ppo, chunk=self.update_chunk,
                            channels_last=c.train.channels_last)
         var = torch.var(b.returns)
         stats["explained_variance"] = float("nan") if var == 0 else float(1 - torch.var(b.returns - b.values) / var)
@@ -274,16 +290,18 @@ def _main_thread() -> bool:
 
 
 def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress: bool = True,
-          compare_to: str | Path | None = None, env_factory=None) -> RunDir:
-    """Start a new run in ``run_dir`` and train it to the end."""
+          compare_to: str | Path | None = None, env_factory=None,
+          on_update: Callable[[dict], bool | None] | None = None) -> RunDir:
+    """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True)."""
     cmp = RunDir.open(compare_to) if compare_to else None
     run = RunDir.create(run_dir, cfg, overwrite=overwrite)
     if cmp:
         run.update_info(compare_to=str(Path(compare_to).resolve()))
-    return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory).train()
+    return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory, on_update=on_update).train()
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None) -> RunDir:
+def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None,
+           on_update: Callable[[dict], bool | None] | None = None) -> RunDir:
     """Continue a run from its newest checkpoint."""
     run = RunDir.open(run_dir)
     info = run.info()
@@ -292,4 +310,5 @@ def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None) -> R
     if info.get("kind") != "trained":
         raise RlsightError(f"{run_dir}: an {info.get('kind')} run cannot be resumed")
     cmp = RunDir.open(info["compare_to"]) if info.get("compare_to") and Path(info["compare_to"]).exists() else None
-    return Trainer(run.config(), run, progress=progress, compare_to=cmp, env_factory=env_factory).train()
+    return Trainer(run.config(), run, progress=progress, compare_to=cmp, env_factory=env_factory,
+                   on_update=on_update).train()

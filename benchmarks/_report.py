@@ -1,0 +1,36 @@
+"""Shared by the benchmarks: a hardware line, and writing one section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/`; each section says how it was measured.\n"
+
+
+def hardware(device: str = "cpu") -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        out += f", GPU {torch.cuda.get_device_name()}"
+    return out
+
+
+def write_section(path: Path, key: str, title: str, body: str) -> None:
+    """Replace (or append) the block between <!-- key:start --> and <!-- key:end -->."""
+    text = path.read_text() if path.exists() else HEADER
+    block = f"<!-- {key}:start -->\n## {title}\n\n{body}\n<!-- {key}:end -->"
+    pattern = re.compile(rf"<!-- {key}:start -->.*?<!-- {key}:end -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)

@@ -1,0 +1,163 @@
+"""Training throughput against the network-only ceiling, and the fast path
+against CleanRL-style unchunked passes, measured side by side in one run.
+
+    python benchmarks/train_sps.py                       # procgen-paper, both encoders, both modes
+    python benchmarks/train_sps.py --num-steps 64 --write BENCHMARKS.md
+
+For each (config, encoder, mode) it runs the real trainer for a few updates
+(the first is a warm-up and not counted) and, in the same process, times the
+network work alone for the same shapes: the rollout's forward passes over the
+training and held-out observations, and the update's forward/backward passes and
+optimizer steps on random data. SPS / ceiling says how much of the time the
+environments and bookkeeping cost. Modes:
+
+- fast:    the project's defaults (chunked update and inference on CPU)
+- cleanrl: one forward/backward over each whole minibatch and one inference pass
+           over all environments, as CleanRL's ppo_procgen.py does
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import hardware, write_section  # noqa: E402
+
+from rlsight import config as C  # noqa: E402
+from rlsight.models import build_model  # noqa: E402
+from rlsight.ppo import Batch, ppo_update  # noqa: E402
+from rlsight.runs import RunDir  # noqa: E402
+from rlsight.training.trainer import Trainer, chunk_sizes, resolve_device  # noqa: E402
+
+
+def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str) -> C.Config:
+    cfg = C.load(preset, [f"model.encoder={encoder}", f"train.device={device}"])
+    if num_steps:
+        cfg.ppo.num_steps = num_steps
+        rollout = cfg.env.num_envs * num_steps
+        cfg.ppo.batch_size = min(cfg.ppo.batch_size, rollout)
+    if mode == "cleanrl":
+        cfg.train.update_chunk = cfg.ppo.batch_size
+        cfg.train.inference_chunk = cfg.env.num_envs + cfg.env.num_test_envs
+    C.validate(cfg)
+    return cfg
+
+
+def training_sps(cfg: C.Config, updates: int) -> float:
+    """SPS of the real trainer over ``updates`` updates after one warm-up update."""
+    per_update = cfg.env.num_envs * cfg.ppo.num_steps
+    cfg.train.total_steps = per_update * (updates + 1)
+    cfg.train.save_step = 10**12
+    with tempfile.TemporaryDirectory() as d:
+        run = RunDir.create(Path(d) / "run", cfg)
+        Trainer(cfg, run, progress=False).train()
+        rows = run.metrics()
+    counted = rows[1:]
+    seconds = counted[-1]["wall_time"] - rows[0]["wall_time"]
+    return per_update * len(counted) / seconds
+
+
+def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
+    """SPS if only the network ran: rollout forwards + the update, same shapes and chunks."""
+    device = resolve_device(cfg.train.device)
+    upd_chunk, inf_chunk = chunk_sizes(cfg, device)
+    torch.manual_seed(0)
+    model = build_model(cfg.model).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=cfg.ppo.adam_eps)
+    n_obs = cfg.env.num_envs + cfg.env.num_test_envs
+    obs = torch.randint(0, 256, (n_obs, 64, 64, 3), dtype=torch.uint8, device=device)
+    chunk = inf_chunk or n_obs
+
+    def rollout_forward():
+        with torch.no_grad():
+            logits = torch.cat([model(obs[i : i + chunk])[0] for i in range(0, n_obs, chunk)])
+            torch.distributions.Categorical(logits=logits).sample().cpu()
+
+    rollout_forward()  # warm-up
+    steps = min(sample_steps, cfg.ppo.num_steps)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        rollout_forward()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t_forward = (time.perf_counter() - t0) * cfg.ppo.num_steps / steps
+
+    B = cfg.env.num_envs * cfg.ppo.num_steps
+    batch = Batch(
+        obs=torch.randint(0, 256, (B, 64, 64, 3), dtype=torch.uint8, device=device),
+        actions=torch.randint(0, 15, (B,), device=device), logp=torch.full((B,), -2.7, device=device),
+        values=torch.randn(B, device=device), returns=torch.randn(B, device=device), advantages=torch.randn(B, device=device),
+    )
+    one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
+    ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
+               C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk)  # warm-up
+    t0 = time.perf_counter()
+    ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t_update = (time.perf_counter() - t0) * cfg.ppo.num_epochs
+    return B / (t_forward + t_update)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", default="procgen-paper")
+    ap.add_argument("--encoders", default="nature,impala")
+    ap.add_argument("--modes", default="fast,cleanrl")
+    ap.add_argument("--num-steps", type=int, default=0, help="shorter rollouts than the preset's (same batch shapes)")
+    ap.add_argument("--updates", type=int, default=2, help="timed updates after one warm-up update")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the results into this file's train_sps section")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    rows = []
+    for preset in args.configs.split(","):
+        for enc in args.encoders.split(","):
+            by_mode = {}
+            for mode in args.modes.split(","):
+                cfg = make_config(preset, enc, mode, args.num_steps or None, args.device)
+                if args.threads:
+                    cfg.train.torch_threads = args.threads
+                ceil = ceiling_sps(cfg)
+                sps = training_sps(cfg, args.updates)
+                by_mode[mode] = sps
+                rows.append((preset, enc, mode, cfg.env.num_envs, cfg.ppo.num_steps, cfg.ppo.batch_size,
+                             chunk_sizes(cfg, resolve_device(args.device)), sps, ceil))
+                print(f"{preset:14s} {enc:7s} {mode:8s} train {sps:8.0f} sps   network-only {ceil:8.0f} sps   "
+                      f"ratio {sps / ceil:.2f}", flush=True)
+            if "fast" in by_mode and "cleanrl" in by_mode:
+                print(f"{preset:14s} {enc:7s} fast / cleanrl-style: {by_mode['fast'] / by_mode['cleanrl']:.2f}x", flush=True)
+
+    if args.write:
+        lines = [
+            f"Measured {time.strftime('%Y-%m-%d')} on {hardware(args.device)}; command: "
+            f"`python benchmarks/train_sps.py {' '.join(sys.argv[1:])}`.",
+            "",
+            "| config | encoder | mode | envs | steps/env | minibatch | chunks (update, inference) | training SPS | network-only SPS | ratio |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for preset, enc, mode, ne, ns, mb, (uc, ic), sps, ceil in rows:
+            lines.append(f"| {preset} | {enc} | {mode} | {ne} | {ns} | {mb} | {uc or 'whole'}, {ic or 'all'} | "
+                         f"{sps:.0f} | {ceil:.0f} | {sps / ceil:.2f} |")
+        speedups = {}
+        for preset, enc, mode, *_, sps, _ in rows:
+            speedups.setdefault((preset, enc), {})[mode] = sps
+        lines.append("")
+        for (preset, enc), m in speedups.items():
+            if "fast" in m and "cleanrl" in m:
+                lines.append(f"- {preset}, {enc}: fast path / CleanRL-style = **{m['fast'] / m['cleanrl']:.2f}x**")
+        write_section(Path(args.write), "train_sps", "Training throughput (benchmarks/train_sps.py)", "\n".join(lines))
+        print(f"wrote {args.write}")
+
+
+if __name__ == "__main__":
+    main()

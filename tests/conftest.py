@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny configs, tiny trained runs, imported seed checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rlsight.config import Config, validate
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("RLSIGHT_SHARED", REPO.parent / "shared"))
+SEED_EXPERIMENTS = SHARED / "seed" / "experiments"
+SEED_CHECKPOINTS = {
+    "0_baseline": "starpilot",
+    "2_500_lvls": "starpilot",
+    "5_500_lvls_impala_valclip": "starpilot",
+    "7_model_5_boss_fight": "bossfight",
+    "9_model_5_coinrun": "coinrun",
+    "11_model_5_bigfish": "bigfish",
+}
+
+
+def seed_checkpoint(name: str) -> Path:
+    """Path of a seed checkpoint; skips the test when ../shared is absent."""
+    p = SEED_EXPERIMENTS / name / f"model_{name}.pt"
+    if not p.is_file():
+        pytest.skip(f"seed checkpoints not found at {SEED_EXPERIMENTS} (set RLSIGHT_SHARED to the shared/ folder)")
+    return p
+
+
+def tiny_config(**overrides) -> Config:
+    """A config that trains in a few seconds on a CPU (Nature encoder, 8 envs)."""
+    c = Config()
+    c.env.game = "starpilot"
+    c.env.num_envs = 8
+    c.env.num_test_envs = 4
+    c.env.num_levels = 20
+    c.model.encoder = "nature"
+    c.model.n_features = 64
+    c.ppo.num_steps = 32
+    c.ppo.batch_size = 64
+    c.ppo.num_epochs = 2
+    c.train.total_steps = 1024
+    c.train.save_step = 512
+    c.train.torch_threads = 1
+    for k, v in overrides.items():
+        sec, key = k.split("__")
+        setattr(getattr(c, sec), key, v)
+    validate(c)
+    return c
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished tiny training run (shared by reader tests; do not modify it)."""
+    from rlsight.training import train
+
+    d = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(), d, progress=False)
+    return d
+
+
+@pytest.fixture(scope="session")
+def seed_run_nature(tmp_path_factory) -> Path:
+    """The seed's 0_baseline checkpoint imported as a run (Nature-DQN, starpilot)."""
+    from rlsight.runs.importer import import_seed
+
+    ck = seed_checkpoint("0_baseline")
+    d = tmp_path_factory.mktemp("seed") / "baseline"
+    import_seed(ck, "starpilot", d, num_levels=10)
+    return d
+
+
+@pytest.fixture(scope="session")
+def seed_run_impala(tmp_path_factory) -> Path:
+    """The seed's best checkpoint (IMPALA, starpilot) imported as a run."""
+    from rlsight.runs.importer import import_seed
+
+    ck = seed_checkpoint("5_500_lvls_impala_valclip")
+    d = tmp_path_factory.mktemp("seed") / "best"
+    import_seed(ck, "starpilot", d)
+    return d

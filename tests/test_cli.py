@@ -1,0 +1,53 @@
+"""User mistakes through the command line: one line on stderr, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import seed_checkpoint
+
+
+def rlsight(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rlsight.cli.main", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
+    assert p.returncode != 0
+    assert "Traceback" not in p.stderr
+    assert fragment in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "--config", "cpu-quick", "--set", "env.game=pong"], "valid: bigfish"),
+        (["train", "--config", "cpu-quick", "--set", "env.distribution_mode=nightmare"], "valid modes"),
+        (["train", "--config", "cpu-quick", "--set", "ppo.lrr=0.1"], "did you mean 'ppo.lr'"),
+        (["train", "--config", "cpu-quick", "--set", "ppo.lr=-0.1"], "must be > 0"),
+        (["train", "--config", "cpu-quick", "--set", "ppo.batch_size=999"], "must divide"),
+        (["train", "--config", "cpu-quick", "--set", "env.num_envs=0"], "must be >= 1"),
+        (["train"], "give --config"),
+        (["evaluate", "/nonexistent/run"], "no such run directory"),
+        (["import-seed", "/nonexistent.pt", "--game", "starpilot", "--out", "x"], "file not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, fragment, tmp_path):
+    _one_line_error(rlsight(*args, cwd=tmp_path), fragment)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_unknown_game_on_import(tmp_path):
+    ck = seed_checkpoint("0_baseline")
+    _one_line_error(rlsight("import-seed", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
+
+
+def test_existing_run_dir_through_cli(tiny_run):
+    _one_line_error(rlsight("train", "--config", "cpu-quick", "--run-dir", str(tiny_run)), "already exists")
+
+
+def test_config_lists_keys():
+    p = rlsight("config")
+    assert p.returncode == 0 and "ppo.clip_eps" in p.stdout and "original: eps" in p.stdout

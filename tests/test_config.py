@@ -1,0 +1,90 @@
+"""Config loading, overrides and validation errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlsight import config as C
+from rlsight.errors import ConfigError
+
+
+def test_presets_load_and_roundtrip():
+    for name in ("cpu-quick", "procgen-paper", "seed-baseline", "seed-best"):
+        cfg = C.load(name)
+        assert C.loads(cfg.to_toml()) == cfg
+
+
+def test_procgen_paper_preset_matches_the_paper():
+    c = C.load("procgen-paper")
+    assert (c.model.encoder, c.model.impala_channels, c.env.num_envs, c.env.num_levels) == ("impala", [16, 32, 32], 64, 200)
+    assert (c.ppo.lr, c.ppo.gamma, c.ppo.gae_lambda, c.ppo.num_steps, c.ppo.num_epochs) == (5e-4, 0.999, 0.95, 256, 3)
+    assert c.env.num_envs * c.ppo.num_steps // c.ppo.batch_size == 8
+    assert c.ppo.use_clipped_value and c.ppo.normalize_reward and c.train.total_steps == 25_000_000
+
+
+def test_every_original_hyperparameter_has_a_documented_key():
+    documented = {k for k, doc, _ in C.describe() if doc}
+    originals = ["total_steps", "num_envs", "num_steps", "num_epochs", "n_features", "batch_size", "grad_eps",
+                 "value_coef", "entropy_coef", "save_step", "normalize_reward", "eps", "use_backgrounds", "lr",
+                 "gamma", "use_impala", "num_levels", "use_clipped_value", "penalize_on_death", "game"]
+    docs = " ".join(doc for _, doc, _ in C.describe())
+    for name in originals:
+        assert f"original: {name})" in docs, name
+    assert len(documented) == len(C.all_keys())
+
+
+def test_set_overrides_are_typed():
+    cfg = C.load("cpu-quick", ["ppo.lr=3e-4", "env.game=coinrun", "env.use_backgrounds=false", "model.impala_channels=[8, 16]"])
+    assert cfg.ppo.lr == 3e-4 and cfg.env.game == "coinrun" and cfg.env.use_backgrounds is False
+    assert cfg.model.impala_channels == [8, 16]
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("ppo.lrr=1", "did you mean 'ppo.lr'"),
+        ("env.gmae=coinrun", "did you mean 'env.game'"),
+        ("ppo.lr=-1", "ppo.lr = -1.0: must be > 0"),
+        ("ppo.lr=abc", "expected a number"),
+        ("env.num_envs=0", "env.num_envs = 0: must be >= 1"),
+        ("env.num_envs=2.5", "expected an integer"),
+        ("ppo.batch_size=1000", "must divide env.num_envs*ppo.num_steps = 4096"),
+        ("env.game=pong", "valid: bigfish, bossfight"),
+        ("env.distribution_mode=insane", "valid modes: easy, hard"),
+        ("env.distribution_mode=memory", "starpilot has only easy, hard, extreme"),
+        ("model.encoder=resnet", "valid encoders: impala, nature"),
+        ("ppo.gamma=1.5", "must be in (0, 1]"),
+        ("env.test_start_level=100", "overlap the training levels"),
+        ("env.use_backgrounds=maybe", "expected true or false"),
+        ("ppo.lr", "expected key=value"),
+    ],
+)
+def test_bad_values_are_named(override, fragment):
+    with pytest.raises(ConfigError) as e:
+        C.load("cpu-quick", [override])
+    assert fragment in str(e.value)
+
+
+def test_unknown_key_in_file(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[ppo]\nlearning_rate = 1e-3\n")
+    with pytest.raises(ConfigError, match="unknown config key 'ppo.learning_rate'"):
+        C.load(p)
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(ConfigError, match="cpu-quick"):
+        C.load("no-such-preset")
+
+
+def test_test_levels_follow_training_levels():
+    c = C.Config()
+    c.env.start_level, c.env.num_levels = 100, 50
+    assert c.env.test_levels() == (150, 100_000)
+
+
+def test_docs_config_md_is_up_to_date():
+    from rlsight.cli.config import markdown
+    from tests.conftest import REPO
+
+    assert (REPO / "docs" / "config.md").read_text() == markdown(), "run: rlsight config --markdown > docs/config.md"

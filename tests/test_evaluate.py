@@ -1,0 +1,74 @@
+"""Unbiased evaluation and the seed checkpoints end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rlsight.evaluate import eval_env_count, evaluate, run_episodes
+from tests.conftest import SEED_CHECKPOINTS, seed_checkpoint
+
+
+class _TwoSpeedEnv:
+    """Env 0 ends an episode every step with return 0; env 1 every 10 steps with return 10."""
+
+    num_envs = 2
+
+    def __init__(self):
+        self.t = 0
+
+    def observe(self):
+        return np.zeros(2, np.float32), np.zeros((2, 64, 64, 3), np.uint8), np.ones(2, bool)
+
+    def step(self, actions):
+        self.t += 1
+        rew = np.array([0.0, 1.0], np.float32)
+        first = np.array([True, self.t % 10 == 0])
+        return rew, np.zeros((2, 64, 64, 3), np.uint8), first
+
+
+def test_every_env_contributes_the_same_number_of_episodes():
+    import torch
+
+    class Uniform(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x), 15), torch.zeros(len(x))
+
+    returns = run_episodes(Uniform(), _TwoSpeedEnv(), episodes_per_env=3)
+    assert returns.shape == (2, 3)
+    # Counting the first 6 finished episodes would give mean 0 (all from the fast env).
+    assert returns.mean() == 5.0
+
+
+def test_eval_env_count_divides_episodes():
+    assert eval_env_count(256) == 64 and eval_env_count(100) == 50 and eval_env_count(7) == 7
+
+
+def test_evaluate_writes_its_result(tiny_run):
+    r = evaluate(tiny_run, split="test", episodes=8, seed=3)
+    assert r["episodes"] == 8 and r["split"] == "test" and r["start_level"] == 20
+    saved = json.loads(open(r["file"]).read())
+    assert saved["mean_return"] == r["mean_return"]
+    r2 = evaluate(tiny_run, split="test", episodes=8, seed=3, save=False)
+    assert r2["mean_return"] == r["mean_return"]  # same seed, same numbers
+
+
+@pytest.mark.seed
+@pytest.mark.parametrize("name", list(SEED_CHECKPOINTS))
+def test_import_seed_and_evaluate_every_checkpoint(name, tmp_path):
+    ck = seed_checkpoint(name)
+    out = tmp_path / name
+    cli = [sys.executable, "-m", "rlsight.cli.main"]
+    p = subprocess.run([*cli, "import-seed", str(ck), "--game", SEED_CHECKPOINTS[name], "--out", str(out)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([*cli, "evaluate", str(out), "--split", "test", "--episodes", "8", "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert {"mean_return", "stderr", "episodes", "normalized_return"} <= set(r)
+    assert r["episodes"] == 8 and r["start_level"] == 500

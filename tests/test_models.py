@@ -1,0 +1,66 @@
+"""Encoders, the registry and seed checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rlsight.config import Config, ModelConfig, validate
+from rlsight.errors import RlsightError
+from rlsight.models import build_model, register_encoder
+from rlsight.models.registry import ENCODERS
+from rlsight.models.seed_import import detect_model_config, read_foreign_checkpoint
+from tests.conftest import SEED_CHECKPOINTS, seed_checkpoint
+
+
+def test_encoders_give_logits_and_values():
+    for enc in ("nature", "impala"):
+        m = build_model(ModelConfig(encoder=enc, n_features=32, impala_channels=[8, 8]))
+        logits, v = m(torch.zeros(5, 64, 64, 3, dtype=torch.uint8))
+        assert logits.shape == (5, 15) and v.shape == (5,)
+
+
+def test_a_new_encoder_is_one_small_class():
+    class Tiny(nn.Module):
+        def __init__(self, in_shape, cfg):
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, cfg.n_features), nn.ReLU())
+            self.out_features = cfg.n_features
+
+        def forward(self, x):
+            return self.net(x)
+
+    register_encoder("tiny", Tiny)
+    try:
+        cfg = Config()
+        cfg.model.encoder = "tiny"
+        validate(cfg)
+        assert build_model(cfg.model)(torch.zeros(2, 64, 64, 3, dtype=torch.uint8))[0].shape == (2, 15)
+    finally:
+        ENCODERS.pop("tiny")
+
+
+@pytest.mark.parametrize("name", list(SEED_CHECKPOINTS))
+def test_seed_checkpoints_load_exactly(name):
+    sd = read_foreign_checkpoint(seed_checkpoint(name))
+    cfg = detect_model_config(sd)
+    assert cfg.encoder == ("nature" if name in ("0_baseline", "2_500_lvls") else "impala")
+    m = build_model(cfg)
+    m.load_state_dict(sd)  # strict: every key and shape matches
+
+
+def test_foreign_pickle_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    p = tmp_path / "evil.pt"
+    torch.save({"x": Evil()}, p)
+    with pytest.raises(RlsightError, match="weights_only=True"):
+        read_foreign_checkpoint(p)
+
+
+def test_unknown_architecture_is_named():
+    with pytest.raises(RlsightError, match="unknown architecture"):
+        detect_model_config({"fc.weight": torch.zeros(2, 2)}, "x.pt")

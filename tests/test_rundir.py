@@ -1,0 +1,99 @@
+"""What a training run leaves on disk, and how bad run directories are refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rlsight.errors import RlsightError, RunDirError
+from rlsight.runs import METRIC_COLUMNS, RunDir
+from rlsight.runs.load import load_policy
+from rlsight.training import resume, train
+from tests.conftest import tiny_config
+
+
+def test_a_run_directory_is_complete(tiny_run):
+    run = RunDir.open(tiny_run)
+    assert run.info()["status"] == "finished" and run.info()["format_version"] == 1
+    assert run.config() == tiny_config()
+    rows = run.metrics()
+    assert len(rows) == 4 and [r["step"] for r in rows] == [256, 512, 768, 1024]
+    for col in METRIC_COLUMNS:
+        assert col in rows[-1]
+    assert not any(v != v for k, v in rows[-1].items() if k not in ("train_return", "test_return", "train_length", "test_length"))
+    assert list((tiny_run / "tb").glob("events.out.tfevents.*"))
+    assert (tiny_run / "progress.png").stat().st_size > 1000
+    ck = run.latest_checkpoint()
+    meta = json.loads((ck / "meta.json").read_text())
+    for key in ("step", "update", "config_hash", "optimizer", "rng_numpy", "normalizer", "tracker"):
+        assert key in meta
+    assert meta["config_hash"] == tiny_config().hash()
+    assert (ck / "model.safetensors").is_file() and (ck / "state.safetensors").is_file()
+    model, cfg, step = load_policy(tiny_run)
+    assert step == 1024 and cfg.model.encoder == "nature"
+
+
+def test_existing_run_dir_is_not_overwritten(tiny_run, tmp_path):
+    d = tmp_path / "copy"
+    shutil.copytree(tiny_run, d)
+    before = (d / "metrics.csv").read_text()
+    with pytest.raises(RunDirError, match="already exists; use --resume"):
+        train(tiny_config(), d, progress=False)
+    assert (d / "metrics.csv").read_text() == before
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
+    d = tmp_path / "precious"
+    d.mkdir()
+    (d / "thesis.tex").write_text("years of work")
+    with pytest.raises(RunDirError, match="not an rlsight run directory"):
+        RunDir.create(d, tiny_config(), overwrite=True)
+    assert (d / "thesis.tex").read_text() == "years of work"
+
+
+def test_resuming_a_finished_run_is_refused(tiny_run):
+    with pytest.raises(RlsightError, match="already finished"):
+        resume(tiny_run)
+
+
+def _copy_with_checkpoint(tiny_run, tmp_path):
+    d = tmp_path / "run"
+    shutil.copytree(tiny_run, d)
+    (d / "model.safetensors").unlink()
+    RunDir(d).update_info(status="running")
+    return d, RunDir(d).latest_checkpoint()
+
+
+def test_truncated_checkpoint_is_a_clear_error(tiny_run, tmp_path):
+    d, ck = _copy_with_checkpoint(tiny_run, tmp_path)
+    f = ck / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(RunDirError, match="truncated or corrupted"):
+        resume(d, progress=False)
+    with pytest.raises(RunDirError, match="model.safetensors"):
+        load_policy(d)
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(tiny_run, tmp_path):
+    d, _ = _copy_with_checkpoint(tiny_run, tmp_path)
+    text = (d / "config.toml").read_text().replace('encoder = "nature"', 'encoder = "impala"')
+    (d / "config.toml").write_text(text)
+    with pytest.raises(RunDirError, match="do not fit this architecture"):
+        load_policy(d)
+
+
+def test_not_a_run_dir(tmp_path):
+    with pytest.raises(RunDirError, match="not an rlsight run directory"):
+        RunDir.open(tmp_path)
+    with pytest.raises(RunDirError, match="no such run directory"):
+        RunDir.open(tmp_path / "missing")
+
+
+def test_partial_last_metrics_line_is_dropped(tiny_run, tmp_path):
+    d = tmp_path / "r"
+    shutil.copytree(tiny_run, d)
+    with open(d / "metrics.csv", "a") as f:
+        f.write("5,1280,3.2,100")
+    assert len(RunDir(d).metrics()) == 4

@@ -1,0 +1,95 @@
+"""Metric names, derived metrics, and the tidy (long) table of many runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from rlsight.analysis.inputs import RunInfo
+from rlsight.envs.normalization import normalized_return
+from rlsight.errors import RlsightError
+from rlsight.runs import METRIC_COLUMNS
+
+TIDY_COLUMNS = ["run", "group", "game", "source", "step", "wall_time", "metric", "value"]
+LABEL_COLUMNS = ["run", "group", "game", "source", "metric"]
+_AXES = ("update", "step", "wall_time")
+DERIVED = {
+    "train_norm_return": "normalised train return (Procgen paper constants)",
+    "test_norm_return": "normalised test return (Procgen paper constants)",
+    "gap": "generalisation gap: train return - test return",
+}
+METRICS = [c for c in METRIC_COLUMNS if c not in _AXES] + list(DERIVED)
+LABELS = {
+    "train_return": "train return", "test_return": "test return (held-out levels)",
+    "train_norm_return": "normalised train return", "test_norm_return": "normalised test return",
+    "train_reward_rate": "train reward rate (per 256 steps)", "test_reward_rate": "test reward rate (per 256 steps)",
+    "gap": "generalisation gap (train - test return)", "sps": "steps per second",
+}
+X_AXES = {"steps": "step", "step": "step", "wall_time": "wall_time", "time": "wall_time"}
+
+
+def label(metric: str) -> str:
+    return LABELS.get(metric, metric.replace("_", " "))
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise RlsightError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
+    return metric
+
+
+def check_x(x: str) -> str:
+    if x not in X_AXES:
+        raise RlsightError(f"--x {x!r}: expected steps or wall_time")
+    return X_AXES[x]
+
+
+def run_frame(run: RunInfo) -> pd.DataFrame:
+    """One run's metrics.csv as a wide frame, with the derived columns added."""
+    rows = run.run.metrics() if run.run is not None else []
+    wide = pd.DataFrame(rows, columns=METRIC_COLUMNS, dtype=float)
+    add_derived(wide, run.game, run.mode)
+    return wide
+
+
+def add_derived(wide: pd.DataFrame, game: str, mode: str) -> None:
+    """Add normalised returns (where the paper has constants) and the gap, in place."""
+    for split in ("train", "test"):
+        col = f"{split}_return"
+        if col in wide:
+            lo_hi = normalized_return(game, mode, 0.0), normalized_return(game, mode, 1.0)
+            if lo_hi[0] is None:
+                wide[f"{split}_norm_return"] = math.nan
+            else:
+                wide[f"{split}_norm_return"] = lo_hi[0] + wide[col] * (lo_hi[1] - lo_hi[0])
+    if "train_return" in wide and "test_return" in wide:
+        wide["gap"] = wide["train_return"] - wide["test_return"]
+
+
+def to_tidy(wide: pd.DataFrame, run: str, group: str, game: str, source: str = "run") -> pd.DataFrame:
+    """Wide metrics -> rows of (run, group, game, source, step, wall_time, metric, value), NaN dropped."""
+    if "wall_time" not in wide:
+        wide = wide.assign(wall_time=math.nan)
+    cols = [c for c in wide.columns if c not in _AXES]
+    long = wide.melt(id_vars=["step", "wall_time"], value_vars=cols, var_name="metric", value_name="value")
+    long = long[np.isfinite(long["value"].to_numpy(dtype=float))]
+    long.insert(0, "source", source)
+    long.insert(0, "game", game)
+    long.insert(0, "group", group)
+    long.insert(0, "run", run)
+    return long[TIDY_COLUMNS].reset_index(drop=True)
+
+
+def tidy_runs(runs: list[RunInfo]) -> pd.DataFrame:
+    frames = [to_tidy(run_frame(r), r.label, r.group, r.game) for r in runs]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty()
+    return pd.concat(frames, ignore_index=True)
+
+
+def empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float if c in ("step", "wall_time", "value") else object)
+                         for c in TIDY_COLUMNS})

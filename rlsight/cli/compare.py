@@ -1,0 +1,59 @@
+"""rlsight compare."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="plot runs against each other with 95%% bootstrap bands, and print a summary table",
+        description="Compare runs: runs whose configs differ only in train.seed form a group, drawn as the mean "
+                    "with a 95%% bootstrap confidence band. See docs/compare.md.")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_GLOB", help="run directories, folders of runs, or globs")
+    p.add_argument("--out", metavar="FILE", help="write the plot to FILE (.png, .pdf or .svg)")
+    p.add_argument("--metric", default="auto",
+                   help="metric(s) to plot, comma-separated: train_return, test_return, train_norm_return, "
+                        "test_norm_return, gap, train_reward_rate, test_reward_rate, policy_loss, value_loss, "
+                        "entropy, approx_kl, sps, ... (default: test_return, or test_reward_rate for imported "
+                        "seed runs)")
+    p.add_argument("--x", default="steps", choices=["steps", "wall_time"], help="x axis (default steps)")
+    p.add_argument("--smooth", type=int, default=1, metavar="N", help="moving average over N points per run (default 1: none)")
+    p.add_argument("--group-by", metavar="KEY[,KEY]",
+                   help="group runs by these config keys (e.g. model.encoder); 'none': one group per run; "
+                        "default: runs that differ only in train.seed")
+    p.add_argument("--reference", action="append", default=[], metavar="FILE_OR_DIR",
+                   help="reference curves: the seed's rewards.json or published CSVs (repeatable)")
+    p.add_argument("--full-reference", action="store_true", help="draw reference curves beyond the runs' last step")
+    p.add_argument("--stat", default="auto", choices=["auto", "mean", "iqm"],
+                   help="aggregate over runs (default: mean; IQM for groups that span games)")
+    p.add_argument("--show-runs", action="store_true", help="also draw each run as a thin line")
+    p.add_argument("--table", default="terminal", choices=["terminal", "md", "csv", "none"],
+                   help="summary table format on standard output (default terminal)")
+    p.add_argument("--per-run", action="store_true", help="one table row per run instead of per group")
+    p.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rlsight.analysis.compare import check_figure_path, compare
+    from rlsight.analysis.tables import render
+
+    out = check_figure_path(args.out) if args.out else None
+
+    def warn(msg: str) -> None:
+        print(f"rlsight compare: warning: {msg}", file=sys.stderr)
+
+    fig, table, comp = compare(args.runs, metric=args.metric, x=args.x, smooth=args.smooth, group_by=args.group_by,
+                               reference=args.reference, stat=args.stat, per_run=args.per_run,
+                               show_runs=args.show_runs, clip_reference=not args.full_reference, warn=warn)
+    if out is not None:
+        fig.savefig(out, dpi=args.dpi)
+        print(f"wrote {out} ({len(comp.runs)} runs)", file=sys.stderr)
+    if args.table != "none":
+        print(render(table, args.table), end="")
+        if args.table != "csv":
+            print("intervals: 95% bootstrap CI over runs (percentile, 2000 resamples); a group spanning games "
+                  "reports the IQM of normalised scores with a stratified bootstrap")
+    return 0

@@ -12,7 +12,13 @@ import torch
 
 from rlsight.errors import RunDirError
 from rlsight.runs.atomic import atomic_dir
-from rlsight.runs.checkpoint import load_json, load_state_dict_checked, load_tensors, save_json, save_tensors
+from rlsight.runs.checkpoint import (
+    load_json,
+    load_state_dict_checked,
+    load_tensors,
+    save_json,
+    save_tensors,
+)
 from rlsight.runs.rundir import MODEL
 
 

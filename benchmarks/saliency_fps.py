@@ -1,0 +1,166 @@
+"""Perturbation saliency: the vectorised method against a straightforward loop,
+measured side by side in one run, on the same model, frames and stride.
+
+    python benchmarks/saliency_fps.py                    # both encoders, stride 4, CPU
+    python benchmarks/saliency_fps.py --write BENCHMARKS.md
+
+- loop: one forward pass per mask (batch of 1), masks and blurred frames
+  precomputed, float32, no per-mask filtering (``perturbation.loop_scores``);
+- batched: every (frame, mask) pair through the same eager network in chunks
+  (``perturbation.perturbation_scores``);
+- vectorised: the same, through ``perturbation.inference_network`` (the network
+  traced, frozen and optimised for oneDNN), as ``rlsight saliency`` runs it; the
+  chunk size is chosen by a sweep;
+- ceiling: that network's forward passes alone, at that chunk size, for the
+  same number of inputs (masks + 1 per frame).
+
+Frames/s count frames with complete actor and critic maps. Timings are the best
+of ``--repeats`` interleaved rounds (the machine may be shared). The largest
+absolute difference between the loop's and the vectorised maps is reported
+next to the largest score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import hardware, write_section  # noqa: E402
+
+from rlsight.config import ModelConfig  # noqa: E402
+from rlsight.models import ActorCritic  # noqa: E402
+from rlsight.saliency.perturbation import (  # noqa: E402
+    gaussian_blur,
+    inference_network,
+    loop_scores,
+    make_masks,
+    perturbation_scores,
+)
+
+
+def _best(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _net(model, chunk: int, device: str):
+    return inference_network(model, torch.rand(chunk, 3, 64, 64, device=device))
+
+
+def sweep_chunks(model, x, masks, blurred, chunks: list[int], repeats: int) -> dict[int, float]:
+    """Frames/s of the vectorised method per chunk size."""
+    out = {}
+    for c in chunks:
+        net = _net(model, c, x.device.type)
+        out[c] = x.shape[0] / _best(lambda c=c, net=net: perturbation_scores(model, x, masks, blurred, chunk=c,
+                                                                             network=net), repeats)
+    return out
+
+
+def forward_only(net, chunk: int, samples: int, device: str) -> None:
+    """The network's forward passes alone for ``samples`` inputs, in batches of ``chunk``."""
+    xb = torch.rand(chunk, 3, 64, 64, device=device)
+    with torch.inference_mode():
+        for _ in range(-(-samples // chunk)):
+            net(xb)
+
+
+def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list[int], repeats: int,
+          device: str) -> dict:
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(encoder=encoder)).to(device).eval()
+    x = torch.rand(frames, 3, 64, 64, generator=torch.Generator().manual_seed(0)).to(device)
+    masks = make_masks((64, 64), stride, 5.0).to(device)
+    blurred = gaussian_blur(x, 3.0)
+    k = masks.shape[0]
+    sweep = sweep_chunks(model, x[:2], masks, blurred[:2], chunks, 1)
+    chunk = max(sweep, key=sweep.get)
+    net = _net(model, chunk, device)
+    xl, bl = x[:loop_frames], blurred[:loop_frames]
+    t_loop, t_bat, t_vec, t_ceil = [], [], [], []
+    for _ in range(repeats):  # interleaved, so that all see the same machine load
+        t = time.perf_counter()
+        forward_only(net, chunk, frames * (k + 1), device)
+        t_ceil.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        slow = loop_scores(model, xl, masks, bl)
+        t_loop.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        bat = perturbation_scores(model, x, masks, blurred, chunk=chunk)
+        t_bat.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        fast = perturbation_scores(model, x, masks, blurred, chunk=chunk, network=net)
+        t_vec.append(time.perf_counter() - t)
+    diff = max(float((r[t][:loop_frames] - slow[t]).abs().max()) for t in slow for r in (fast, bat))
+    peak = max(float(slow[t].abs().max()) for t in slow)
+    loop_fps, vec_fps = loop_frames / min(t_loop), frames / min(t_vec)
+    return {"encoder": encoder, "stride": stride, "masks": k, "chunk": chunk, "sweep": sweep,
+            "loop_fps": loop_fps, "batched_fps": frames / min(t_bat), "vec_fps": vec_fps,
+            "speedup": vec_fps / loop_fps, "ceiling_fps": frames / min(t_ceil),
+            "max_abs_diff": diff, "max_score": peak}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| encoder | stride | masks | loop (frames/s) | batched, eager (frames/s) | vectorised (frames/s) | "
+             "speed-up | forward ceiling (frames/s) | chunk | max abs diff (max score) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['encoder']} | {r['stride']} | {r['masks']} | {r['loop_fps']:.2f} | "
+                     f"{r['batched_fps']:.2f} | {r['vec_fps']:.2f} | "
+                     f"{r['speedup']:.1f}x | {r['ceiling_fps']:.2f} | {r['chunk']} | "
+                     f"{r['max_abs_diff']:.1e} ({r['max_score']:.1e}) |")
+    sweeps = "; ".join(f"{r['encoder']}: " + ", ".join(f"{c}: {v:.1f}" for c, v in r["sweep"].items())
+                       for r in rows)
+    return "\n".join(lines) + f"\n\nChunk sweep (frames/s by chunk size, 2 frames each): {sweeps}."
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--encoders", nargs="+", default=["impala", "nature"])
+    p.add_argument("--stride", type=int, default=4)
+    p.add_argument("--frames", type=int, default=16, help="frames for the vectorised method")
+    p.add_argument("--loop-frames", type=int, default=2, help="frames for the loop (a subset of the same frames)")
+    p.add_argument("--chunks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = torch's default")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--write", type=Path, default=None, help="update this BENCHMARKS.md section")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    rows = []
+    for enc in a.encoders:
+        r = bench(enc, a.stride, a.frames, a.loop_frames, a.chunks, a.repeats, a.device)
+        print(f"{enc}: loop {r['loop_fps']:.2f} frames/s, batched eager {r['batched_fps']:.2f}, "
+              f"vectorised {r['vec_fps']:.2f} frames/s "
+              f"({r['speedup']:.1f}x, chunk {r['chunk']}), ceiling {r['ceiling_fps']:.2f} frames/s, "
+              f"max abs diff {r['max_abs_diff']:.1e} (max score {r['max_score']:.1e})", flush=True)
+        rows.append(r)
+    if a.write:
+        try:
+            load = Path("/proc/loadavg").read_text().split()[0]
+        except OSError:
+            load = "?"
+        body = (f"Perturbation saliency, actor and critic maps together, radius 5, blur sigma 3, float32, "
+                f"{a.device}; random-initialised weights (speed does not depend on them). "
+                f"Measured {time.strftime('%Y-%m-%d')} on {hardware(a.device)}; 1-minute load average "
+                f"{load} at the end (the machine is shared). Best of {a.repeats} interleaved rounds; loop on "
+                f"{a.loop_frames} frames, vectorised on {a.frames}. Targets: 4x the loop for IMPALA, 15x for "
+                f"Nature-DQN.\n\n{table(rows)}\n\n"
+                f"Command: `python benchmarks/saliency_fps.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
+        write_section(a.write, "saliency_fps", "Saliency: perturbation frames per second", body)
+        print(f"wrote {a.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Play a level, compute saliency maps, compose frames: one model or several side by side.
+
+Two comparison modes, both on the same level and environment seed:
+
+- ``own``: every model plays its own episode from the same start;
+- ``replay``: the first model plays and every model is shown the same
+  observations, so that the maps compare pixel for pixel.
+
+``record(...)`` returns maps and composed frames as arrays (for notebooks);
+``rlsight saliency`` writes them with ``video.write_frames``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlsight.config import GAMES, EnvConfig
+from rlsight.errors import RlsightError
+from rlsight.saliency.methods import METHODS, MethodOptions, check_choice, make_method
+from rlsight.saliency.perturbation import TARGETS
+from rlsight.saliency.render import (
+    ModelFrame,
+    RenderOptions,
+    background,
+    compose,
+    normalise,
+    reduce_map,
+)
+
+MODES = ("own", "replay")
+TARGET_CHOICES = ("actor", "critic", "both")
+
+
+def targets_for(target: str) -> tuple[str, ...]:
+    check_choice("target", target, TARGET_CHOICES)
+    return TARGETS if target == "both" else (target,)
+
+
+@dataclass
+class Trajectory:
+    """What one model saw and did: obs (T, 64, 64, 3) uint8, renders (T, 512, 512, 3)
+    uint8, actions (T,), probs (T, A), values (T,), first (T,) episode starts."""
+
+    obs: np.ndarray
+    renders: np.ndarray
+    actions: np.ndarray
+    probs: np.ndarray
+    values: np.ndarray
+    first: np.ndarray
+
+
+@dataclass
+class SaliencyResult:
+    """Maps per model and target (T, C, 64, 64) and the composed frames (T, H, W, 3)."""
+
+    labels: list[str]
+    targets: tuple[str, ...]
+    maps: list[dict[str, torch.Tensor]]
+    trajectories: list[Trajectory]  # one per model (replay: the shared one, with each model's probs/values)
+    frames: np.ndarray
+    settings: dict = field(default_factory=dict)
+
+
+def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[str, torch.nn.Module, object]]:
+    """(label, model, config) per run; a run that cannot be loaded raises RlsightError naming it."""
+    from rlsight.runs import RunDir
+    from rlsight.runs.load import load_policy
+
+    out = []
+    for r in runs:
+        rd = RunDir.open(r)  # names the folder when it is not a run
+        try:
+            model, cfg, _ = load_policy(rd, device)
+        except RlsightError:
+            raise
+        except Exception as e:  # anything else: say which file
+            f = rd.path / "model.safetensors"
+            raise RlsightError(f"{f}: the model cannot be loaded ({type(e).__name__}: {e})") from None
+        out.append((rd.name, model, cfg))
+    names = [n for n, _, _ in out]
+    if len(set(names)) < len(names):  # same folder name twice: use the paths
+        out = [(str(Path(r)), m, c) for r, (_, m, c) in zip(runs, out)]
+    return out
+
+
+def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
+    """The run's environment settings on one level of ``game``."""
+    check_choice("game", game, GAMES)
+    if level < 0:
+        raise RlsightError(f"level {level}: must be >= 0")
+    return dataclasses.replace(env_cfg, game=game, start_level=level, num_levels=1)
+
+
+def play(model: torch.nn.Module, env_cfg: EnvConfig, frames: int, seed: int = 0, start: int = 0,
+         greedy: bool = False) -> Trajectory:
+    """Run ``start + frames`` steps on a single environment and keep the last ``frames``."""
+    from rlsight.envs.procgen import make_env
+
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    env = make_env(env_cfg, "train", 1, seed=seed, render=True)
+    rec: dict[str, list] = {k: [] for k in ("obs", "renders", "actions", "probs", "values", "first")}
+    try:
+        _, obs, first = env.observe()
+        for t in range(start + frames):
+            with torch.inference_mode():
+                logits, value = model(torch.from_numpy(obs).to(device))
+            probs = torch.softmax(logits.float(), -1).cpu()
+            a = probs.argmax(-1) if greedy else torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            if t >= start:
+                rec["obs"].append(obs[0].copy())
+                rec["renders"].append(env.info()[0]["rgb"].copy())
+                rec["actions"].append(int(a[0]))
+                rec["probs"].append(probs[0].numpy())
+                rec["values"].append(float(value[0]))
+                rec["first"].append(bool(first[0]))
+            _, obs, first = env.step(a.numpy())
+    finally:
+        env.close()
+    return Trajectory(*(np.asarray(rec[k]) for k in ("obs", "renders", "actions", "probs", "values", "first")))
+
+
+def policy_outputs(model: torch.nn.Module, obs: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(probs (T, A), values (T,)) of ``model`` on given observations."""
+    device = next(model.parameters()).device
+    ps, vs = [], []
+    with torch.inference_mode():
+        for s in range(0, len(obs), chunk):
+            logits, value = model(torch.from_numpy(obs[s:s + chunk]).to(device))
+            ps.append(torch.softmax(logits.float(), -1).cpu())
+            vs.append(value.float().cpu())
+    return torch.cat(ps).numpy(), torch.cat(vs).numpy()
+
+
+def record(runs: Sequence[str | Path], game: str | None = None, level: int = 0, frames: int = 32,
+           method: str = "perturbation", target: str = "both", mode: str = "own", seed: int = 0,
+           start: int = 0, greedy: bool = False, device: str = "cpu",
+           method_options: MethodOptions | None = None, render: RenderOptions | None = None) -> SaliencyResult:
+    """Play ``frames`` steps of ``game`` level ``level`` and return maps and composed frames."""
+    check_choice("method", method, METHODS)
+    check_choice("mode", mode, MODES)
+    targets = targets_for(target)
+    if not runs:
+        raise RlsightError("no runs given")
+    if frames < 1 or start < 0:
+        raise RlsightError(f"frames {frames}, start {start}: need frames >= 1 and start >= 0")
+    if game is not None:
+        check_choice("game", game, GAMES)
+    ropts = (render or RenderOptions()).validate()
+    mopts = method_options or MethodOptions()
+    if mopts.stride < 1 or mopts.radius <= 0 or mopts.blur_sigma < 0:
+        raise RlsightError("stride must be >= 1, radius > 0 and blur sigma >= 0")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RlsightError(f"device {device!r}: no CUDA GPU is available; use --device cpu")
+    models = load_models(runs, device)
+    if game is None:
+        games = sorted({c.env.game for _, _, c in models})
+        if len(games) > 1:
+            raise RlsightError(f"the runs were trained on different games ({', '.join(games)}); pass --game")
+        game = games[0]
+    env_cfg = level_env(models[0][2].env, game, level)
+
+    trajs: list[Trajectory] = []
+    if mode == "own":
+        trajs = [play(m, env_cfg, frames, seed, start, greedy) for _, m, _ in models]
+    else:
+        ref = play(models[0][1], env_cfg, frames, seed, start, greedy)
+        for i, (_, m, _) in enumerate(models):
+            probs, values = (ref.probs, ref.values) if i == 0 else policy_outputs(m, ref.obs)
+            trajs.append(dataclasses.replace(ref, probs=probs, values=values))
+
+    maps = []
+    for (_, m, _), tr in zip(models, trajs):
+        meth = make_method(method, m, mopts)
+        acts = torch.from_numpy(tr.actions) if mode == "own" else None
+        maps.append({t: v.cpu() for t, v in meth.attribute_all(tr.obs, targets, acts).items()})
+
+    heats = [{t: normalise(reduce_map(mm[t], ropts.reduce, ropts.sigma), ropts.normalize).numpy() for t in targets}
+             for mm in maps]
+    labels = [n for n, _, _ in models]
+    out = []
+    for i in range(frames):
+        parts = []
+        for k, (label, tr) in enumerate(zip(labels, trajs)):
+            note = "replay" if mode == "replay" and k > 0 else ("new episode" if tr.first[i] else "")
+            parts.append(ModelFrame(label, background(tr.renders[i], tr.obs[i], ropts),
+                                    {t: heats[k][t][i] for t in targets}, start + i, int(tr.actions[i]),
+                                    tr.probs[i], float(tr.values[i]), note))
+        out.append(compose(parts, targets, ropts))
+    settings = {"runs": [str(r) for r in runs], "game": game, "level": level, "frames": frames, "seed": seed,
+                "start": start, "greedy": greedy, "method": method, "target": target, "mode": mode,
+                **dataclasses.asdict(mopts), **dataclasses.asdict(ropts)}
+    return SaliencyResult(labels, targets, maps, trajs, np.stack(out), settings)

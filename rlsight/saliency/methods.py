@@ -1,0 +1,235 @@
+"""Saliency methods with one call shape, in the spirit of Captum:
+``method.attribute(frames, target="actor"|"critic")`` -> maps (N, C, H, W).
+
+Frames are uint8 (N, 64, 64, 3) observations or float (N, 3, 64, 64) in [0, 1].
+Maps are non-negative; C is 1 for methods that give one map per frame and 3 for
+per-channel maps (gradients, per-channel perturbation), which the renderer
+reduces with mean or max.
+
+For gradient methods the actor's scalar is the logit of the action taken
+(``actions``), or of the most likely action when none is given; the critic's is
+the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rlsight.errors import RlsightError
+from rlsight.saliency.perturbation import (
+    TARGETS,
+    gaussian_blur,
+    inference_network,
+    make_masks,
+    perturbation_scores,
+    upsample_scores,
+)
+
+METHODS = ("perturbation", "gradient", "smoothgrad", "integrated-gradients", "gradcam")
+
+
+def check_choice(kind: str, value: str, valid: Sequence[str]) -> str:
+    """Raise a one-line error naming the valid choices."""
+    if value not in valid:
+        raise RlsightError(f"unknown {kind} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+def as_float_frames(model: nn.Module, frames: torch.Tensor | object) -> torch.Tensor:
+    """uint8 NHWC or float NCHW -> float NCHW in [0, 1] on the model's device."""
+    x = torch.as_tensor(frames)
+    device = next(model.parameters()).device
+    x = x.to(device)
+    if x.dtype == torch.uint8:
+        return x.permute(0, 3, 1, 2).float().div_(255.0)
+    return x.float()
+
+
+class SaliencyMethod:
+    """Base class: subclasses implement ``attribute``."""
+
+    name = ""
+
+    def __init__(self, model: nn.Module):
+        self.model = model.eval()
+
+    def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
+                      actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Maps for several targets: {target: (N, C, H, W)}."""
+        return {t: self.attribute(frames, t, actions) for t in targets}
+
+
+class Perturbation(SaliencyMethod):
+    """Greydanus et al. (2018) perturbation saliency, vectorised (see ``perturbation``)."""
+
+    name = "perturbation"
+
+    def __init__(self, model: nn.Module, stride: int = 4, radius: float = 5.0, blur_sigma: float = 3.0,
+                 per_channel: bool = False, chunk: int | None = None, optimize: bool = True):
+        super().__init__(model)
+        self.optimize = optimize
+        self._network: nn.Module | None = None
+        self.stride, self.radius, self.blur_sigma = stride, radius, blur_sigma
+        self.per_channel = per_channel
+        device = next(model.parameters()).device
+        self.chunk = chunk or (128 if device.type == "cpu" else 2048)
+
+    def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
+        check_choice("target", target, TARGETS)
+        return self.attribute_all(frames, (target,))[target]
+
+    def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
+                      actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        for t in targets:
+            check_choice("target", t, TARGETS)
+        x = as_float_frames(self.model, frames)
+        size = (x.shape[2], x.shape[3])
+        masks = make_masks(size, self.stride, self.radius).to(x.device)
+        blurred = gaussian_blur(x, self.blur_sigma)
+        if self._network is None:
+            self._network = inference_network(self.model, x[:1].expand(self.chunk, -1, -1, -1).contiguous()) \
+                if self.optimize else self.model
+        s = perturbation_scores(self.model, x, masks, blurred, tuple(targets), self.per_channel, self.chunk,
+                                network=self._network)
+        out = {}
+        for t, v in s.items():
+            v = v if self.per_channel else v.unsqueeze(1)  # (N, C, K)
+            out[t] = upsample_scores(v, size, self.stride).clamp_min(0)
+        return out
+
+
+class _Head(nn.Module):
+    """The actor's logits or the critic's value as a Captum forward function."""
+
+    def __init__(self, model: nn.Module, target: str):
+        super().__init__()
+        self.model, self.target = model, target
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits, value = self.model(x)
+        return logits if self.target == "actor" else value
+
+
+class _CaptumMethod(SaliencyMethod):
+    """Shared plumbing for Captum's gradient attributions."""
+
+    def __init__(self, model: nn.Module, chunk: int = 32):
+        super().__init__(model)
+        self.chunk = chunk
+
+    def _attr(self, head: _Head, x: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
+        check_choice("target", target, TARGETS)
+        x = as_float_frames(self.model, frames)
+        head = _Head(self.model, target)
+        idx = None
+        if target == "actor":
+            if actions is None:
+                with torch.no_grad():
+                    idx = self.model(x)[0].argmax(-1)
+            else:
+                idx = torch.as_tensor(actions, device=x.device).long().reshape(-1)
+        maps = []
+        for s in range(0, x.shape[0], self.chunk):
+            xi = x[s:s + self.chunk].clone().requires_grad_(True)
+            ti = None if idx is None else idx[s:s + self.chunk]
+            maps.append(self._attr(head, xi, ti).detach())
+        self.model.zero_grad(set_to_none=True)
+        return torch.cat(maps).abs()
+
+
+class Gradient(_CaptumMethod):
+    """Vanilla gradient |d f / d input| (Simonyan et al. 2014), Captum's Saliency."""
+
+    name = "gradient"
+
+    def _attr(self, head, x, target):
+        from captum.attr import Saliency
+
+        return Saliency(head).attribute(x, target=target, abs=True)
+
+
+class SmoothGrad(_CaptumMethod):
+    """Gradient averaged over noisy copies (Smilkov et al. 2017), Captum's NoiseTunnel."""
+
+    name = "smoothgrad"
+
+    def __init__(self, model: nn.Module, samples: int = 16, noise: float = 0.1, chunk: int = 32, seed: int = 0):
+        super().__init__(model, chunk)
+        self.samples, self.noise, self.seed = samples, noise, seed
+
+    def _attr(self, head, x, target):
+        from captum.attr import NoiseTunnel, Saliency
+
+        torch.manual_seed(self.seed)
+        return NoiseTunnel(Saliency(head)).attribute(
+            x, nt_type="smoothgrad", nt_samples=self.samples, nt_samples_batch_size=self.chunk,
+            stdevs=self.noise, target=target, abs=True)
+
+
+class IntegratedGradients(_CaptumMethod):
+    """Integrated gradients from a black frame (Sundararajan et al. 2017), via Captum."""
+
+    name = "integrated-gradients"
+
+    def __init__(self, model: nn.Module, samples: int = 32, chunk: int = 32):
+        super().__init__(model, chunk)
+        self.samples = samples
+
+    def _attr(self, head, x, target):
+        from captum.attr import IntegratedGradients as IG
+
+        return IG(head).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=self.samples,
+                                  internal_batch_size=self.chunk * 4)
+
+
+class GradCam(_CaptumMethod):
+    """Grad-CAM on the encoder's last convolutional stage (Selvaraju et al. 2017), via Captum."""
+
+    name = "gradcam"
+
+    def _attr(self, head, x, target):
+        from captum.attr import LayerAttribution, LayerGradCam
+
+        layer = self.model.encoder.last_conv()
+        a = LayerGradCam(head, layer).attribute(x, target=target, relu_attributions=True)
+        return LayerAttribution.interpolate(a, (x.shape[2], x.shape[3]), interpolate_mode="bilinear")
+
+
+@dataclass
+class MethodOptions:
+    """Every method's settings; each method reads the ones it has."""
+
+    stride: int = 4
+    radius: float = 5.0
+    blur_sigma: float = 3.0
+    per_channel: bool = False
+    samples: int = 16
+    noise: float = 0.1
+    chunk: int | None = None
+    seed: int = 0
+
+
+def make_method(name: str, model: nn.Module, opts: MethodOptions | None = None) -> SaliencyMethod:
+    """Build a method by name (one of ``METHODS``)."""
+    check_choice("method", name, METHODS)
+    o = opts or MethodOptions()
+    if name == "perturbation":
+        return Perturbation(model, o.stride, o.radius, o.blur_sigma, o.per_channel, o.chunk)
+    chunk = o.chunk or 32
+    if name == "gradient":
+        return Gradient(model, chunk)
+    if name == "smoothgrad":
+        return SmoothGrad(model, o.samples, o.noise, chunk, o.seed)
+    if name == "integrated-gradients":
+        return IntegratedGradients(model, o.samples, chunk)
+    return GradCam(model, chunk)

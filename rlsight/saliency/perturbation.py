@@ -1,0 +1,200 @@
+"""Perturbation saliency (Greydanus et al. 2018), vectorised.
+
+For each point of a grid with spacing ``stride``, a mask M is a disc of radius
+``radius`` softened by a Gaussian blur (sigma ``radius / 2``) and scaled to a peak
+of 1. The perturbed frame is ``I * (1 - M) + blur(I, blur_sigma) * M`` and the
+score is ``0.5 * ||f(I) - f(I')||^2`` with f the policy logits (actor) or the
+value (critic). Masks and blurred frames are built once as tensors; the (frame, mask) pairs
+then go through the network in chunks of ``chunk`` inputs (perturbed frames
+built by broadcasting, one frame's masks at a time),
+and one forward pass serves the actor and the critic together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TARGETS = ("actor", "critic")
+
+
+def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """Normalised 1-D Gaussian, cut at ``truncate`` sigmas."""
+    r = max(1, int(truncate * sigma + 0.5))
+    x = torch.arange(-r, r + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return (k / k.sum()).float()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float, padding: str = "reflect") -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), every channel on its own.
+
+    ``padding`` is ``"reflect"`` (image borders) or ``"zeros"``.
+    """
+    if sigma <= 0:
+        return x
+    n, c, h, w = x.shape
+    k = gaussian_kernel1d(sigma).to(x.device, x.dtype)
+    r = (k.numel() - 1) // 2
+    y = x.reshape(n * c, 1, h, w)
+    if padding == "reflect" and r < min(h, w):
+        y = F.pad(y, (r, r, r, r), mode="reflect")
+        pad = 0
+    else:
+        pad = r
+    y = F.conv2d(y, k.view(1, 1, 1, -1), padding=(0, pad))
+    y = F.conv2d(y, k.view(1, 1, -1, 1), padding=(pad, 0))
+    return y.reshape(n, c, h, w)
+
+
+def grid_shape(size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """Number of mask centres along each axis."""
+    return math.ceil(size[0] / stride), math.ceil(size[1] / stride)
+
+
+def grid_centres(n: int, stride: int) -> torch.Tensor:
+    """Centre of each ``stride``-wide cell, so that bilinear upsampling of the
+    score grid puts every score back on its own mask centre."""
+    return torch.arange(n, dtype=torch.float32) * stride + (stride - 1) / 2
+
+
+@lru_cache(maxsize=8)
+def _masks_cpu(size: tuple[int, int], stride: int, radius: float) -> torch.Tensor:
+    h, w = size
+    gh, gw = grid_shape(size, stride)
+    cy, cx = grid_centres(gh, stride), grid_centres(gw, stride)
+    yy = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
+    xx = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
+    dy2 = (yy - cy.view(gh, 1, 1, 1)) ** 2  # (gh, 1, h, 1)
+    dx2 = (xx - cx.view(1, gw, 1, 1)) ** 2  # (1, gw, 1, w)
+    disc = ((dy2 + dx2) <= radius**2).float().reshape(gh * gw, 1, h, w)
+    m = gaussian_blur(disc, radius / 2, padding="zeros")
+    peak = m.amax(dim=(2, 3), keepdim=True).clamp_min(1e-12)
+    return (m / peak).squeeze(1).contiguous()
+
+
+def make_masks(size: tuple[int, int] = (64, 64), stride: int = 4, radius: float = 5.0) -> torch.Tensor:
+    """(K, H, W) masks in [0, 1], one per grid point, row-major over the grid."""
+    if stride < 1:
+        raise ValueError(f"stride {stride}: must be >= 1")
+    if radius <= 0:
+        raise ValueError(f"radius {radius}: must be > 0")
+    return _masks_cpu(tuple(size), int(stride), float(radius)).clone()
+
+
+def inference_network(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """A copy of ``model`` for batched inference on the CPU: traced, frozen and
+    optimised for oneDNN (fused convolutions in a blocked layout), which is several
+    times faster for IMPALA batches; the model itself when that fails or on a GPU.
+    Outputs agree with ``model`` to float precision."""
+    if example.device.type != "cpu":
+        return model
+    import warnings
+
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model, example, check_trace=False)
+            fast = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            fast(example[:1])  # fails here, rather than later, if the graph cannot run
+        return fast
+    except Exception:  # an untraceable network: fall back to eager mode
+        return model
+
+
+def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    logits, value = model(x)
+    return logits.float(), value.float().reshape(-1)
+
+
+def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor],
+            targets: Sequence[str]) -> dict[str, torch.Tensor]:
+    s = {}
+    if "actor" in targets:
+        s["actor"] = 0.5 * (out[0] - ref[0]).pow(2).sum(-1)
+    if "critic" in targets:
+        s["critic"] = 0.5 * (out[1] - ref[1]).pow(2)
+    return s
+
+
+def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,
+                        blurred: torch.Tensor | None = None, targets: Sequence[str] = TARGETS,
+                        per_channel: bool = False, chunk: int = 32, blur_sigma: float = 3.0,
+                        network: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Scores on the mask grid, batched.
+
+    frames: float (N, C, H, W) in [0, 1]; masks: (K, H, W). Returns, per target,
+    (N, K) scores, or (N, C, K) with ``per_channel`` (each channel perturbed on
+    its own). ``network`` is what runs the batches (default: ``model`` itself;
+    ``inference_network(model, ...)`` is faster on the CPU).
+    """
+    net = network if network is not None else model
+    n, c, h, w = frames.shape
+    k = masks.shape[0]
+    m = masks.to(frames.device, frames.dtype).unsqueeze(1)  # (K, 1, H, W): all channels at once
+    if per_channel:  # (C*K, C, H, W): mask j*K + i perturbs channel j only
+        eye = torch.eye(c, device=frames.device, dtype=frames.dtype).view(c, 1, c, 1, 1)
+        m = (eye * m.unsqueeze(0)).reshape(c * k, c, h, w)
+    if blurred is None:
+        blurred = gaussian_blur(frames, blur_sigma)
+    diff = blurred - frames  # I' = I + (blur(I) - I) * M
+    per_frame = m.shape[0]
+    out = {t: torch.empty(n, per_frame, device=frames.device) for t in targets}
+    with torch.inference_mode():
+        ref = _outputs(net, frames)
+        if per_frame >= chunk:  # slices of one frame's masks: broadcasting, no gathers
+            for i in range(n):
+                r = (ref[0][i:i + 1], ref[1][i:i + 1])
+                for s in range(0, per_frame, chunk):
+                    x = torch.addcmul(frames[i:i + 1], diff[i:i + 1], m[s:s + chunk])
+                    sc = _scores(_outputs(net, x), r, targets)
+                    for t in targets:
+                        out[t][i, s:s + chunk] = sc[t]
+        else:  # several whole frames per chunk
+            g = max(1, chunk // per_frame)
+            for i in range(0, n, g):
+                j = min(n, i + g)
+                x = torch.addcmul(frames[i:j, None], diff[i:j, None], m[None]).reshape(-1, c, h, w)
+                r = (ref[0][i:j].repeat_interleave(per_frame, 0), ref[1][i:j].repeat_interleave(per_frame, 0))
+                sc = _scores(_outputs(net, x), r, targets)
+                for t in targets:
+                    out[t][i:j] = sc[t].reshape(j - i, per_frame)
+    shape = (n, c, k) if per_channel else (n, k)
+    return {t: v.reshape(shape) for t, v in out.items()}
+
+
+def loop_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,
+                blurred: torch.Tensor | None = None, targets: Sequence[str] = TARGETS,
+                blur_sigma: float = 3.0) -> dict[str, torch.Tensor]:
+    """Reference: one forward pass per (frame, mask), all channels perturbed.
+
+    Masks and blurred frames are precomputed and float32; returns (N, K) per target.
+    """
+    n, k = frames.shape[0], masks.shape[0]
+    if blurred is None:
+        blurred = gaussian_blur(frames, blur_sigma)
+    out = {t: torch.empty(n, k) for t in targets}
+    with torch.inference_mode():
+        for i in range(n):
+            img, blur = frames[i:i + 1], blurred[i:i + 1]
+            ref = _outputs(model, img)
+            for j in range(k):
+                m = masks[j]
+                s = _scores(_outputs(model, img * (1 - m) + blur * m), ref, targets)
+                for t in targets:
+                    out[t][i, j] = s[t][0]
+    return out
+
+
+def upsample_scores(scores: torch.Tensor, size: tuple[int, int], stride: int) -> torch.Tensor:
+    """(..., K) grid scores -> (..., H, W) maps, bilinear between mask centres."""
+    gh, gw = grid_shape(size, stride)
+    lead = scores.shape[:-1]
+    g = scores.reshape(-1, 1, gh, gw)
+    up = F.interpolate(g, size=(gh * stride, gw * stride), mode="bilinear", align_corners=False)
+    return up[..., : size[0], : size[1]].reshape(*lead, *size)

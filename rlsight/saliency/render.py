@@ -1,0 +1,215 @@
+"""Saliency overlays and frame composition (arrays in, uint8 RGB arrays out).
+
+An overlay adds a map, upsampled to the background frame, either to one colour
+channel of the frame (``red``/``green``/``blue``, scaled by ``intensity``, the
+original's style) or as a matplotlib colour map blended with opacity
+``alpha * map``. Composed frames put, per model, a label, the actor and/or
+critic tiles and a side panel (step, action, action probabilities, value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+
+from rlsight.errors import RlsightError
+from rlsight.saliency.perturbation import gaussian_blur
+
+CHANNEL_COLORS = ("red", "green", "blue")
+CMAP_EXAMPLES = ("jet", "inferno", "magma", "viridis", "turbo", "hot")
+REDUCTIONS = ("mean", "max")
+NORMALIZATIONS = ("frame", "video")
+BACKGROUNDS = ("render", "obs")
+# Procgen's 15 actions (the key combinations of procgen's env.py).
+ACTION_NAMES = ("left-down", "left", "left-up", "down", "noop", "up", "right-down", "right",
+                "right-up", "key-d", "key-a", "key-w", "key-s", "key-q", "key-e")
+_BG = (24, 24, 28)
+_FG = (235, 235, 235)
+_BAR = (90, 160, 240)
+_TAKEN = (250, 180, 60)
+
+
+@dataclass
+class RenderOptions:
+    """How maps become pictures."""
+
+    color: str = "red"  # red, green, blue or a matplotlib colour-map name
+    intensity: float = 1.0  # channel overlays: added brightness at the map's maximum (1 = +255)
+    alpha: float = 0.6  # colour-map overlays: opacity at the map's maximum
+    sigma: float = 0.0  # Gaussian smoothing of the map, in observation pixels
+    reduce: str = "max"  # over the map's channels: mean or max
+    normalize: str = "frame"  # scale each map by its frame's maximum, or by the video's
+    background: str = "render"  # the 512x512 Procgen render, or the 64x64 observation scaled up
+    size: int = 384  # tile side in pixels
+    panel: bool = True  # side panel with step, action, probabilities and value
+
+    def validate(self) -> RenderOptions:
+        valid_colors = (*CHANNEL_COLORS, "or a matplotlib colour map such as " + ", ".join(CMAP_EXAMPLES))
+        if self.color not in CHANNEL_COLORS:
+            import matplotlib
+
+            if self.color not in matplotlib.colormaps:
+                raise RlsightError(f"unknown colour {self.color!r}; valid: {', '.join(valid_colors)}")
+        for kind, v, ok in (("channel reduction", self.reduce, REDUCTIONS),
+                            ("normalisation", self.normalize, NORMALIZATIONS),
+                            ("background", self.background, BACKGROUNDS)):
+            if v not in ok:
+                raise RlsightError(f"unknown {kind} {v!r}; valid: {', '.join(ok)}")
+        if self.size < 32 or self.size % 16:
+            raise RlsightError(f"tile size {self.size}: must be a multiple of 16, at least 32")
+        if self.intensity <= 0 or not 0 < self.alpha <= 1 or self.sigma < 0:
+            raise RlsightError("intensity must be > 0, alpha in (0, 1], sigma >= 0")
+        return self
+
+
+def reduce_map(maps: torch.Tensor, how: str = "max", sigma: float = 0.0) -> torch.Tensor:
+    """(N, C, H, W) -> (N, H, W): mean or max over channels, then optional smoothing."""
+    m = maps.float().mean(1) if how == "mean" else maps.float().amax(1)
+    if sigma > 0:
+        m = gaussian_blur(m.unsqueeze(1), sigma).squeeze(1)
+    return m.clamp_min(0)
+
+
+def normalise(maps: torch.Tensor, how: str = "frame") -> torch.Tensor:
+    """(N, H, W) -> [0, 1], by each frame's maximum or by the maximum of all frames."""
+    if how == "frame":
+        peak = maps.flatten(1).amax(1).view(-1, 1, 1)
+    else:
+        peak = maps.max().view(1, 1, 1)
+    return maps / peak.clamp_min(1e-20)
+
+
+def background(render: np.ndarray | None, obs: np.ndarray, opts: RenderOptions) -> np.ndarray:
+    """The tile's background, (size, size, 3) uint8."""
+    if opts.background == "render" and render is not None:
+        img = Image.fromarray(render).resize((opts.size, opts.size), Image.BILINEAR)
+    else:
+        img = Image.fromarray(obs).resize((opts.size, opts.size), Image.NEAREST)
+    return np.asarray(img)
+
+
+def overlay(frame: np.ndarray, heat: torch.Tensor | np.ndarray, opts: RenderOptions) -> np.ndarray:
+    """Draw one normalised map (h, w) in [0, 1] over ``frame`` (H, W, 3) uint8."""
+    h, w = frame.shape[:2]
+    m = torch.as_tensor(heat, dtype=torch.float32)[None, None]
+    m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
+    out = frame.astype(np.float32)
+    if opts.color in CHANNEL_COLORS:
+        c = CHANNEL_COLORS.index(opts.color)
+        out[..., c] += 255.0 * opts.intensity * m
+    else:
+        rgb = _cmap(opts.color)(m)[..., :3] * 255.0
+        a = (opts.alpha * m)[..., None]
+        out = out * (1 - a) + rgb * a
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def _cmap(name: str):
+    import matplotlib
+
+    return matplotlib.colormaps[name]
+
+
+@lru_cache(maxsize=16)
+def _font(px: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=px)
+    except (TypeError, OSError):  # Pillow without FreeType
+        return ImageFont.load_default()
+
+
+def round16(x: float) -> int:
+    return int(-(-int(x) // 16) * 16)
+
+
+def header_height(size: int) -> int:
+    return round16(max(16, size // 12))
+
+
+def panel_width(size: int) -> int:
+    return round16(max(160, size * 0.55))
+
+
+def layout_size(n_models: int, n_targets: int, opts: RenderOptions) -> tuple[int, int]:
+    """(height, width) of a composed frame; both are multiples of 16 (H.264-friendly)."""
+    block_w = n_targets * opts.size + (panel_width(opts.size) if opts.panel else 0)
+    return header_height(opts.size) + opts.size, n_models * block_w
+
+
+def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
+    img = Image.fromarray(tile)
+    d = ImageDraw.Draw(img)
+    f = _font(max(9, tile.shape[0] // 24))
+    x0, y0, x1, y1 = d.textbbox((4, 3), text, font=f)
+    d.rectangle((x0 - 3, y0 - 2, x1 + 3, y1 + 2), fill=(0, 0, 0))
+    d.text((4, 3), text, fill=_FG, font=f)
+    return np.asarray(img)
+
+
+def side_panel(height: int, width: int, step: int, action: int, probs: np.ndarray, value: float,
+               note: str = "") -> np.ndarray:
+    """Text and bars: step, action taken, value, and the 15 action probabilities."""
+    img = Image.new("RGB", (width, height), _BG)
+    d = ImageDraw.Draw(img)
+    rows = 4 + len(probs)
+    lh = height / rows
+    f = _font(max(7, min(18, int(lh * 0.8))))
+    name = ACTION_NAMES[action] if 0 <= action < len(ACTION_NAMES) else str(action)
+    lines = [f"step {step}", f"action {name}", f"value {value:.3f}", note]
+    for i, t in enumerate(lines):
+        d.text((6, i * lh + 1), t, fill=_FG, font=f)
+    label_w = int(width * 0.42)
+    bar_w = width - label_w - 10
+    for a, p in enumerate(probs):
+        y = (4 + a) * lh
+        col = _TAKEN if a == action else _BAR
+        d.text((6, y), f"{ACTION_NAMES[a] if a < len(ACTION_NAMES) else a}", fill=col, font=f)
+        d.rectangle((label_w, y + lh * 0.15, label_w + max(1, int(bar_w * float(p))), y + lh * 0.85), fill=col)
+    return np.asarray(img)
+
+
+def header(width: int, height: int, text: str) -> np.ndarray:
+    img = Image.new("RGB", (width, height), _BG)
+    d = ImageDraw.Draw(img)
+    d.text((6, max(0, height // 2 - height * 0.35)), text, fill=_FG, font=_font(max(9, int(height * 0.7))))
+    return np.asarray(img)
+
+
+@dataclass
+class ModelFrame:
+    """What one model contributes to one composed frame."""
+
+    label: str
+    background: np.ndarray  # (size, size, 3) uint8
+    heats: dict[str, np.ndarray]  # target -> normalised map (h, w) in [0, 1]
+    step: int
+    action: int
+    probs: np.ndarray
+    value: float
+    note: str = ""
+
+
+def compose(models: Sequence[ModelFrame], targets: Sequence[str], opts: RenderOptions) -> np.ndarray:
+    """One video frame: per model a labelled block of target tiles and a side panel."""
+    blocks = []
+    for mf in models:
+        tiles = [label_tile(overlay(mf.background, mf.heats[t], opts), t) for t in targets]
+        if opts.panel:
+            tiles.append(side_panel(opts.size, panel_width(opts.size), mf.step, mf.action, mf.probs,
+                                    mf.value, mf.note))
+        row = np.concatenate(tiles, axis=1)
+        top = header(row.shape[1], header_height(opts.size), mf.label)
+        block = np.concatenate([top, row], axis=0)
+        if blocks:  # a thin separator between models
+            block = block.copy()
+            block[:, :2] = _BG
+        blocks.append(block)
+    out = np.concatenate(blocks, axis=1)
+    assert out.shape[:2] == layout_size(len(models), len(targets), opts)
+    return np.ascontiguousarray(out)

@@ -1,0 +1,150 @@
+"""Saliency methods: correctness on hand-built networks, vectorised = loop, one call shape."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rlsight.config import ModelConfig
+from rlsight.errors import RlsightError
+from rlsight.models import ActorCritic
+from rlsight.saliency.methods import METHODS, MethodOptions, Perturbation, make_method
+from rlsight.saliency.perturbation import (
+    gaussian_blur,
+    grid_shape,
+    inference_network,
+    loop_scores,
+    make_masks,
+    perturbation_scores,
+    upsample_scores,
+)
+from tests.saliency_helpers import RegionNet
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _frames(n: int = 2, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
+
+
+def _mass_inside(maps: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    m = maps.sum(1)  # (N, H, W)
+    return m[:, inside].sum(1) / m.flatten(1).sum(1)
+
+
+# -- acceptance 1 -------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["actor", "critic"])
+def test_perturbation_mass_inside_known_region(target):
+    net = RegionNet().eval()
+    maps = Perturbation(net, stride=2, radius=2).attribute(_frames(), target)
+    frac = _mass_inside(maps, net.inside())
+    assert (frac >= 0.9).all(), frac
+
+
+def test_perturbation_default_settings_stay_within_a_radius_of_the_region():
+    net = RegionNet().eval()
+    maps = Perturbation(net).attribute(_frames(), "actor")  # stride 4, radius 5
+    grown = torch.zeros(64, 64, dtype=torch.bool)
+    y0, y1, x0, x1 = net.box
+    grown[y0 - 5:y1 + 5, x0 - 5:x1 + 5] = True
+    assert (_mass_inside(maps, grown) >= 0.9).all()
+    assert (_mass_inside(maps, ~grown) < 0.1).all()
+
+
+@pytest.mark.parametrize("target", ["actor", "critic"])
+def test_vanilla_gradient_mass_inside_known_region(target):
+    net = RegionNet(box=(4, 20, 40, 60)).eval()
+    maps = make_method("gradient", net).attribute(_frames(), target)
+    assert maps.shape == (2, 3, 64, 64)
+    assert (_mass_inside(maps, net.inside()) >= 0.9).all()
+    assert maps[:, :, ~net.inside()].abs().max() == 0
+
+
+def test_per_channel_perturbation_finds_the_channel_the_network_reads():
+    """The seed only ever perturbed red; a green-only network must light up green."""
+    net = RegionNet(channels=(1,)).eval()
+    maps = Perturbation(net, stride=8, per_channel=True).attribute(_frames(), "actor")
+    assert maps.shape == (2, 3, 64, 64)
+    per_channel = maps.sum((2, 3))
+    assert (per_channel[:, 1] > 0).all()
+    noise = 1e-6 * per_channel[:, 1].min()  # float noise between batched passes
+    assert per_channel[:, 0].max() < noise and per_channel[:, 2].max() < noise
+
+
+# -- vectorised = loop ----------------------------------------------------------------
+
+@pytest.mark.parametrize("encoder, chunk", [("nature", 24), ("impala", 24), ("nature", 160)])
+def test_vectorised_perturbation_equals_per_mask_loop(encoder, chunk):
+    """chunk 24: slices of one frame's 64 masks (the last one shorter); 160: two frames per chunk."""
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(encoder=encoder, n_features=32, impala_channels=[8, 8, 8])).eval()
+    x = _frames(3)
+    masks = make_masks((64, 64), stride=8, radius=5)
+    blurred = gaussian_blur(x, 3.0)
+    fast = perturbation_scores(model, x, masks, blurred, chunk=chunk)
+    net = inference_network(model, torch.rand(chunk, 3, 64, 64))  # the optimised network the tool uses
+    faster = perturbation_scores(model, x, masks, blurred, chunk=chunk, network=net)
+    slow = loop_scores(model, x, masks, blurred)
+    for t in ("actor", "critic"):
+        assert fast[t].shape == faster[t].shape == slow[t].shape == (3, masks.shape[0])
+        assert slow[t].max() > 0
+        tol = 1e-5 * float(slow[t].abs().max())
+        torch.testing.assert_close(fast[t], slow[t], rtol=1e-4, atol=tol)
+        torch.testing.assert_close(faster[t], slow[t], rtol=1e-4, atol=tol)
+
+
+def test_masks_and_blur():
+    masks = make_masks((64, 64), stride=4, radius=5)
+    assert masks.shape == (256, 64, 64)
+    assert torch.allclose(masks.amax((1, 2)), torch.ones(256))
+    assert masks.min() >= 0
+    # the mask at grid cell (5, 7) peaks at its centre (5*4+1.5, 7*4+1.5)
+    m = masks[5 * 16 + 7]
+    r, c = divmod(int(m.argmax()), 64)
+    assert abs(r - 21.5) <= 1 and abs(c - 29.5) <= 1
+    assert m[0, 0] == 0 and m[63, 63] == 0
+    assert grid_shape((64, 64), 5) == (13, 13)
+    const = torch.full((1, 3, 64, 64), 0.3)
+    torch.testing.assert_close(gaussian_blur(const, 3.0), const)
+    up = upsample_scores(torch.arange(16.0).reshape(1, 16), (64, 64), 16)
+    assert up.shape == (1, 64, 64) and (up[0, :8, :8] == 0).all() and (up[0, 56:, 56:] == 15).all()
+    assert 0 < up[0, 12, 12] < 5  # between the first centres
+
+
+def test_all_methods_share_one_call_shape():
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(encoder="nature", n_features=32)).eval()
+    obs = (torch.rand(2, 64, 64, 3) * 255).to(torch.uint8)  # uint8 observations work too
+    opts = MethodOptions(stride=16, samples=2)
+    for name in METHODS:
+        maps = make_method(name, model, opts).attribute_all(obs, ("actor", "critic"))
+        for t in ("actor", "critic"):
+            assert maps[t].ndim == 4 and maps[t].shape[0] == 2 and maps[t].shape[2:] == (64, 64), name
+            assert maps[t].shape[1] in (1, 3)
+            assert (maps[t] >= 0).all() and torch.isfinite(maps[t]).all()
+
+
+def test_gradient_actor_target_follows_the_given_action():
+    net = RegionNet().eval()
+    x = _frames(1)
+    g = make_method("gradient", net)
+    a0 = g.attribute(x, "actor", actions=torch.tensor([0]))
+    a1 = g.attribute(x, "actor", actions=torch.tensor([1]))
+    assert not torch.allclose(a0, a1)
+
+
+def test_unknown_method_and_target_list_the_valid_ones():
+    model = RegionNet()
+    with pytest.raises(RlsightError, match="perturbation, gradient, smoothgrad, integrated-gradients, gradcam"):
+        make_method("occlusion", model)
+    with pytest.raises(RlsightError, match="actor, critic"):
+        make_method("gradient", model).attribute(_frames(1), "policy")
+    with pytest.raises(RlsightError, match="actor, critic"):
+        Perturbation(model).attribute(_frames(1), "values")

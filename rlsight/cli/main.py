@@ -18,6 +18,11 @@ COMMANDS = [
     "rlsight.cli.evaluate",
     "rlsight.cli.import_seed",
     "rlsight.cli.config",
+    "rlsight.cli.saliency",
+    "rlsight.cli.compare",
+    "rlsight.cli.report",
+    "rlsight.cli.sweep",
+    "rlsight.cli.jobscript",
 ]
 
 

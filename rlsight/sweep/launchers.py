@@ -1,0 +1,226 @@
+"""Where trials run: ``local`` (worker processes on this machine) or ``slurm``
+(one job per trial, submitted as a job array through submitit). Neither
+schedules anything itself: the local launcher keeps at most ``workers``
+processes busy, SLURM does the rest.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from queue import Queue
+
+from rlsight.sweep.spec import SweepError, SweepSpec
+from rlsight.sweep.study import ERROR, LOG, SLURM_JOB, TrialRecord
+from rlsight.sweep.trial import EXIT_INTERRUPTED
+
+Say = Callable[[str], None]
+
+
+def trial_dir(sweep_dir: Path, number: int) -> Path:
+    return sweep_dir / "trials" / f"{number:04d}"
+
+
+def _die_with_parent() -> None:
+    """Runs in the worker before exec: it gets SIGKILL when the sweep process dies,
+    so that a killed sweep leaves no orphan training behind (Linux only)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _visible_gpus(spec: SweepSpec) -> list[str]:
+    if spec.local.gpus is not None:
+        return [str(g) for g in spec.local.gpus]
+    if spec.base.train.device == "cpu":
+        return []
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g for g in env.split(",") if g.strip()]
+    if shutil.which("nvidia-smi"):
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout
+        return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+    return []
+
+
+class LocalLauncher:
+    """Runs each trial in its own Python process, ``workers`` at a time. The CPU
+    cores are split between workers (``train.torch_threads``, when the config
+    leaves it at 0) and each worker sees one GPU, round-robin."""
+
+    name = "local"
+
+    def __init__(self, spec: SweepSpec, sweep_dir: Path, workers: int | None = None, say: Say = print):
+        self.spec, self.sweep_dir, self.say = spec, sweep_dir, say
+        self.workers = workers or spec.local.workers
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        gpus = _visible_gpus(spec)
+        self.slots: Queue = Queue()
+        for i in range(self.workers):
+            self.slots.put(gpus[i % len(gpus)] if gpus else None)
+        self.parallel = self.workers
+
+    def alive(self, rec: TrialRecord) -> bool:
+        return False  # we hold the sweep's lock and our workers die with us
+
+    def wait_for(self, recs: list[TrialRecord]) -> None:
+        pass
+
+    def run(self, numbers: list[int], handle, report: Callable[[int], None]) -> None:
+        stop = threading.Event()
+
+        def one(number: int) -> None:
+            if stop.is_set():
+                return
+            gpu = self.slots.get()
+            try:
+                self._run_one(number, gpu, handle, stop)
+            finally:
+                self.slots.put(gpu)
+            if not stop.is_set():
+                report(number)
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            futures = [pool.submit(one, n) for n in numbers]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                stop.set()  # Ctrl-C reached the workers too: they checkpoint and exit
+                raise
+
+    def _run_one(self, number: int, gpu: str | None, handle, stop: threading.Event) -> None:
+        log = trial_dir(self.sweep_dir, number) / "trial.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        trial = handle(number)
+        trial.set_user_attr(LOG, str(log))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        pkg_root = str(Path(__file__).resolve().parents[2])  # the same rlsight as this process
+        env["PYTHONPATH"] = os.pathsep.join([pkg_root, *filter(None, [os.environ.get("PYTHONPATH")])])
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        cmd = [sys.executable, "-m", "rlsight.sweep.worker", str(self.sweep_dir), str(number), "--threads", str(self.threads)]
+        with open(log, "a") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+            rc = proc.wait()
+        if rc in (0, EXIT_INTERRUPTED) or stop.is_set():
+            return  # the worker told the study (or was interrupted: resumed next time)
+        from optuna.trial import TrialState
+
+        if handle(number, frozen=True).state == TrialState.RUNNING:
+            why = f"signal {-rc}" if rc < 0 else f"exit code {rc}"
+            trial.set_user_attr(ERROR, f"worker process died ({why}); see {log}")
+            trial.study.tell(number, state=TrialState.FAIL)
+
+
+class TrialJob:
+    """What a SLURM job runs. submitit calls ``checkpoint`` when the job is
+    pre-empted or reaches its time limit: the job is requeued with the same
+    arguments and the trial's runs resume from their last checkpoints."""
+
+    def __call__(self, sweep_dir: str, number: int, threads: int) -> str:
+        from rlsight.sweep.trial import run_trial
+
+        return run_trial(sweep_dir, number, threads)
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def _squeue_ids() -> set[str] | None:
+    """Job ids SLURM still knows as pending or running (array tasks as ``ID_i``); None if squeue fails."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+def _squeue_ids_or_fail() -> set[str]:
+    ids = _squeue_ids()
+    if ids is None:
+        raise SweepError("squeue failed: cannot tell which trials SLURM still runs; check the cluster and run again")
+    return ids
+
+
+class SlurmLauncher:
+    """Submits each batch of trials as a SLURM job array through submitit, then
+    waits until the jobs leave the queue (requeued jobs stay in it)."""
+
+    name = "slurm"
+    poll_s = 3.0
+
+    def __init__(self, spec: SweepSpec, sweep_dir: Path, say: Say = print):
+        if not shutil.which("sbatch"):
+            raise SweepError("--launcher slurm: sbatch is not on PATH (no SLURM here; scripts/slurm-up.sh starts a "
+                             "single-node one, or use --launcher local)")
+        import submitit  # noqa: F401  (fail early if missing)
+
+        self.spec, self.sweep_dir, self.say = spec, sweep_dir, say
+        self.parallel = spec.slurm.array_parallelism
+
+    def alive(self, rec: TrialRecord) -> bool:
+        return bool(rec.slurm_job) and rec.slurm_job in _squeue_ids_or_fail()
+
+    def executor(self):
+        import submitit
+
+        s = self.spec.slurm
+        ex = submitit.SlurmExecutor(folder=str(self.sweep_dir / "slurm" / "%j"), max_num_timeout=s.max_requeues,
+                                    python=sys.executable)
+        kw = dict(job_name=f"rlsight-{self.spec.name}", time=s.time_min, cpus_per_task=s.cpus_per_task,
+                  mem=f"{int(s.mem_gb * 1024)}M", array_parallelism=s.array_parallelism, setup=list(s.setup),
+                  additional_parameters=dict(s.extra))
+        for k in ("partition", "account", "qos"):
+            if getattr(s, k):
+                kw[k] = getattr(s, k)
+        if s.gpus_per_task:
+            kw["gpus_per_node"] = s.gpus_per_task
+        ex.update_parameters(**kw)
+        return ex
+
+    def run(self, numbers: list[int], handle, report: Callable[[int], None]) -> None:
+        n = len(numbers)
+        jobs = self.executor().map_array(TrialJob(), [str(self.sweep_dir.resolve())] * n, numbers,
+                                         [self.spec.slurm.cpus_per_task] * n)
+        for number, job in zip(numbers, jobs):
+            t = handle(number)
+            t.set_user_attr(SLURM_JOB, job.job_id)
+            t.set_user_attr(LOG, str(job.paths.stdout))
+        self.say(f"submitted {n} trial(s) as SLURM job array {jobs[0].job_id.split('_')[0]}")
+        pending = dict(zip(numbers, (j.job_id for j in jobs)))
+        while pending:
+            time.sleep(self.poll_s)
+            ids = _squeue_ids()
+            if ids is None:
+                continue
+            for number, job_id in list(pending.items()):
+                if job_id not in ids:
+                    del pending[number]
+                    report(number)
+
+    def wait_for(self, recs: list[TrialRecord]) -> None:
+        """Wait for trials that a previous ``sweep run`` submitted and SLURM still runs."""
+        jobs = {r.slurm_job for r in recs}
+        while jobs & _squeue_ids_or_fail():
+            time.sleep(self.poll_s)
+
+
+def make_launcher(name: str, spec: SweepSpec, sweep_dir: Path, workers: int | None = None, say: Say = print):
+    if name == "local":
+        return LocalLauncher(spec, sweep_dir, workers, say)
+    if name == "slurm":
+        return SlurmLauncher(spec, sweep_dir, say)
+    raise SweepError(f"--launcher {name!r}: valid: local, slurm")

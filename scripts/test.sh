@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install rlsight with its test dependencies and run the whole test suite.
+# As root on Debian it also installs and starts what the system tests use:
+# Chromium (report in a real browser) and a single-node SLURM cluster (sweeps).
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow and not system".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APT_PACKAGES="chromium slurm-wlm munge"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=""
+  for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "installing system packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+  scripts/slurm-up.sh
+fi
+scripts/install.sh test
+python3 -m pytest "$@"

@@ -1,0 +1,133 @@
+"""System tests on a real single-node SLURM cluster (Debian's slurm-wlm + munge,
+started by scripts/slurm-up.sh): a tiny sweep through ``--launcher slurm``, a
+requeued job that resumes its run, and a hand-written job script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from rlsight.cli.main import main
+from rlsight.runs import RunDir
+from rlsight.sweep import load
+from tests.conftest import tiny_config
+
+pytestmark = [pytest.mark.system, pytest.mark.slow]
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    """Start (or check) the single-node cluster; skip without SLURM, except under CI."""
+    why = None
+    if not shutil.which("sbatch"):
+        why = "sbatch not on PATH: apt-get install -y slurm-wlm munge, then scripts/slurm-up.sh"
+    elif os.geteuid() != 0 and subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
+        why = "no SLURM cluster running and not root: run sudo scripts/slurm-up.sh"
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {why}")
+        pytest.skip(why)
+    if os.geteuid() == 0:
+        r = subprocess.run(["bash", str(REPO / "scripts" / "slurm-up.sh")], capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _state(job: str) -> str:
+    out = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout.split()
+    return out[0] if out else "GONE"
+
+
+def _sweep(tmp: Path, body: str) -> Path:
+    (tmp / "tiny.toml").write_text(tiny_config().to_toml())
+    f = tmp / "slurm-sweep.toml"
+    f.write_text('base = "tiny.toml"\n' + textwrap.dedent(body))
+    return f
+
+
+SLURM_SECTION = """
+    [slurm]
+    cpus_per_task = 1
+    mem_gb = 1
+    time_min = 10
+    array_parallelism = 2
+    """
+
+
+def test_tiny_sweep_runs_to_completion_on_slurm(slurm, tmp_path):
+    f = _sweep(tmp_path, """
+        strategy = "grid"
+        [params]
+        "ppo.lr" = [1e-4, 1e-3]
+        [objective]
+        metric = "test_reward_rate"
+        """ + SLURM_SECTION)
+    d = tmp_path / "sw"
+    assert main(["sweep", "run", str(f), "--dir", str(d), "--launcher", "slurm"]) == 0
+    _, recs = load(d)
+    assert [r.state for r in recs] == ["COMPLETE", "COMPLETE"]
+    for r in recs:
+        assert r.slurm_job and Path(r.log).is_file()  # ran as a SLURM job, its log kept
+        assert f"trial {r.number} complete" in Path(r.log).read_text()
+        assert RunDir.open(d / r.run_dirs[0]).info()["status"] == "finished"
+
+
+def test_requeued_job_resumes_its_run_from_the_last_checkpoint(slurm, tmp_path):
+    f = _sweep(tmp_path, """
+        strategy = "grid"
+        [set]
+        "train.total_steps" = 8192
+        "train.save_step" = 256
+        [params]
+        "ppo.lr" = [3e-4]
+        [objective]
+        metric = "test_reward_rate"
+        """ + SLURM_SECTION)
+    d = tmp_path / "sw"
+    proc = subprocess.Popen([sys.executable, "-m", "rlsight.cli.main", "sweep", "run", str(f), "--dir", str(d),
+                             "--launcher", "slurm"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = d / "trials" / "0000" / "seed0"
+        deadline = time.time() + 180
+        while not list((run / "checkpoints").glob("step_*")):
+            assert proc.poll() is None and time.time() < deadline, "no checkpoint appeared"
+            time.sleep(0.3)
+        job = load(d)[1][0].slurm_job
+        # the time-limit warning SLURM sends (submitit asks for USR2): submitit calls
+        # TrialJob.checkpoint, requeues the job, and SLURM kills it after KillWait
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        while _state(job) != "PENDING":
+            assert proc.poll() is None and time.time() < deadline + 60, f"job {job} not requeued"
+            time.sleep(0.2)
+        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # skip the requeue delay
+        assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    [rec] = load(d)[1]
+    assert rec.state == "COMPLETE" and rec.retry_of is None  # the same trial, continued by SLURM
+    r = RunDir.open(run)
+    assert [m["step"] for m in r.metrics()] == [256.0 * i for i in range(1, 33)]
+    assert len(list((run / "tb").glob("events.*"))) >= 2  # trained by two processes: started, then resumed
+
+
+def test_jobscript_submitted_with_sbatch_trains(slurm, tmp_path):
+    (tmp_path / "tiny.toml").write_text(tiny_config().to_toml())
+    script, run = tmp_path / "job.sh", tmp_path / "run"
+    assert main(["jobscript", "--config", str(tmp_path / "tiny.toml"), "--run-dir", str(run), "--time", "10",
+                 "--mem", "1G", "--setup", f"export PATH={Path(sys.executable).parent}:$PATH",
+                 "--out", str(script)]) == 0
+    out = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=True)
+    job = out.stdout.strip().split(";")[0]
+    deadline = time.time() + 180
+    while job in subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split():
+        assert time.time() < deadline
+        time.sleep(1)
+    assert RunDir.open(run).info()["status"] == "finished"

@@ -104,8 +104,8 @@ class TrainConfig:
     keep_checkpoints: int = _doc("Checkpoints kept on disk (the newest); 0 = all.", default=3)
     log_interval: int = _doc("Updates between console/plot refreshes.", default=1)
     torch_threads: int = _doc("CPU threads for torch; 0 = all cores.", default=0)
-    update_chunk: int = _doc("Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: 64 on CPU, whole minibatch on GPU.", default=0)
-    inference_chunk: int = _doc("Samples per forward pass during rollouts; 0 = auto: 32 on CPU, all environments at once on GPU.", default=0)
+    update_chunk: int = _doc("Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: on CPU 64 for IMPALA, 256 for Nature-DQN; whole minibatch on GPU.", default=0)
+    inference_chunk: int = _doc("Samples per forward pass during rollouts; 0 = all environments at once.", default=0)
     channels_last: bool = _doc("Use the channels-last memory layout for convolutions.", default=False)
 
 

@@ -158,6 +158,8 @@ def main() -> None:
         for preset, enc, mode, *_, sps, _ in rows:
             speedups.setdefault((preset, enc), {})[mode] = sps
         lines.append("")
+        lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. No GPU was available for these measurements.')
+        lines.append("")
         for (preset, enc), m in speedups.items():
             if "fast" in m and "cleanrl" in m:
                 lines.append(f"- {preset}, {enc}: fast path / CleanRL-style = **{m['fast'] / m['cleanrl']:.2f}x**")

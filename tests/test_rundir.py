@@ -97,3 +97,10 @@ def test_partial_last_metrics_line_is_dropped(tiny_run, tmp_path):
     with open(d / "metrics.csv", "a") as f:
         f.write("5,1280,3.2,100")
     assert len(RunDir(d).metrics()) == 4
+
+
+def test_max_minutes_stops_with_a_final_model(tmp_path):
+    run = train(tiny_config(train__max_minutes=1e-6), tmp_path / "short", progress=False)
+    rows = run.metrics()
+    assert len(rows) == 1 and run.info()["status"] == "finished" and run.info()["steps"] == 256
+    assert (run.path / "model.safetensors").is_file() and run.latest_checkpoint().name == "step_000000000256"

@@ -125,7 +125,8 @@ class Trainer:
         try:
             _, obs, first = self.env.observe()
             tobs = self.test_env.observe()[1] if self.test_env is not None else None
-            while self.update < self.num_updates and not self._stop:
+            done = False
+            while not done and self.update < self.num_updates and not self._stop:
                 t0 = time.perf_counter()
                 obs, first, tobs, roll = self._rollout(obs, first, tobs)
                 stats = self._learn(roll)
@@ -139,7 +140,8 @@ class Trainer:
                     self._stop = True
                 self._log_tb(row)
                 bar.update(self.batch_per_update, row)
-                done = self.update >= self.num_updates
+                limit = self.cfg.train.max_minutes
+                done = self.update >= self.num_updates or (limit > 0 and now - start >= limit * 60)
                 if self.step // save_every > (self.step - self.batch_per_update) // save_every or done or self._stop:
                     self._checkpoint(now - start)
                 if done or self._stop or (self.update % self.cfg.train.log_interval == 0 and now - last_plot > 30):

@@ -135,7 +135,7 @@ class Config:
         for sec, values in self.to_dict().items():
             lines.append(f"\n[{sec}]")
             for k, v in values.items():
-                lines.append(f"{k} = {_toml_value(v)}")
+                lines.append(f"{k} = {toml_value(v)}")
         return "\n".join(lines) + "\n"
 
 
@@ -156,7 +156,7 @@ def describe() -> list[tuple[str, str, Any]]:
     ]
 
 
-def _toml_value(v: Any) -> str:
+def toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -164,7 +164,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
@@ -226,7 +226,7 @@ def from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
     cfg = copy.deepcopy(base) if base else Config()
     for sec, values in data.items():
         if sec not in SECTIONS:
-            raise _unknown(sec if not isinstance(values, dict) else f"{sec}.{next(iter(values), '')}")
+            raise _unknown(sec)
         if not isinstance(values, dict):
             raise ConfigError(f"[{sec}] must be a table of keys")
         for k, v in values.items():

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         print(markdown(), end="")
         return 0
     for key, doc, default in C.describe():
-        print(f"{key:28s} {C._toml_value(default):>12s}  {doc}")
+        print(f"{key:28s} {C.toml_value(default):>12s}  {doc}")
     return 0
 
 
@@ -45,5 +45,5 @@ def markdown() -> str:
         if sec != section:
             out += ["", f"## [{sec}]", "", "| key | default | meaning |", "| --- | --- | --- |"]
             section = sec
-        out.append(f"| `{key}` | `{C._toml_value(default)}` | {doc} |")
+        out.append(f"| `{key}` | `{C.toml_value(default)}` | {doc} |")
     return "\n".join(out) + "\n"

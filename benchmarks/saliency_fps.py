@@ -8,11 +8,12 @@ measured side by side in one run, on the same model, frames and stride.
   precomputed, float32, no per-mask filtering (``perturbation.loop_scores``);
 - batched: every (frame, mask) pair through the same eager network in chunks
   (``perturbation.perturbation_scores``);
-- vectorised: the same, through ``perturbation.inference_network`` (the network
-  traced, frozen and optimised for oneDNN), as ``rlsight saliency`` runs it; the
-  chunk size is chosen by a sweep;
-- ceiling: that network's forward passes alone, at that chunk size, for the
-  same number of inputs (masks + 1 per frame).
+- vectorised: as ``rlsight saliency`` runs it: through the network and chunk size
+  that ``perturbation.fastest_network`` measures fastest (the network traced,
+  frozen and optimised for oneDNN, or an eager channels-last copy; chunks of
+  32-256);
+- ceiling: that network's forward passes alone, at that chunk size and layout,
+  for the same number of inputs (masks + 1 per frame).
 
 Frames/s count frames with complete actor and critic maps. Timings are the best
 of ``--repeats`` interleaved rounds (the machine may be shared). The largest
@@ -35,8 +36,9 @@ from _report import hardware, write_section  # noqa: E402
 from rlsight.config import ModelConfig  # noqa: E402
 from rlsight.models import ActorCritic  # noqa: E402
 from rlsight.saliency.perturbation import (  # noqa: E402
+    CPU_CHUNKS,
+    fastest_network,
     gaussian_blur,
-    inference_network,
     loop_scores,
     make_masks,
     perturbation_scores,
@@ -52,23 +54,11 @@ def _best(fn, repeats: int) -> float:
     return min(times)
 
 
-def _net(model, chunk: int, device: str):
-    return inference_network(model, torch.rand(chunk, 3, 64, 64, device=device))
-
-
-def sweep_chunks(model, x, masks, blurred, chunks: list[int], repeats: int) -> dict[int, float]:
-    """Frames/s of the vectorised method per chunk size."""
-    out = {}
-    for c in chunks:
-        net = _net(model, c, x.device.type)
-        out[c] = x.shape[0] / _best(lambda c=c, net=net: perturbation_scores(model, x, masks, blurred, chunk=c,
-                                                                             network=net), repeats)
-    return out
-
-
 def forward_only(net, chunk: int, samples: int, device: str) -> None:
     """The network's forward passes alone for ``samples`` inputs, in batches of ``chunk``."""
     xb = torch.rand(chunk, 3, 64, 64, device=device)
+    if getattr(net, "channels_last", False):
+        xb = xb.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         for _ in range(-(-samples // chunk)):
             net(xb)
@@ -82,9 +72,7 @@ def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list
     masks = make_masks((64, 64), stride, 5.0).to(device)
     blurred = gaussian_blur(x, 3.0)
     k = masks.shape[0]
-    sweep = sweep_chunks(model, x[:2], masks, blurred[:2], chunks, 1)
-    chunk = max(sweep, key=sweep.get)
-    net = _net(model, chunk, device)
+    net, chunk, tuning = fastest_network(model, x[:1], chunks)
     xl, bl = x[:loop_frames], blurred[:loop_frames]
     t_loop, t_bat, t_vec, t_ceil = [], [], [], []
     for _ in range(repeats):  # interleaved, so that all see the same machine load
@@ -103,7 +91,8 @@ def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list
     diff = max(float((r[t][:loop_frames] - slow[t]).abs().max()) for t in slow for r in (fast, bat))
     peak = max(float(slow[t].abs().max()) for t in slow)
     loop_fps, vec_fps = loop_frames / min(t_loop), frames / min(t_vec)
-    return {"encoder": encoder, "stride": stride, "masks": k, "chunk": chunk, "sweep": sweep,
+    name = max(tuning, key=tuning.get)[0]
+    return {"encoder": encoder, "stride": stride, "masks": k, "chunk": chunk, "tuning": tuning, "network": name,
             "loop_fps": loop_fps, "batched_fps": frames / min(t_bat), "vec_fps": vec_fps,
             "speedup": vec_fps / loop_fps, "ceiling_fps": frames / min(t_ceil),
             "max_abs_diff": diff, "max_score": peak}
@@ -111,16 +100,17 @@ def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list
 
 def table(rows: list[dict]) -> str:
     lines = ["| encoder | stride | masks | loop (frames/s) | batched, eager (frames/s) | vectorised (frames/s) | "
-             "speed-up | forward ceiling (frames/s) | chunk | max abs diff (max score) |",
+             "speed-up | forward ceiling (frames/s) | network, chunk | max abs diff (max score) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['encoder']} | {r['stride']} | {r['masks']} | {r['loop_fps']:.2f} | "
                      f"{r['batched_fps']:.2f} | {r['vec_fps']:.2f} | "
-                     f"{r['speedup']:.1f}x | {r['ceiling_fps']:.2f} | {r['chunk']} | "
+                     f"**{r['speedup']:.1f}x** | {r['ceiling_fps']:.2f} | {r['network']}, {r['chunk']} | "
                      f"{r['max_abs_diff']:.1e} ({r['max_score']:.1e}) |")
-    sweeps = "; ".join(f"{r['encoder']}: " + ", ".join(f"{c}: {v:.1f}" for c, v in r["sweep"].items())
-                       for r in rows)
-    return "\n".join(lines) + f"\n\nChunk sweep (frames/s by chunk size, 2 frames each): {sweeps}."
+    tunes = "; ".join(f"{r['encoder']}: " + ", ".join(f"{n} {c}: {v:,.0f}" for (n, c), v in r["tuning"].items())
+                      for r in rows)
+    return ("\n".join(lines) + "\n\nSpeed-up = vectorised / loop. The network and chunk size are what "
+            "`fastest_network` measured fastest at the start of the run (inputs/s per candidate: " + tunes + ").")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stride", type=int, default=4)
     p.add_argument("--frames", type=int, default=16, help="frames for the vectorised method")
     p.add_argument("--loop-frames", type=int, default=2, help="frames for the loop (a subset of the same frames)")
-    p.add_argument("--chunks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
+    p.add_argument("--chunks", type=int, nargs="+", default=list(CPU_CHUNKS))
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = torch's default")
     p.add_argument("--device", default="cpu")

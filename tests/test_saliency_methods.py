@@ -10,6 +10,8 @@ from rlsight.errors import RlsightError
 from rlsight.models import ActorCritic
 from rlsight.saliency.methods import METHODS, MethodOptions, Perturbation, make_method
 from rlsight.saliency.perturbation import (
+    ChannelsLastNetwork,
+    fastest_network,
     gaussian_blur,
     grid_shape,
     inference_network,
@@ -89,15 +91,40 @@ def test_vectorised_perturbation_equals_per_mask_loop(encoder, chunk):
     masks = make_masks((64, 64), stride=8, radius=5)
     blurred = gaussian_blur(x, 3.0)
     fast = perturbation_scores(model, x, masks, blurred, chunk=chunk)
-    net = inference_network(model, torch.rand(chunk, 3, 64, 64))  # the optimised network the tool uses
+    net = inference_network(model, torch.rand(chunk, 3, 64, 64))  # the optimised networks the tool uses
     faster = perturbation_scores(model, x, masks, blurred, chunk=chunk, network=net)
+    nhwc = perturbation_scores(model, x, masks, blurred, chunk=chunk, network=ChannelsLastNetwork(model))
     slow = loop_scores(model, x, masks, blurred)
     for t in ("actor", "critic"):
-        assert fast[t].shape == faster[t].shape == slow[t].shape == (3, masks.shape[0])
+        assert fast[t].shape == faster[t].shape == nhwc[t].shape == slow[t].shape == (3, masks.shape[0])
         assert slow[t].max() > 0
         tol = 1e-5 * float(slow[t].abs().max())
-        torch.testing.assert_close(fast[t], slow[t], rtol=1e-4, atol=tol)
-        torch.testing.assert_close(faster[t], slow[t], rtol=1e-4, atol=tol)
+        for got in (fast, faster, nhwc):
+            torch.testing.assert_close(got[t], slow[t], rtol=1e-4, atol=tol)
+
+
+def test_channels_last_per_channel_scores_equal_the_plain_network():
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(encoder="nature", n_features=32)).eval()
+    x, masks = _frames(2), make_masks((64, 64), stride=8, radius=5)
+    plain = perturbation_scores(model, x, masks, per_channel=True, chunk=48)
+    nhwc = perturbation_scores(model, x, masks, per_channel=True, chunk=48, network=ChannelsLastNetwork(model))
+    for t in plain:
+        assert plain[t].shape == (2, 3, 64)
+        torch.testing.assert_close(nhwc[t], plain[t], rtol=1e-4, atol=1e-5 * float(plain[t].abs().max()))
+
+
+def test_fastest_network_measures_every_candidate_and_returns_the_best():
+    model = ActorCritic(ModelConfig(encoder="nature", n_features=32)).eval()
+    net, chunk, rates = fastest_network(model, _frames(1), chunks=(16, 32), samples=64)
+    assert {n for n, _ in rates} == {"oneDNN graph", "channels-last"}
+    assert {c for _, c in rates} <= {16, 32} and chunk in (16, 32)
+    best = max(rates, key=rates.get)
+    assert best[1] == chunk and isinstance(net, ChannelsLastNetwork) == (best[0] == "channels-last")
+    x = _frames(3)
+    with torch.no_grad():
+        for got, want in zip(net(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 
 def test_masks_and_blur():

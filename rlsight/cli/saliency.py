@@ -18,7 +18,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-channel", action="store_true", help="perturbation: perturb each colour channel on its own")
     p.add_argument("--samples", type=int, default=16, help="smoothgrad: noisy copies; integrated-gradients: steps (default 16)")
     p.add_argument("--noise", type=float, default=0.1, help="smoothgrad: noise std on [0, 1] frames (default 0.1)")
-    p.add_argument("--chunk", type=int, default=None, help="inputs per forward pass (default 128 on CPU, 2048 on GPU)")
+    p.add_argument("--chunk", type=int, default=None, help="inputs per forward pass (default: the fastest of 32-256 measured on a CPU, 2048 on a GPU)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 

@@ -21,9 +21,10 @@ from torch import nn
 
 from rlsight.errors import RlsightError
 from rlsight.saliency.perturbation import (
+    CPU_CHUNKS,
     TARGETS,
+    fastest_network,
     gaussian_blur,
-    inference_network,
     make_masks,
     perturbation_scores,
     upsample_scores,
@@ -79,11 +80,20 @@ class Perturbation(SaliencyMethod):
         self.stride, self.radius, self.blur_sigma = stride, radius, blur_sigma
         self.per_channel = per_channel
         device = next(model.parameters()).device
-        self.chunk = chunk or (128 if device.type == "cpu" else 2048)
+        self.chunk = chunk if chunk or device.type == "cpu" else 2048  # None on a CPU: measured
+        self.tuning: dict = {}  # inputs/s per (network, chunk) measured on the CPU
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
         check_choice("target", target, TARGETS)
         return self.attribute_all(frames, (target,))[target]
+
+    def _prepare(self, x: torch.Tensor) -> None:
+        """Pick the network and chunk size once: on a CPU the fastest of the measured candidates."""
+        if not self.optimize:
+            self._network, self.chunk = self.model, self.chunk or 128
+        else:
+            chunks = (self.chunk,) if self.chunk else CPU_CHUNKS
+            self._network, self.chunk, self.tuning = fastest_network(self.model, x[:1], chunks)
 
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
                       actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -94,8 +104,7 @@ class Perturbation(SaliencyMethod):
         masks = make_masks(size, self.stride, self.radius).to(x.device)
         blurred = gaussian_blur(x, self.blur_sigma)
         if self._network is None:
-            self._network = inference_network(self.model, x[:1].expand(self.chunk, -1, -1, -1).contiguous()) \
-                if self.optimize else self.model
+            self._prepare(x)
         s = perturbation_scores(self.model, x, masks, blurred, tuple(targets), self.per_channel, self.chunk,
                                 network=self._network)
         out = {}

@@ -91,7 +91,7 @@ def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list
     diff = max(float((r[t][:loop_frames] - slow[t]).abs().max()) for t in slow for r in (fast, bat))
     peak = max(float(slow[t].abs().max()) for t in slow)
     loop_fps, vec_fps = loop_frames / min(t_loop), frames / min(t_vec)
-    name = max(tuning, key=tuning.get)[0]
+    name = max(tuning, key=tuning.get)[0] if tuning else "model (untimed on a GPU)"
     return {"encoder": encoder, "stride": stride, "masks": k, "chunk": chunk, "tuning": tuning, "network": name,
             "loop_fps": loop_fps, "batched_fps": frames / min(t_bat), "vec_fps": vec_fps,
             "speedup": vec_fps / loop_fps, "ceiling_fps": frames / min(t_ceil),

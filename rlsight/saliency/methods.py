@@ -81,7 +81,6 @@ class Perturbation(SaliencyMethod):
         self.per_channel = per_channel
         device = next(model.parameters()).device
         self.chunk = chunk if chunk or device.type == "cpu" else 2048  # None on a CPU: measured
-        self.tuning: dict = {}  # inputs/s per (network, chunk) measured on the CPU
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
         check_choice("target", target, TARGETS)
@@ -93,7 +92,7 @@ class Perturbation(SaliencyMethod):
             self._network, self.chunk = self.model, self.chunk or 128
         else:
             chunks = (self.chunk,) if self.chunk else CPU_CHUNKS
-            self._network, self.chunk, self.tuning = fastest_network(self.model, x[:1], chunks)
+            self._network, self.chunk, _ = fastest_network(self.model, x[:1], chunks)
 
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
                       actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

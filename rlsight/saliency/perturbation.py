@@ -147,7 +147,7 @@ def fastest_network(model: nn.Module, frame: torch.Tensor, chunks: Sequence[int]
     candidates = {"oneDNN graph": frozen, "channels-last": ChannelsLastNetwork(model)}
     if frozen is model:
         candidates["eager"] = candidates.pop("oneDNN graph")
-    rates, best = {}, None
+    rates = {}
     with torch.inference_mode():
         for name, net in candidates.items():
             top = 0.0
@@ -164,21 +164,19 @@ def fastest_network(model: nn.Module, frame: torch.Tensor, chunks: Sequence[int]
                         net(x)
                     t = min(t, time.perf_counter() - t0)
                 rates[(name, c)] = rate = n * c / t
-                if best is None or rate > rates[best]:
-                    best = (name, c)
                 if rate < 0.9 * top:  # past this network's best chunk size
                     break
                 top = max(top, rate)
-    return candidates[best[0]], best[1], rates
+    name, chunk = max(rates, key=rates.get)
+    return candidates[name], chunk, rates
 
 
 def _perturbed(f: torch.Tensor, d: torch.Tensor, m: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``f + d * m`` broadcast to a batch (B, C, H, W); with ``channels_last`` the
     arguments are NHWC and the result is an NCHW view of an NHWC batch."""
     x = torch.addcmul(f, d, m)
-    if channels_last:
-        return x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2)
-    return x.reshape(-1, *x.shape[-3:])
+    x = x.reshape(-1, *x.shape[-3:])
+    return x.permute(0, 3, 1, 2) if channels_last else x
 
 
 def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,6 +3,7 @@ against CleanRL-style unchunked passes, measured side by side in one run.
 
     python benchmarks/train_sps.py                       # procgen-paper, both encoders, both modes
     python benchmarks/train_sps.py --num-steps 64 --write BENCHMARKS.md
+    python benchmarks/train_sps.py --configs procgen-paper,cpu-30min@nature  # a preset with only some encoders
 
 For each (config, encoder, mode) it runs the real trainer for a few updates
 (the first is a warm-up and not counted) and, in the same process, times the
@@ -108,8 +109,9 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default="procgen-paper")
-    ap.add_argument("--encoders", default="nature,impala")
+    ap.add_argument("--configs", default="procgen-paper",
+                    help="comma-separated presets; NAME@ENC+ENC measures NAME with those encoders only")
+    ap.add_argument("--encoders", default="nature,impala", help="encoders for presets named without @")
     ap.add_argument("--modes", default="fast,cleanrl")
     ap.add_argument("--num-steps", type=int, default=0, help="shorter rollouts than the preset's (same batch shapes)")
     ap.add_argument("--updates", type=int, default=2, help="timed updates after one warm-up update")
@@ -122,8 +124,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     rows = []
-    for preset in args.configs.split(","):
-        for enc in args.encoders.split(","):
+    for item in args.configs.split(","):
+        preset, _, own = item.partition("@")
+        for enc in (own.split("+") if own else args.encoders.split(",")):
             modes = args.modes.split(",")
             cfgs = {m: make_config(preset, enc, m, args.num_steps or None, args.device) for m in modes}
             for cfg in cfgs.values():

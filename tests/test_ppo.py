@@ -54,12 +54,12 @@ def _batch(n=128):
     )
 
 
-def _run_update(chunk: int):
+def _run_update(chunk: int, workers: int = 1):
     torch.manual_seed(0)
     model = build_model(ModelConfig(encoder="nature", n_features=32))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     torch.manual_seed(1)
-    stats = ppo_update(model, opt, _batch(), PPOConfig(batch_size=64, num_epochs=2), chunk=chunk)
+    stats = ppo_update(model, opt, _batch(), PPOConfig(batch_size=64, num_epochs=2), chunk=chunk, workers=workers)
     return model, stats
 
 
@@ -69,6 +69,18 @@ def test_chunked_update_equals_whole_minibatch_update():
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         assert torch.allclose(p1, p2, atol=1e-5)
     assert abs(s1["policy_loss"] - s2["policy_loss"]) < 1e-5
+
+
+def test_update_spread_over_threads_equals_one_thread_and_is_reproducible():
+    m1, s1 = _run_update(16)
+    m3, s3 = _run_update(16, workers=3)  # 4 chunks per minibatch dealt out as 1, 1, 2
+    again, s3b = _run_update(16, workers=3)
+    for p1, p3, pb in zip(m1.parameters(), m3.parameters(), again.parameters()):
+        assert torch.allclose(p1, p3, atol=1e-5)
+        assert torch.equal(p3, pb)  # groups are summed in a fixed order
+    for k in s1:
+        assert abs(s1[k] - s3[k]) <= 1e-5 * max(1.0, abs(s1[k])), k
+    assert s3 == s3b
 
 
 def test_update_changes_the_weights():

@@ -1,9 +1,12 @@
 """The PPO update: epochs over shuffled minibatches, each minibatch optionally
-split into chunks whose gradients accumulate (same update, less cache pressure)."""
+split into chunks whose gradients accumulate (same update, less cache pressure),
+the chunks optionally spread over CPU cores."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -34,14 +37,50 @@ def ppo_update(
     cfg: PPOConfig,
     chunk: int = 0,
     channels_last: bool = False,
+    workers: int = 1,
 ) -> dict[str, float]:
-    """Run ``cfg.num_epochs`` epochs of minibatch updates; returns mean statistics."""
+    """Run ``cfg.num_epochs`` epochs of minibatch updates; returns mean statistics.
+
+    ``chunk`` splits each minibatch into forward/backward passes whose gradients
+    add up to the minibatch's. With ``workers`` > 1 (CPU), the chunks are dealt
+    out in contiguous groups to that many threads, one core each, and the groups'
+    gradients are added in a fixed order, so results stay reproducible.
+    """
     B, mb = len(batch), cfg.batch_size
     chunk = chunk if 0 < chunk < mb else mb
     vclip = None if not cfg.use_clipped_value else (cfg.value_clip_eps if cfg.value_clip_eps > 0 else cfg.clip_eps)
-    sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+    sums = dict.fromkeys(STATS, 0.0)
     grad_norms = []
     device = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def run_chunks(idx: torch.Tensor, adv: torch.Tensor, spans: list[tuple[int, int]], accumulate: bool):
+        """Forward/backward over ``spans`` of ``idx``: returns (gradients or None, stats)."""
+        grads, stats = None, dict.fromkeys(STATS, 0.0)
+        for lo, hi in spans:
+            ci = idx[lo:hi]
+            x = model.preprocess(batch.obs[ci].to(device, non_blocking=True))
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits, value = model(x)
+            s = losses.ppo_loss(
+                logits, value, batch.actions[ci].to(device), batch.logp[ci].to(device),
+                batch.values[ci].to(device), batch.returns[ci].to(device), adv[lo:hi].to(device),
+                clip_eps=cfg.clip_eps, value_clip_eps=vclip,
+                value_coef=cfg.value_coef, entropy_coef=cfg.entropy_coef,
+            )
+            if accumulate:
+                (s.total / mb).backward()
+            else:
+                g = torch.autograd.grad(s.total / mb, params, allow_unused=True, materialize_grads=True)
+                if grads is None:
+                    grads = list(g)
+                else:
+                    torch._foreach_add_(grads, g)
+            for k in STATS:
+                stats[k] += getattr(s, STATS[k])
+        return grads, stats
+
     for _ in range(cfg.num_epochs):
         perm = torch.randperm(B, device=batch.actions.device)
         for start in range(0, B, mb):
@@ -50,28 +89,45 @@ def ppo_update(
             if cfg.normalize_advantages:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
             optimizer.zero_grad(set_to_none=True)
-            for c in range(0, mb, chunk):
-                ci = idx[c : c + chunk]
-                obs = batch.obs[ci].to(device, non_blocking=True)
-                x = model.preprocess(obs)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                logits, value = model(x)
-                s = losses.ppo_loss(
-                    logits, value, batch.actions[ci].to(device), batch.logp[ci].to(device),
-                    batch.values[ci].to(device), batch.returns[ci].to(device), adv[c : c + chunk].to(device),
-                    clip_eps=cfg.clip_eps, value_clip_eps=vclip,
-                    value_coef=cfg.value_coef, entropy_coef=cfg.entropy_coef,
-                )
-                (s.total / mb).backward()
-                sums["policy_loss"] += s.policy
-                sums["value_loss"] += s.value
-                sums["entropy"] += s.entropy
-                sums["approx_kl"] += s.approx_kl
-                sums["clip_fraction"] += s.clip_fraction
+            spans = [(c, min(c + chunk, len(idx))) for c in range(0, len(idx), chunk)]
+            groups = _deal(spans, workers if device.type == "cpu" else 1)
+            if len(groups) == 1:
+                results = [run_chunks(idx, adv, spans, accumulate=True)]
+            else:
+                pool = _pool(len(groups))
+                results = list(pool.map(partial(run_chunks, idx, adv, accumulate=False), groups))
+                total = results[0][0]
+                for grads, _ in results[1:]:
+                    torch._foreach_add_(total, grads)
+                for p, g in zip(params, total):
+                    p.grad = g
+            for _, stats in results:
+                for k in STATS:
+                    sums[k] += stats[k]
             grad_norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)))
             optimizer.step()
     n = B * cfg.num_epochs
     out = {k: v / n for k, v in sums.items()}
     out["grad_norm"] = sum(grad_norms) / len(grad_norms)
     return out
+
+
+# metrics key -> LossSums field
+STATS = {"policy_loss": "policy", "value_loss": "value", "entropy": "entropy",
+         "approx_kl": "approx_kl", "clip_fraction": "clip_fraction"}
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _deal(spans: list[tuple[int, int]], workers: int) -> list[list[tuple[int, int]]]:
+    """Contiguous groups of spans, one per worker (fewer if there are fewer spans)."""
+    n = max(1, min(workers, len(spans)))
+    return [spans[i * len(spans) // n : (i + 1) * len(spans) // n] for i in range(n)]
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool whose threads each run torch on one core."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="ppo-update",
+                                             initializer=torch.set_num_threads, initargs=(1,))
+    return _POOLS[workers]

@@ -11,16 +11,24 @@ network work alone for the same shapes: the rollout's forward passes over the
 training and held-out observations, and the update's forward/backward passes and
 optimizer steps on random data. SPS / ceiling says how much of the time the
 environments and bookkeeping cost. Each figure is the best of ``--repeats``
-interleaved rounds, since the machine may be shared. Modes:
+interleaved rounds, since the machine may be shared. Every measurement runs in
+its own process, because the allocator setting below is process-wide. Modes:
 
-- fast:    the project's defaults (chunked update on CPU)
-- cleanrl: one forward/backward over each whole minibatch and one inference pass
-           over all environments, as CleanRL's ppo_procgen.py does
+- fast:         the project's defaults (chunked update on CPU, freed memory kept
+                in the process: rlsight/training/allocator.py)
+- cleanrl:      one forward/backward over each whole minibatch and one inference
+                pass over all environments, with the default allocator, as
+                CleanRL's ppo_procgen.py runs
+- cleanrl-keep: as cleanrl, but with the project's allocator setting (shows how
+                much of the gain is the allocator and how much the chunking)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,16 +43,20 @@ from rlsight import config as C  # noqa: E402
 from rlsight.models import build_model  # noqa: E402
 from rlsight.ppo import Batch, ppo_update  # noqa: E402
 from rlsight.runs import RunDir  # noqa: E402
-from rlsight.training.trainer import Trainer, chunk_sizes, resolve_device  # noqa: E402
+from rlsight.training.allocator import ENV_SWITCH, keep_freed_memory  # noqa: E402
+from rlsight.training.trainer import Trainer, chunk_sizes, resolve_device, update_workers  # noqa: E402
+
+MODES = ("fast", "cleanrl", "cleanrl-keep")
 
 
-def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str) -> C.Config:
-    cfg = C.load(preset, [f"model.encoder={encoder}", f"train.device={device}"])
+def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str,
+                overrides: list[str] = ()) -> C.Config:
+    cfg = C.load(preset, [f"model.encoder={encoder}", f"train.device={device}", *overrides])
     if num_steps:
         cfg.ppo.num_steps = num_steps
         rollout = cfg.env.num_envs * num_steps
         cfg.ppo.batch_size = min(cfg.ppo.batch_size, rollout)
-    if mode == "cleanrl":
+    if mode.startswith("cleanrl"):
         cfg.train.update_chunk = cfg.ppo.batch_size
         cfg.train.inference_chunk = cfg.env.num_envs + cfg.env.num_test_envs
     C.validate(cfg)
@@ -98,13 +110,45 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     )
     one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
     ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
-               C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk)  # warm-up
+               C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk,
+               workers=update_workers(device))  # warm-up
     t0 = time.perf_counter()
-    ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last)
+    ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last,
+               workers=update_workers(device))
     if device.type == "cuda":
         torch.cuda.synchronize()
     t_update = (time.perf_counter() - t0) * cfg.ppo.num_epochs
     return B / (t_forward + t_update)
+
+
+def measure_in_child(args: argparse.Namespace, preset: str, enc: str, mode: str) -> dict:
+    """Run one measurement in a fresh process (the allocator setting cannot be undone)."""
+    job = {"preset": preset, "encoder": enc, "mode": mode, "num_steps": args.num_steps or None,
+           "device": args.device, "updates": args.updates, "threads": args.threads, "set": args.set}
+    env = dict(os.environ)
+    if mode == "cleanrl":
+        env[ENV_SWITCH] = "0"
+    elif mode == "cleanrl-keep":
+        env.pop(ENV_SWITCH, None)
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], env=env,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"measurement {preset} {enc} {mode} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child(job: dict) -> None:
+    """One (config, encoder, mode): print {"sps", "ceiling"} as JSON."""
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    if job["device"] == "cpu":
+        keep_freed_memory()  # as the trainer does; a no-op when the parent switched it off
+    cfg = make_config(job["preset"], job["encoder"], job["mode"], job["num_steps"], job["device"], job["set"])
+    if job["threads"]:
+        cfg.train.torch_threads = job["threads"]
+    ceil = ceiling_sps(cfg)
+    sps = training_sps(cfg, job["updates"])
+    print(json.dumps({"sps": sps, "ceiling": ceil}))
 
 
 def main() -> None:
@@ -112,7 +156,9 @@ def main() -> None:
     ap.add_argument("--configs", default="procgen-paper",
                     help="comma-separated presets; NAME@ENC+ENC measures NAME with those encoders only")
     ap.add_argument("--encoders", default="nature,impala", help="encoders for presets named without @")
-    ap.add_argument("--modes", default="fast,cleanrl")
+    ap.add_argument("--modes", default="fast,cleanrl", help=f"comma-separated, from: {', '.join(MODES)}")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every mode")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--num-steps", type=int, default=0, help="shorter rollouts than the preset's (same batch shapes)")
     ap.add_argument("--updates", type=int, default=2, help="timed updates after one warm-up update")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved rounds; the best of each is kept")
@@ -120,28 +166,27 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the results into this file's train_sps section")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.child:
+        return child(json.loads(args.child))
 
+    modes = args.modes.split(",")
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        ap.error(f"--modes {bad[0]!r}: allowed are {', '.join(MODES)}")
     rows = []
     for item in args.configs.split(","):
         preset, _, own = item.partition("@")
         for enc in (own.split("+") if own else args.encoders.split(",")):
-            modes = args.modes.split(",")
-            cfgs = {m: make_config(preset, enc, m, args.num_steps or None, args.device) for m in modes}
-            for cfg in cfgs.values():
-                if args.threads:
-                    cfg.train.torch_threads = args.threads
             best = {m: (0.0, 0.0) for m in modes}
             for _ in range(args.repeats):  # interleaved, best of: the machine may be shared
                 for m in modes:
-                    ceil, sps = ceiling_sps(cfgs[m]), training_sps(cfgs[m], args.updates)
-                    best[m] = (max(best[m][0], sps), max(best[m][1], ceil))
+                    r = measure_in_child(args, preset, enc, m)
+                    best[m] = (max(best[m][0], r["sps"]), max(best[m][1], r["ceiling"]))
             for m in modes:
-                cfg, (sps, ceil) = cfgs[m], best[m]
+                cfg, (sps, ceil) = make_config(preset, enc, m, args.num_steps or None, args.device, args.set), best[m]
                 rows.append((preset, enc, m, cfg.env.num_envs, cfg.ppo.num_steps, cfg.ppo.batch_size,
                              chunk_sizes(cfg, resolve_device(args.device)), sps, ceil))
-                print(f"{preset:14s} {enc:7s} {m:8s} train {sps:8.0f} sps   network-only {ceil:8.0f} sps   "
+                print(f"{preset:14s} {enc:7s} {m:12s} train {sps:8.0f} sps   network-only {ceil:8.0f} sps   "
                       f"ratio {sps / ceil:.2f}", flush=True)
             if "fast" in best and "cleanrl" in best:
                 print(f"{preset:14s} {enc:7s} fast / cleanrl-style: {best['fast'][0] / best['cleanrl'][0]:.2f}x", flush=True)
@@ -161,7 +206,9 @@ def main() -> None:
         for preset, enc, mode, *_, sps, _ in rows:
             speedups.setdefault((preset, enc), {})[mode] = sps
         lines.append("")
-        lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. No GPU was available for these measurements.')
+        lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. '
+                     'Each measurement ran in its own process; cleanrl ran with the default glibc allocator, '
+                     'fast and cleanrl-keep with freed memory kept in the process (rlsight/training/allocator.py).')
         lines.append("")
         for (preset, enc), m in speedups.items():
             if "fast" in m and "cleanrl" in m:

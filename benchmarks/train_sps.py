@@ -208,7 +208,8 @@ def main() -> None:
         lines.append("")
         lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. '
                      'Each measurement ran in its own process; cleanrl ran with the default glibc allocator, '
-                     'fast and cleanrl-keep with freed memory kept in the process (rlsight/training/allocator.py).')
+                     'fast and cleanrl-keep with freed memory kept in the process (rlsight/training/allocator.py); '
+                     'on CPU, fast with IMPALA spreads the update\'s chunks over one thread per core.')
         lines.append("")
         for (preset, enc), m in speedups.items():
             if "fast" in m and "cleanrl" in m:

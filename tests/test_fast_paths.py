@@ -1,5 +1,5 @@
-"""The CPU fast paths (chunked update with gradient accumulation, chunked
-inference) change nothing that matters: the same config and seed give the same
+"""The CPU fast paths (chunked update with gradient accumulation, the chunks
+spread over threads for IMPALA, chunked inference) change nothing that matters: the same config and seed give the same
 metrics as one pass over each minibatch and over all environments.
 
 Tolerance: returns, lengths and episode counts equal; losses, KL, clip fraction,
@@ -21,6 +21,15 @@ EXACT = ("train_return", "test_return", "train_length", "test_length", "train_ep
 CLOSE = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "grad_norm")
 
 
+def _assert_same_metrics(a: list[dict], b: list[dict], updates: int) -> None:
+    assert len(a) == len(b) == updates
+    for ra, rb in zip(a, b):
+        for k in EXACT:
+            assert ra[k] == rb[k] or (math.isnan(ra[k]) and math.isnan(rb[k])), (ra["update"], k, ra[k], rb[k])
+        for k in CLOSE:
+            assert math.isclose(ra[k], rb[k], rel_tol=1e-4, abs_tol=1e-6), (ra["update"], k, ra[k], rb[k])
+
+
 @pytest.mark.slow
 def test_chunked_and_unchunked_training_agree(tmp_path):
     base = dict(train__total_steps=256 * 6, ppo__batch_size=128, env__num_envs=8, env__num_test_envs=4)
@@ -28,9 +37,14 @@ def test_chunked_and_unchunked_training_agree(tmp_path):
     fast = tiny_config(**base, train__update_chunk=16, train__inference_chunk=5)
     a = train(slow, tmp_path / "whole", progress=False).metrics()
     b = train(fast, tmp_path / "chunked", progress=False).metrics()
-    assert len(a) == len(b) == 6
-    for ra, rb in zip(a, b):
-        for k in EXACT:
-            assert ra[k] == rb[k] or (math.isnan(ra[k]) and math.isnan(rb[k])), (ra["update"], k, ra[k], rb[k])
-        for k in CLOSE:
-            assert math.isclose(ra[k], rb[k], rel_tol=1e-4, abs_tol=1e-6), (ra["update"], k, ra[k], rb[k])
+    _assert_same_metrics(a, b, 6)
+
+
+@pytest.mark.slow
+def test_impala_update_spread_over_two_threads_agrees(tmp_path):
+    """IMPALA on two torch threads deals its chunks out to one thread per core."""
+    base = dict(train__total_steps=256 * 4, ppo__batch_size=128, env__num_envs=8, env__num_test_envs=4,
+                model__encoder="impala", model__impala_channels=[4, 8, 8], train__torch_threads=2)
+    a = train(tiny_config(**base, train__update_chunk=128), tmp_path / "whole", progress=False).metrics()
+    b = train(tiny_config(**base, train__update_chunk=16), tmp_path / "split", progress=False).metrics()
+    _assert_same_metrics(a, b, 4)

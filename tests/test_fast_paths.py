@@ -1,6 +1,7 @@
 """The CPU fast paths (chunked update with gradient accumulation, the chunks
-spread over threads for IMPALA, chunked inference) change nothing that matters: the same config and seed give the same
-metrics as one pass over each minibatch and over all environments.
+spread over threads for IMPALA, chunked inference) change nothing that matters:
+the same config and seed give the same metrics as one pass over each minibatch
+and over all environments.
 
 Tolerance: returns, lengths and episode counts equal; losses, KL, clip fraction,
 explained variance and gradient norm within 1e-4 relative (float summation order

@@ -49,7 +49,7 @@ def chunk_sizes(cfg: Config, device: torch.device) -> tuple[int, int]:
 # Encoders whose update runs faster with its chunks spread over the cores, one thread
 # each, than with every operation split over the cores (same machine: IMPALA, chunks
 # of 64, 1,114-1,156 vs 1,016-1,044 samples/s; Nature-DQN no faster with minibatches
-# of 2,048 and 5% slower with minibatches of 512, so it keeps one thread).
+# of 2,048 and 5% slower with minibatches of 512, so its operations keep both cores).
 CPU_SPLIT_ENCODERS = {"impala"}
 
 

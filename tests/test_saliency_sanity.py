@@ -55,6 +55,20 @@ def test_check_reports_one_for_a_method_blind_to_weights():
         assert r.mean[t] == pytest.approx(1.0)
 
 
+def test_check_computes_both_maps_the_same_way(monkeypatch):
+    """The timed network choice must not differ between the two models' maps: with
+    a different pick per call, float rounding alone broke ties and gave rho < 1."""
+    import rlsight.saliency.methods as methods
+    from rlsight.saliency.perturbation import ChannelsLastNetwork
+
+    picks = iter([lambda m: m, ChannelsLastNetwork])
+    monkeypatch.setattr(methods, "fastest_network", lambda model, frame, chunks: (next(picks)(model), 32, {}))
+    frames = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    r = randomisation_check(_Fixed(), frames, "perturbation", options=MethodOptions(stride=8))
+    for t in ("actor", "critic"):
+        assert r.mean[t] == pytest.approx(1.0)
+
+
 @pytest.mark.seed
 def test_randomisation_check_on_the_seed_best_model(seed_run_impala):
     """Acceptance 2: trained and re-initialised maps differ (printed by saliency-check)."""

@@ -23,8 +23,10 @@ from rlsight.errors import RlsightError
 from rlsight.saliency.perturbation import (
     CPU_CHUNKS,
     TARGETS,
+    ChannelsLastNetwork,
     fastest_network,
     gaussian_blur,
+    inference_network,
     make_masks,
     perturbation_scores,
     upsample_scores,
@@ -93,6 +95,25 @@ class Perturbation(SaliencyMethod):
         else:
             chunks = (self.chunk,) if self.chunk else CPU_CHUNKS
             self._network, self.chunk, _ = fastest_network(self.model, x[:1], chunks)
+        self._example = x[:1]
+
+    def for_model(self, model: nn.Module) -> Perturbation:
+        """This method for another model of the same architecture, computed the same
+        way (the network kind and chunk size this one picked), so that the two
+        models' maps differ by their weights only, not by float rounding."""
+        other = Perturbation(model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
+                             self.optimize)
+        if self._network is None:
+            return other
+        if isinstance(self._network, ChannelsLastNetwork):
+            other._network = ChannelsLastNetwork(model)
+        elif self._network is self.model:
+            other._network = model
+        else:
+            example = self._example.expand(min(self.chunk, CPU_CHUNKS[0]), *self._example.shape[1:]).contiguous()
+            other._network = inference_network(model, example)
+        other._example = self._example
+        return other
 
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
                       actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

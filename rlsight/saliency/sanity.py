@@ -72,8 +72,12 @@ def randomisation_check(model: nn.Module, frames, method: str = "perturbation",
     method barely depends on the learned weights.
     """
     opts = options or MethodOptions()
-    trained = make_method(method, model, opts).attribute_all(frames, targets)
-    random = make_method(method, reinitialised(model, seed), opts).attribute_all(frames, targets)
+    first = make_method(method, model, opts)
+    trained = first.attribute_all(frames, targets)
+    fresh = reinitialised(model, seed)
+    # computed the same way as the first (perturbation picks its network by timing)
+    second = first.for_model(fresh) if hasattr(first, "for_model") else make_method(method, fresh, opts)
+    random = second.attribute_all(frames, targets)
     per_frame = {}
     for t in targets:
         a, b = trained[t].amax(1).cpu().numpy(), random[t].amax(1).cpu().numpy()

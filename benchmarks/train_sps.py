@@ -81,6 +81,7 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     """SPS if only the network ran: rollout forwards + the update, same shapes and chunks."""
     device = resolve_device(cfg.train.device)
     upd_chunk, inf_chunk = chunk_sizes(cfg, device)
+    workers = update_workers(cfg, device)
     torch.manual_seed(0)
     model = build_model(cfg.model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=cfg.ppo.adam_eps)
@@ -111,10 +112,10 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
     ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
                C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk,
-               workers=update_workers(cfg, device))  # warm-up
+               workers=workers)  # warm-up
     t0 = time.perf_counter()
     ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last,
-               workers=update_workers(cfg, device))
+               workers=workers)
     if device.type == "cuda":
         torch.cuda.synchronize()
     t_update = (time.perf_counter() - t0) * cfg.ppo.num_epochs

@@ -14,6 +14,10 @@ from torch import nn
 from rlsight.config import PPOConfig
 from rlsight.ppo import losses
 
+# metrics key -> LossSums field
+STATS = {"policy_loss": "policy", "value_loss": "value", "entropy": "entropy",
+         "approx_kl": "approx_kl", "clip_fraction": "clip_fraction"}
+
 
 @dataclass
 class Batch:
@@ -111,10 +115,6 @@ def ppo_update(
     out["grad_norm"] = sum(grad_norms) / len(grad_norms)
     return out
 
-
-# metrics key -> LossSums field
-STATS = {"policy_loss": "policy", "value_loss": "value", "entropy": "entropy",
-         "approx_kl": "approx_kl", "clip_fraction": "clip_fraction"}
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 

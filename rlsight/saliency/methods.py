@@ -79,6 +79,7 @@ class Perturbation(SaliencyMethod):
         super().__init__(model)
         self.optimize = optimize
         self._network: nn.Module | None = None
+        self._example: torch.Tensor | None = None  # a prepared frame, to trace another model's network
         self.stride, self.radius, self.blur_sigma = stride, radius, blur_sigma
         self.per_channel = per_channel
         device = next(model.parameters()).device

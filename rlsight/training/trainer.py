@@ -95,6 +95,7 @@ class Trainer:
             if c.env.num_test_envs > 0 else None
         )
         self.update_chunk, self.inference_chunk = chunk_sizes(c, self.device)
+        self.update_workers = update_workers(c, self.device)
         self.model = build_model(c.model).to(self.device)
         if c.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -256,7 +257,7 @@ class Trainer:
             g["lr"] = lr
         b: Batch = roll["batch"]
         stats = ppo_update(self.model, self.optimizer, b, c.ppo, chunk=self.update_chunk,
-                           channels_last=c.train.channels_last, workers=update_workers(c, self.device))
+                           channels_last=c.train.channels_last, workers=self.update_workers)
         var = torch.var(b.returns)
         stats["explained_variance"] = float("nan") if var == 0 else float(1 - torch.var(b.returns - b.values) / var)
         stats["lr"] = lr

@@ -24,6 +24,7 @@ GAMES = (
     "fruitbot", "heist", "jumper", "leaper", "maze", "miner", "ninja", "plunder", "starpilot",
 )
 MODES = ("easy", "hard", "extreme", "memory", "exploration")
+AUTOCAST = ("off", "bf16")
 _EXTREME = {"chaser", "dodgeball", "leaper", "starpilot"}
 _MEMORY = {"caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"}
 _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper", "maze", "ninja"}
@@ -41,8 +42,11 @@ def modes_for(game: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _doc(text: str, **kw: Any) -> Any:
-    return field(metadata={"doc": text}, **kw)
+def _doc(text: str, late: bool = False, **kw: Any) -> Any:
+    """A field with its one-line description. ``late`` marks a key added after runs
+    were already recorded: at its default it is left out of ``Config.hash()``, so
+    those runs keep their hash and still resume."""
+    return field(metadata={"doc": text, "late": late}, **kw)
 
 
 @dataclass
@@ -108,6 +112,10 @@ class TrainConfig:
     update_chunk: int = _doc("Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: on CPU 64 for IMPALA, 256 for Nature-DQN; whole minibatch on GPU.", default=0)
     inference_chunk: int = _doc("Samples per forward pass during rollouts; 0 = all environments at once.", default=0)
     channels_last: bool = _doc("Use the channels-last memory layout for convolutions.", default=False)
+    env_groups: int = _doc("Split the training environments into this many groups that take turns: the network "
+                           "acts for one group while the others step (overlap); 1 = all together.", default=1, late=True)
+    autocast: str = _doc("Mixed precision for the network's forward passes: off or bf16 (autocast).",
+                         default="off", late=True)
 
 
 @dataclass
@@ -127,7 +135,12 @@ class Config:
 
     def hash(self) -> str:
         """Short stable hash of every value (checkpoints record it)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        values = self.to_dict()
+        for sec, cls in SECTIONS.items():
+            for f in dataclasses.fields(cls):
+                if f.metadata.get("late") and values[sec][f.name] == f.default:
+                    del values[sec][f.name]
+        blob = json.dumps(values, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def to_toml(self) -> str:
@@ -334,6 +347,9 @@ def validate(cfg: Config) -> None:
     _check(t.torch_threads >= 0, f"train.torch_threads = {t.torch_threads}: must be >= 0")
     _check(t.update_chunk >= 0, f"train.update_chunk = {t.update_chunk}: must be >= 0")
     _check(t.inference_chunk >= 0, f"train.inference_chunk = {t.inference_chunk}: must be >= 0")
+    _check(1 <= t.env_groups <= e.num_envs,
+           f"train.env_groups = {t.env_groups}: must be between 1 and env.num_envs = {e.num_envs}")
+    _check(t.autocast in AUTOCAST, f"train.autocast = {t.autocast!r}: valid: {', '.join(AUTOCAST)}")
     dev = t.device
     _check(
         dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()),

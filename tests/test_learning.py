@@ -14,11 +14,11 @@ from tests.toy_env import EPISODE, QuadrantEnv
 RANDOM_RETURN = EPISODE / 15
 
 
-def _learned_return(tmp_path) -> float:
+def _learned_return(tmp_path, **overrides) -> float:
     cfg = tiny_config(
         env__num_envs=16, env__num_test_envs=8, ppo__num_steps=32, ppo__batch_size=128, ppo__num_epochs=3,
         ppo__lr=1e-3, ppo__gamma=0.9, ppo__normalize_reward=False, ppo__entropy_coef=0.0,
-        train__total_steps=16 * 32 * 20, train__save_step=10**9,
+        train__total_steps=16 * 32 * 20, train__save_step=10**9, **overrides,
     )
     run = train(cfg, tmp_path / "toy", progress=False, env_factory=QuadrantEnv)
     rows = RunDir.open(run.path).metrics()
@@ -34,6 +34,12 @@ def learns(ret: float) -> bool:
 def test_ppo_learns_the_quadrant_task(tmp_path):
     ret = _learned_return(tmp_path)
     assert learns(ret), f"test return {ret:.2f} vs random {RANDOM_RETURN:.2f}"
+
+
+@pytest.mark.slow
+def test_ppo_learns_with_bf16_forward_passes(tmp_path):
+    ret = _learned_return(tmp_path, train__autocast="bf16")
+    assert learns(ret), f"test return {ret:.2f} with bf16 autocast vs random {RANDOM_RETURN:.2f}"
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -45,10 +46,13 @@ class ProcgenVecEnv:
     """``num_envs`` copies of one game on one level split.
 
     ``render=True`` also returns the 512x512 frames that Procgen renders
-    (``info[i]["rgb"]``), for videos.
+    (``info[i]["rgb"]``), for videos. Procgen steps the environments on
+    ``threads`` threads (default: one per core, at most one per environment); the
+    results do not depend on the number.
     """
 
-    def __init__(self, cfg: EnvConfig, split: str, num_envs: int, seed: int, render: bool = False):
+    def __init__(self, cfg: EnvConfig, split: str, num_envs: int, seed: int, render: bool = False,
+                 threads: int = 0):
         self.cfg = cfg
         self.split = split
         self.levels = split_levels(cfg, split)
@@ -64,7 +68,7 @@ class ProcgenVecEnv:
             restrict_themes=cfg.restrict_themes,
             use_monochrome_assets=cfg.use_monochrome_assets,
             rand_seed=int(seed) % (2**31),
-            num_threads=min(4, num_envs),
+            num_threads=max(1, min(threads or os.cpu_count() or 1, num_envs)),
             **kwargs,
         )
 

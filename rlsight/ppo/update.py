@@ -13,6 +13,7 @@ from torch import nn
 
 from rlsight.config import PPOConfig
 from rlsight.ppo import losses
+from rlsight.ppo.precision import autocast_context
 
 # metrics key -> LossSums field
 STATS = {"policy_loss": "policy", "value_loss": "value", "entropy": "entropy",
@@ -42,6 +43,7 @@ def ppo_update(
     chunk: int = 0,
     channels_last: bool = False,
     workers: int = 1,
+    autocast: str = "off",
 ) -> dict[str, float]:
     """Run ``cfg.num_epochs`` epochs of minibatch updates; returns mean statistics.
 
@@ -49,6 +51,7 @@ def ppo_update(
     add up to the minibatch's. With ``workers`` > 1 (CPU), the chunks are dealt
     out in contiguous groups to that many threads, one core each, and the groups'
     gradients are added in a fixed order, so results stay reproducible.
+    ``autocast="bf16"`` runs the network's forward passes in bfloat16 (the loss in float32).
     """
     B, mb = len(batch), cfg.batch_size
     chunk = chunk if 0 < chunk < mb else mb
@@ -66,9 +69,10 @@ def ppo_update(
             x = model.preprocess(batch.obs[ci].to(device, non_blocking=True))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits, value = model(x)
+            with autocast_context(device, autocast):
+                logits, value = model(x)
             s = losses.ppo_loss(
-                logits, value, batch.actions[ci].to(device), batch.logp[ci].to(device),
+                logits.float(), value.float(), batch.actions[ci].to(device), batch.logp[ci].to(device),
                 batch.values[ci].to(device), batch.returns[ci].to(device), adv[lo:hi].to(device),
                 clip_eps=cfg.clip_eps, value_clip_eps=vclip,
                 value_coef=cfg.value_coef, entropy_coef=cfg.entropy_coef,

@@ -15,21 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.distributions import Categorical
 
 from rlsight.config import Config
-from rlsight.envs import EpisodeTracker, make_env
+from rlsight.envs import make_env
 from rlsight.errors import RlsightError
 from rlsight.models import build_model
-from rlsight.ppo import Batch, RewardNormalizer, compute_gae, ppo_update
+from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
 from rlsight.runs.checkpoint import save_json, save_tensors
 from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
 from rlsight.training.allocator import keep_freed_memory
 from rlsight.training.progress import ProgressBar, plot_progress
+from rlsight.training.rollout import RolloutCollector
 from rlsight.training.state import load_training_state, save_training_state
 
-TEST_SEED_OFFSET = 1_000_003  # the held-out envs' RNG stream differs from the training envs'
 # Update chunk sizes that CPU caches favour, per encoder (measured on a 2-core Xeon with
 # torch 2.13: IMPALA fwd+bwd 634 samples/s in chunks of 64 vs 434 in one pass of 1024;
 # Nature-DQN 5,752 in chunks of 256 vs 4,749 in chunks of 64). Inference over all
@@ -89,20 +88,13 @@ class Trainer:
         self.device = resolve_device(c.train.device)
         if self.device.type == "cpu":
             keep_freed_memory()  # fewer page faults in the update; results unchanged
-        self.env = self.env_factory(c.env, "train", c.env.num_envs, c.train.seed)
-        self.test_env = (
-            self.env_factory(c.env, "test", c.env.num_test_envs, c.train.seed + TEST_SEED_OFFSET)
-            if c.env.num_test_envs > 0 else None
-        )
-        self.update_chunk, self.inference_chunk = chunk_sizes(c, self.device)
+        self.update_chunk, inference_chunk = chunk_sizes(c, self.device)
         self.update_workers = update_workers(c, self.device)
         self.model = build_model(c.model).to(self.device)
         if c.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.ppo.lr, eps=c.ppo.adam_eps)
-        self.normalizer = RewardNormalizer(c.env.num_envs, c.ppo.gamma, c.ppo.reward_clip)
-        self.tracker = EpisodeTracker(c.env.num_envs)
-        self.test_tracker = EpisodeTracker(max(c.env.num_test_envs, 1))
+        self.envs = RolloutCollector(c, self.model, self.device, self.env_factory, c.train.seed, inference_chunk)
         self.batch_per_update = c.env.num_envs * c.ppo.num_steps
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
         self.update = 0
@@ -118,12 +110,10 @@ class Trainer:
         if meta.get("config_hash") != self.cfg.hash():
             raise RlsightError(f"{ck}: checkpoint was written with another config (hash {meta.get('config_hash')})")
         self.update, self.step, self.wall_offset = meta["update"], meta["step"], meta["wall_time"]
-        self.normalizer.load_state_dict(meta["normalizer"])
-        self.tracker.load_state_dict(meta["tracker"])
-        self.test_tracker.load_state_dict(meta["test_tracker"])
-        self.env.set_state(envs["train"])
-        if self.test_env is not None:
-            self.test_env.set_state(envs["test"])
+        self.envs.normalizer.load_state_dict(meta["normalizer"])
+        self.envs.tracker.load_state_dict(meta["tracker"])
+        self.envs.test_tracker.load_state_dict(meta["test_tracker"])
+        self.envs.set_state(envs)
 
     # -- the loop -----------------------------------------------------------------
     def train(self) -> RunDir:
@@ -142,12 +132,11 @@ class Trainer:
         last_plot = 0.0
         save_every = self.cfg.train.save_step
         try:
-            _, obs, first = self.env.observe()
-            tobs = self.test_env.observe()[1] if self.test_env is not None else None
+            self.envs.start()
             done = False
             while not done and self.update < self.num_updates and not self._stop:
                 t0 = time.perf_counter()
-                obs, first, tobs, roll = self._rollout(obs, first, tobs)
+                roll = self.envs.collect()
                 stats = self._learn(roll)
                 self.update += 1
                 self.step += self.batch_per_update
@@ -172,9 +161,7 @@ class Trainer:
             self.tb.close()
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
-            self.env.close()
-            if self.test_env is not None:
-                self.test_env.close()
+            self.envs.close()
         if self._stop:
             self.run.update_info(status="interrupted")
         else:
@@ -188,68 +175,6 @@ class Trainer:
         print("\ninterrupt: finishing this update and saving a checkpoint (Ctrl-C again to abort)", flush=True)
 
     # -- pieces ---------------------------------------------------------------------
-    def _policy(self, obs_np: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample actions for a stack of observations, in inference chunks."""
-        x = torch.from_numpy(obs_np).to(self.device)
-        chunk = self.inference_chunk or len(x)
-        logits, values = [], []
-        with torch.no_grad():
-            for i in range(0, len(x), chunk):
-                xi = self.model.preprocess(x[i : i + chunk])
-                if self.cfg.train.channels_last:
-                    xi = xi.contiguous(memory_format=torch.channels_last)
-                lg, v = self.model(xi)
-                logits.append(lg)
-                values.append(v)
-            logits_t, values_t = torch.cat(logits), torch.cat(values)
-            dist = Categorical(logits=logits_t)
-            actions = dist.sample()
-            return actions, dist.log_prob(actions), values_t
-
-    def _rollout(self, obs, first, tobs):
-        c = self.cfg
-        T, N = c.ppo.num_steps, c.env.num_envs
-        dev = self.device
-        buf_obs = torch.zeros((T, N, *obs.shape[1:]), dtype=torch.uint8, device=dev)
-        buf = {k: torch.zeros((T, N), device=dev) for k in ("actions", "logp", "values", "rewards", "dones")}
-        raw_sum = test_raw_sum = 0.0
-        for t in range(T):
-            both = np.concatenate([obs, tobs]) if tobs is not None else obs
-            actions, logp, values = self._policy(both)
-            a_np = actions.cpu().numpy()
-            self.env.act(a_np[:N])
-            if tobs is not None:
-                self.test_env.act(a_np[N:])
-            buf_obs[t] = torch.from_numpy(obs)
-            buf["actions"][t] = actions[:N].float()
-            buf["logp"][t] = logp[:N]
-            buf["values"][t] = values[:N]
-            rew, obs, first = self.env.observe()
-            self.tracker.update(rew, first)
-            raw_sum += float(rew.mean())
-            train_rew = rew
-            if c.env.penalize_on_death and first.any():
-                died = np.array([first[i] and not inf.get("prev_level_complete", 0) for i, inf in enumerate(self.env.info())])
-                train_rew = rew - c.env.death_penalty * died
-            if c.ppo.normalize_reward:
-                train_rew = self.normalizer(train_rew, first)
-            buf["rewards"][t] = torch.from_numpy(np.asarray(train_rew, dtype=np.float32)).to(dev)
-            buf["dones"][t] = torch.from_numpy(first.astype(np.float32)).to(dev)
-            if tobs is not None:
-                trew, tobs, tfirst = self.test_env.observe()
-                self.test_tracker.update(trew, tfirst)
-                test_raw_sum += float(trew.mean())
-        _, _, last_value = self._policy(obs)
-        adv, ret = compute_gae(buf["rewards"], buf["values"], buf["dones"], last_value, c.ppo.gamma, c.ppo.gae_lambda)
-        scale = 256.0 / T  # the seed's metric: summed mean reward per 256 steps
-        roll = {
-            "batch": Batch(buf_obs.reshape(T * N, *obs.shape[1:]), buf["actions"].reshape(-1).long(),
-                           buf["logp"].reshape(-1), buf["values"].reshape(-1), ret.reshape(-1), adv.reshape(-1)),
-            "train_reward_rate": raw_sum * scale,
-            "test_reward_rate": test_raw_sum * scale if tobs is not None else float("nan"),
-        }
-        return obs, first, tobs, roll
-
     def _learn(self, roll: dict) -> dict:
         c = self.cfg
         lr = c.ppo.lr * (1.0 - self.update / self.num_updates) if c.ppo.anneal_lr else c.ppo.lr
@@ -257,22 +182,24 @@ class Trainer:
             g["lr"] = lr
         b: Batch = roll["batch"]
         stats = ppo_update(self.model, self.optimizer, b, c.ppo, chunk=self.update_chunk,
-                           channels_last=c.train.channels_last, workers=self.update_workers)
+                           channels_last=c.train.channels_last, workers=self.update_workers,
+                           autocast=c.train.autocast)
         var = torch.var(b.returns)
         stats["explained_variance"] = float("nan") if var == 0 else float(1 - torch.var(b.returns - b.values) / var)
         stats["lr"] = lr
         return stats
 
     def _row(self, stats: dict, roll: dict, sps: float, wall: float) -> dict:
-        has_test = self.test_env is not None
+        has_test = self.envs.test_env is not None
+        tracker, test_tracker = self.envs.tracker, self.envs.test_tracker
         return {
             "update": self.update, "step": self.step, "wall_time": round(wall, 3), "sps": round(sps, 1),
-            "train_return": self.tracker.mean_return(),
-            "test_return": self.test_tracker.mean_return() if has_test else float("nan"),
-            "train_length": self.tracker.mean_length(),
-            "test_length": self.test_tracker.mean_length() if has_test else float("nan"),
+            "train_return": tracker.mean_return(),
+            "test_return": test_tracker.mean_return() if has_test else float("nan"),
+            "train_length": tracker.mean_length(),
+            "test_length": test_tracker.mean_length() if has_test else float("nan"),
             "train_reward_rate": roll["train_reward_rate"], "test_reward_rate": roll["test_reward_rate"],
-            "train_episodes": len(self.tracker.drain()), "test_episodes": len(self.test_tracker.drain()) if has_test else 0,
+            "train_episodes": len(tracker.drain()), "test_episodes": len(test_tracker.drain()) if has_test else 0,
             **stats,
         }
 
@@ -285,12 +212,10 @@ class Trainer:
     def _checkpoint(self, wall: float) -> None:
         meta = {
             "update": self.update, "step": self.step, "wall_time": wall, "config_hash": self.cfg.hash(),
-            "normalizer": self.normalizer.state_dict(), "tracker": self.tracker.state_dict(),
-            "test_tracker": self.test_tracker.state_dict(),
+            "normalizer": self.envs.normalizer.state_dict(), "tracker": self.envs.tracker.state_dict(),
+            "test_tracker": self.envs.test_tracker.state_dict(),
         }
-        envs = {"train": self.env.get_state()}
-        if self.test_env is not None:
-            envs["test"] = self.test_env.get_state()
+        envs = self.envs.get_state()
         folder = self.run.checkpoint_dir() / f"step_{self.step:012d}"
         save_training_state(folder, model=self.model, optimizer=self.optimizer, meta=meta, env_states=envs)
         keep = self.cfg.train.keep_checkpoints

@@ -21,6 +21,11 @@ its own process, because the allocator setting below is process-wide. Modes:
                 CleanRL's ppo_procgen.py runs
 - cleanrl-keep: as cleanrl, but with the project's allocator setting (shows how
                 much of the gain is the allocator and how much the chunking)
+- overlap:      fast, with the environments in two groups that take turns, so one
+                group steps while the network acts for the other
+                (train.env_groups = 2)
+- bf16:         fast, with bf16 autocast for the forward passes (train.autocast)
+- overlap-bf16: both
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from _report import hardware, write_section  # noqa: E402
 from rlsight import config as C  # noqa: E402
 from rlsight.models import build_model  # noqa: E402
 from rlsight.ppo import Batch, ppo_update  # noqa: E402
+from rlsight.ppo.precision import autocast_context  # noqa: E402
 from rlsight.runs import RunDir  # noqa: E402
 from rlsight.training.allocator import ENV_SWITCH, keep_freed_memory  # noqa: E402
 from rlsight.training.trainer import Trainer, chunk_sizes, resolve_device, update_workers  # noqa: E402
 
-MODES = ("fast", "cleanrl", "cleanrl-keep")
+MODES = ("fast", "cleanrl", "cleanrl-keep", "overlap", "bf16", "overlap-bf16")
 
 
 def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str,
@@ -59,6 +65,10 @@ def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, dev
     if mode.startswith("cleanrl"):
         cfg.train.update_chunk = cfg.ppo.batch_size
         cfg.train.inference_chunk = cfg.env.num_envs + cfg.env.num_test_envs
+    if mode.startswith("overlap"):
+        cfg.train.env_groups = 2
+    if mode.endswith("bf16"):
+        cfg.train.autocast = "bf16"
     C.validate(cfg)
     return cfg
 
@@ -90,7 +100,7 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     chunk = inf_chunk or n_obs
 
     def rollout_forward():
-        with torch.no_grad():
+        with torch.no_grad(), autocast_context(device, cfg.train.autocast):
             logits = torch.cat([model(obs[i : i + chunk])[0] for i in range(0, n_obs, chunk)])
             torch.distributions.Categorical(logits=logits).sample().cpu()
 
@@ -112,10 +122,10 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
     ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
                C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk,
-               workers=workers)  # warm-up
+               workers=workers, autocast=cfg.train.autocast)  # warm-up
     t0 = time.perf_counter()
     ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last,
-               workers=workers)
+               workers=workers, autocast=cfg.train.autocast)
     if device.type == "cuda":
         torch.cuda.synchronize()
     t_update = (time.perf_counter() - t0) * cfg.ppo.num_epochs

@@ -21,11 +21,14 @@ its own process, because the allocator setting below is process-wide. Modes:
                 CleanRL's ppo_procgen.py runs
 - cleanrl-keep: as cleanrl, but with the project's allocator setting (shows how
                 much of the gain is the allocator and how much the chunking)
-- overlap:      fast, with the environments in two groups that take turns, so one
-                group steps while the network acts for the other
-                (train.env_groups = 2)
-- bf16:         fast, with bf16 autocast for the forward passes (train.autocast)
-- overlap-bf16: both
+
+A mode may add options with "+", e.g. ``fast+overlap+bf16+compile``:
+
+- overlap:      the environments in two groups that take turns, so one group
+                steps while the network acts for the other (train.env_groups = 2)
+- bf16:         bf16 autocast for the forward passes (train.autocast)
+- compile:      torch.compile, mode reduce-overhead (CUDA graphs) on a GPU and
+                default on CPU (train.compile)
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ from rlsight.runs import RunDir  # noqa: E402
 from rlsight.training.allocator import ENV_SWITCH, keep_freed_memory  # noqa: E402
 from rlsight.training.trainer import Trainer, chunk_sizes, resolve_device, update_workers  # noqa: E402
 
-MODES = ("fast", "cleanrl", "cleanrl-keep", "overlap", "bf16", "overlap-bf16")
+MODES = ("fast", "cleanrl", "cleanrl-keep")
+OPTIONS = ("overlap", "bf16", "compile")
 
 
 def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str,
@@ -65,10 +69,13 @@ def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, dev
     if mode.startswith("cleanrl"):
         cfg.train.update_chunk = cfg.ppo.batch_size
         cfg.train.inference_chunk = cfg.env.num_envs + cfg.env.num_test_envs
-    if mode.startswith("overlap"):
+    options = mode.split("+")[1:]
+    if "overlap" in options:
         cfg.train.env_groups = 2
-    if mode.endswith("bf16"):
+    if "bf16" in options:
         cfg.train.autocast = "bf16"
+    if "compile" in options:
+        cfg.train.compile = "reduce-overhead" if device.startswith("cuda") else "default"
     C.validate(cfg)
     return cfg
 
@@ -95,6 +102,8 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     torch.manual_seed(0)
     model = build_model(cfg.model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=cfg.ppo.adam_eps)
+    if cfg.train.compile != "off":
+        model = torch.compile(model, mode=cfg.train.compile)
     n_obs = cfg.env.num_envs + cfg.env.num_test_envs
     obs = torch.randint(0, 256, (n_obs, 64, 64, 3), dtype=torch.uint8, device=device)
     chunk = inf_chunk or n_obs
@@ -137,9 +146,10 @@ def measure_in_child(args: argparse.Namespace, preset: str, enc: str, mode: str)
     job = {"preset": preset, "encoder": enc, "mode": mode, "num_steps": args.num_steps or None,
            "device": args.device, "updates": args.updates, "threads": args.threads, "set": args.set}
     env = dict(os.environ)
-    if mode == "cleanrl":
+    base = mode.split("+")[0]
+    if base == "cleanrl":
         env[ENV_SWITCH] = "0"
-    elif mode == "cleanrl-keep":
+    elif base == "cleanrl-keep":
         env.pop(ENV_SWITCH, None)
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], env=env,
                          capture_output=True, text=True)
@@ -167,7 +177,8 @@ def main() -> None:
     ap.add_argument("--configs", default="procgen-paper",
                     help="comma-separated presets; NAME@ENC+ENC measures NAME with those encoders only")
     ap.add_argument("--encoders", default="nature,impala", help="encoders for presets named without @")
-    ap.add_argument("--modes", default="fast,cleanrl", help=f"comma-separated, from: {', '.join(MODES)}")
+    ap.add_argument("--modes", default="fast,cleanrl",
+                    help=f"comma-separated, from: {', '.join(MODES)}; options joined with +: {', '.join(OPTIONS)}")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every mode")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--num-steps", type=int, default=0, help="shorter rollouts than the preset's (same batch shapes)")
@@ -181,9 +192,11 @@ def main() -> None:
         return child(json.loads(args.child))
 
     modes = args.modes.split(",")
-    bad = [m for m in modes if m not in MODES]
-    if bad:
-        ap.error(f"--modes {bad[0]!r}: allowed are {', '.join(MODES)}")
+    for m in modes:
+        base, *options = m.split("+")
+        if base not in MODES or any(o not in OPTIONS for o in options):
+            ap.error(f"--modes {m!r}: allowed are {', '.join(MODES)}, each optionally with "
+                     f"+{', +'.join(OPTIONS)}")
     rows = []
     for item in args.configs.split(","):
         preset, _, own = item.partition("@")
@@ -199,8 +212,8 @@ def main() -> None:
                              chunk_sizes(cfg, resolve_device(args.device)), sps, ceil))
                 print(f"{preset:14s} {enc:7s} {m:12s} train {sps:8.0f} sps   network-only {ceil:8.0f} sps   "
                       f"ratio {sps / ceil:.2f}", flush=True)
-            if "fast" in best and "cleanrl" in best:
-                print(f"{preset:14s} {enc:7s} fast / cleanrl-style: {best['fast'][0] / best['cleanrl'][0]:.2f}x", flush=True)
+            for m in (m for m in modes if "cleanrl" in best and not m.startswith("cleanrl")):
+                print(f"{preset:14s} {enc:7s} {m} / cleanrl-style: {best[m][0] / best['cleanrl'][0]:.2f}x", flush=True)
 
     if args.write:
         lines = [
@@ -223,8 +236,8 @@ def main() -> None:
                      'on CPU, fast with IMPALA spreads the update\'s chunks over one thread per core.')
         lines.append("")
         for (preset, enc), m in speedups.items():
-            if "fast" in m and "cleanrl" in m:
-                lines.append(f"- {preset}, {enc}: fast path / CleanRL-style = **{m['fast'] / m['cleanrl']:.2f}x**")
+            for mode in (k for k in m if "cleanrl" in m and not k.startswith("cleanrl")):
+                lines.append(f"- {preset}, {enc}: {mode} / CleanRL-style = **{m[mode] / m['cleanrl']:.2f}x**")
         write_section(Path(args.write), "train_sps", "Training throughput (benchmarks/train_sps.py)", "\n".join(lines))
         print(f"wrote {args.write}")
 

@@ -25,6 +25,7 @@ GAMES = (
 )
 MODES = ("easy", "hard", "extreme", "memory", "exploration")
 AUTOCAST = ("off", "bf16")
+COMPILE = ("off", "default", "reduce-overhead", "max-autotune")
 _EXTREME = {"chaser", "dodgeball", "leaper", "starpilot"}
 _MEMORY = {"caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"}
 _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper", "maze", "ninja"}
@@ -116,6 +117,8 @@ class TrainConfig:
                            "acts for one group while the others step (overlap); 1 = all together.", default=1, late=True)
     autocast: str = _doc("Mixed precision for the network's forward passes: off or bf16 (autocast).",
                          default="off", late=True)
+    compile: str = _doc("torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "
+                        "max-autotune; on CPU the update then runs on one thread pool.", default="off", late=True)
 
 
 @dataclass
@@ -350,6 +353,7 @@ def validate(cfg: Config) -> None:
     _check(1 <= t.env_groups <= e.num_envs,
            f"train.env_groups = {t.env_groups}: must be between 1 and env.num_envs = {e.num_envs}")
     _check(t.autocast in AUTOCAST, f"train.autocast = {t.autocast!r}: valid: {', '.join(AUTOCAST)}")
+    _check(t.compile in COMPILE, f"train.compile = {t.compile!r}: valid: {', '.join(COMPILE)}")
     dev = t.device
     _check(
         dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()),

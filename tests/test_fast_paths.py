@@ -1,11 +1,11 @@
-"""The CPU fast paths (chunked update with gradient accumulation, the chunks
-spread over threads for IMPALA, chunked inference) change nothing that matters:
-the same config and seed give the same metrics as one pass over each minibatch
-and over all environments.
+"""The fast paths that are not exact (chunked update with gradient accumulation,
+the chunks spread over threads for IMPALA, chunked inference, a compiled network)
+change nothing that matters: the same config and seed give the same metrics as
+one eager pass over each minibatch and over all environments.
 
 Tolerance: returns, lengths and episode counts equal; losses, KL, clip fraction,
 explained variance and gradient norm within 1e-4 relative (float summation order
-differs between chunkings).
+differs between chunkings and kernels).
 """
 
 from __future__ import annotations
@@ -49,3 +49,12 @@ def test_impala_update_spread_over_two_threads_agrees(tmp_path):
     a = train(tiny_config(**base, train__update_chunk=128), tmp_path / "whole", progress=False).metrics()
     b = train(tiny_config(**base, train__update_chunk=16), tmp_path / "split", progress=False).metrics()
     _assert_same_metrics(a, b, 4)
+
+
+@pytest.mark.slow
+def test_compiled_network_trains_like_the_eager_one(tmp_path):
+    """``train.compile``: the compiled network's kernels round differently, within the tolerance."""
+    base = dict(train__total_steps=256 * 3)
+    a = train(tiny_config(**base), tmp_path / "eager", progress=False).metrics()
+    b = train(tiny_config(**base, train__compile="default"), tmp_path / "compiled", progress=False).metrics()
+    _assert_same_metrics(a, b, 3)

@@ -54,8 +54,8 @@ CPU_SPLIT_ENCODERS = {"impala"}
 
 def update_workers(cfg: Config, device: torch.device) -> int:
     """Threads that share the update's chunks: on CPU one per torch thread for the
-    encoders in ``CPU_SPLIT_ENCODERS``, otherwise one."""
-    if device.type == "cpu" and cfg.model.encoder in CPU_SPLIT_ENCODERS:
+    encoders in ``CPU_SPLIT_ENCODERS`` (not with a compiled network), otherwise one."""
+    if device.type == "cpu" and cfg.model.encoder in CPU_SPLIT_ENCODERS and cfg.train.compile == "off":
         return torch.get_num_threads()
     return 1
 
@@ -94,7 +94,9 @@ class Trainer:
         if c.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.ppo.lr, eps=c.ppo.adam_eps)
-        self.envs = RolloutCollector(c, self.model, self.device, self.env_factory, c.train.seed, inference_chunk)
+        # the network as it computes; self.model (same parameters) is what checkpoints save
+        self.net = self.model if c.train.compile == "off" else torch.compile(self.model, mode=c.train.compile)
+        self.envs = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)
         self.batch_per_update = c.env.num_envs * c.ppo.num_steps
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
         self.update = 0
@@ -181,7 +183,7 @@ class Trainer:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         b: Batch = roll["batch"]
-        stats = ppo_update(self.model, self.optimizer, b, c.ppo, chunk=self.update_chunk,
+        stats = ppo_update(self.net, self.optimizer, b, c.ppo, chunk=self.update_chunk,
                            channels_last=c.train.channels_last, workers=self.update_workers,
                            autocast=c.train.autocast)
         var = torch.var(b.returns)

@@ -3,7 +3,7 @@ curve against the paper's published runs of the same game (easy mode, 200
 levels), over the first ``--steps`` environment steps.
 
     rlsight train --config procgen-paper --set train.total_steps=2000000 \\
-        train.env_groups=2 train.autocast=bf16 --run-dir runs/gpu-fast
+        --set train.env_groups=2 --set train.autocast=bf16 --run-dir runs/gpu-fast
     python benchmarks/curve_check.py runs/gpu-fast --steps 2000000 --write BENCHMARKS.md
 
 Both curves are the mean return of the last 100 finished training episodes. The

@@ -104,7 +104,9 @@ class RolloutCollector:
         dev = self.device
         shape = self._obs[0].shape[1:]
         self._buf_obs = torch.zeros((T, N, *shape), dtype=torch.uint8, device=dev)
-        self._buf = {k: torch.zeros((T, N), device=dev) for k in ("actions", "logp", "values", "rewards", "dones")}
+        self._buf = {k: torch.zeros((T, N), device=dev) for k in ("actions", "logp", "values")}
+        self._rewards = np.zeros((T, N), np.float32)  # filled on the host, copied to the device once
+        self._dones = np.zeros((T, N), np.float32)
         self._rew = [np.zeros(n, np.float32) for n in self.sizes]
         self._first = [np.zeros(n, bool) for n in self.sizes]
         self._died = [np.zeros(n, bool) for n in self.sizes]
@@ -120,8 +122,8 @@ class RolloutCollector:
             self._observe(g)
         self._record(T - 1)
         last_value = self.act(np.concatenate(self._obs) if G > 1 else self._obs[0])[3]
-        adv, ret = compute_gae(self._buf["rewards"], self._buf["values"], self._buf["dones"], last_value,
-                               c.ppo.gamma, c.ppo.gae_lambda)
+        rewards, dones = torch.from_numpy(self._rewards).to(dev), torch.from_numpy(self._dones).to(dev)
+        adv, ret = compute_gae(rewards, self._buf["values"], dones, last_value, c.ppo.gamma, c.ppo.gae_lambda)
         b = self._buf
         scale = 256.0 / T  # the seed's metric: summed mean reward per 256 steps
         return {
@@ -173,5 +175,5 @@ class RolloutCollector:
             train_rew = rew - c.env.death_penalty * np.concatenate(self._died)
         if c.ppo.normalize_reward:
             train_rew = self.normalizer(train_rew, first)
-        self._buf["rewards"][t] = torch.from_numpy(np.asarray(train_rew, dtype=np.float32)).to(self.device)
-        self._buf["dones"][t] = torch.from_numpy(first.astype(np.float32)).to(self.device)
+        self._rewards[t] = train_rew
+        self._dones[t] = first

@@ -53,7 +53,13 @@ from rlsight.ppo import Batch, ppo_update  # noqa: E402
 from rlsight.ppo.precision import autocast_context  # noqa: E402
 from rlsight.runs import RunDir  # noqa: E402
 from rlsight.training.allocator import ENV_SWITCH, keep_freed_memory  # noqa: E402
-from rlsight.training.trainer import Trainer, chunk_sizes, resolve_device, update_workers  # noqa: E402
+from rlsight.training.trainer import (  # noqa: E402
+    Trainer,
+    chunk_sizes,
+    make_optimizer,
+    resolve_device,
+    update_workers,
+)
 
 MODES = ("fast", "cleanrl", "cleanrl-keep")
 OPTIONS = ("overlap", "bf16", "compile")
@@ -101,7 +107,7 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     workers = update_workers(cfg, device)
     torch.manual_seed(0)
     model = build_model(cfg.model).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=cfg.ppo.adam_eps)
+    opt = make_optimizer(model, cfg, device)
     if cfg.train.compile != "off":
         model = torch.compile(model, mode=cfg.train.compile)
     n_obs = cfg.env.num_envs + cfg.env.num_test_envs

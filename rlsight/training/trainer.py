@@ -60,6 +60,11 @@ def update_workers(cfg: Config, device: torch.device) -> int:
     return 1
 
 
+def make_optimizer(model: torch.nn.Module, cfg: Config, device: torch.device) -> torch.optim.Adam:
+    """Adam as the config says; on a GPU its fused kernel (one launch for all parameters)."""
+    return torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=cfg.ppo.adam_eps, fused=device.type == "cuda")
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -93,7 +98,7 @@ class Trainer:
         self.model = build_model(c.model).to(self.device)
         if c.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.ppo.lr, eps=c.ppo.adam_eps)
+        self.optimizer = make_optimizer(self.model, c, self.device)
         # the network as it computes; self.model (same parameters) is what checkpoints save
         self.net = self.model if c.train.compile == "off" else torch.compile(self.model, mode=c.train.compile)
         self.envs = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)

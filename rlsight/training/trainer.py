@@ -101,7 +101,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, c, self.device)
         # the network as it computes; self.model (same parameters) is what checkpoints save
         self.net = self.model if c.train.compile == "off" else torch.compile(self.model, mode=c.train.compile)
-        self.envs = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)
+        self.collector = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)
         self.batch_per_update = c.env.num_envs * c.ppo.num_steps
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
         self.update = 0
@@ -117,10 +117,10 @@ class Trainer:
         if meta.get("config_hash") != self.cfg.hash():
             raise RlsightError(f"{ck}: checkpoint was written with another config (hash {meta.get('config_hash')})")
         self.update, self.step, self.wall_offset = meta["update"], meta["step"], meta["wall_time"]
-        self.envs.normalizer.load_state_dict(meta["normalizer"])
-        self.envs.tracker.load_state_dict(meta["tracker"])
-        self.envs.test_tracker.load_state_dict(meta["test_tracker"])
-        self.envs.set_state(envs)
+        self.collector.normalizer.load_state_dict(meta["normalizer"])
+        self.collector.tracker.load_state_dict(meta["tracker"])
+        self.collector.test_tracker.load_state_dict(meta["test_tracker"])
+        self.collector.set_state(envs)
 
     # -- the loop -----------------------------------------------------------------
     def train(self) -> RunDir:
@@ -139,11 +139,11 @@ class Trainer:
         last_plot = 0.0
         save_every = self.cfg.train.save_step
         try:
-            self.envs.start()
+            self.collector.start()
             done = False
             while not done and self.update < self.num_updates and not self._stop:
                 t0 = time.perf_counter()
-                roll = self.envs.collect()
+                roll = self.collector.collect()
                 stats = self._learn(roll)
                 self.update += 1
                 self.step += self.batch_per_update
@@ -168,7 +168,7 @@ class Trainer:
             self.tb.close()
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
-            self.envs.close()
+            self.collector.close()
         if self._stop:
             self.run.update_info(status="interrupted")
         else:
@@ -197,8 +197,8 @@ class Trainer:
         return stats
 
     def _row(self, stats: dict, roll: dict, sps: float, wall: float) -> dict:
-        has_test = self.envs.test_env is not None
-        tracker, test_tracker = self.envs.tracker, self.envs.test_tracker
+        has_test = self.collector.test_env is not None
+        tracker, test_tracker = self.collector.tracker, self.collector.test_tracker
         return {
             "update": self.update, "step": self.step, "wall_time": round(wall, 3), "sps": round(sps, 1),
             "train_return": tracker.mean_return(),
@@ -219,10 +219,10 @@ class Trainer:
     def _checkpoint(self, wall: float) -> None:
         meta = {
             "update": self.update, "step": self.step, "wall_time": wall, "config_hash": self.cfg.hash(),
-            "normalizer": self.envs.normalizer.state_dict(), "tracker": self.envs.tracker.state_dict(),
-            "test_tracker": self.envs.test_tracker.state_dict(),
+            "normalizer": self.collector.normalizer.state_dict(), "tracker": self.collector.tracker.state_dict(),
+            "test_tracker": self.collector.test_tracker.state_dict(),
         }
-        envs = self.envs.get_state()
+        envs = self.collector.get_state()
         folder = self.run.checkpoint_dir() / f"step_{self.step:012d}"
         save_training_state(folder, model=self.model, optimizer=self.optimizer, meta=meta, env_states=envs)
         keep = self.cfg.train.keep_checkpoints

@@ -100,13 +100,18 @@ def main() -> None:
     ap.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                     help="folder with the Procgen paper's GAME-train-runK.csv curves")
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the report into this file's curve_check section")
+    ap.add_argument("--trained-with", default="", metavar="TEXT",
+                    help="how the run was trained (command, machine), for the written report")
     args = ap.parse_args()
     run = RunDir.open(args.run)
     ok, lines = check(run, reference_curves(args.reference, run.config().env.game), args.steps, args.bin)
     print("\n".join(lines))
     if args.write:
-        body = "\n".join([f"Checked {time.strftime('%Y-%m-%d')}; command: "
-                          f"`python benchmarks/curve_check.py {' '.join(sys.argv[1:])}`.", "", *lines])
+        head = [f"Checked {time.strftime('%Y-%m-%d')}; command: `python benchmarks/curve_check.py {args.run} "
+                f"--steps {args.steps} --bin {args.bin} --write {args.write}`."]
+        if args.trained_with:
+            head.append(f"Trained with: {args.trained_with}.")
+        body = "\n".join([*head, "", *lines])
         write_section(Path(args.write), "curve_check", "Learning-curve check (benchmarks/curve_check.py)", body)
     sys.exit(0 if ok else 1)
 

@@ -60,9 +60,11 @@ def test_a_run_shorter_than_the_check_is_refused(tmp_path):
 
 def test_report_is_written_into_benchmarks_md(tmp_path):
     md = tmp_path / "BENCHMARKS.md"
-    _check(_run(tmp_path, "like", _curve(1.0)), _references(tmp_path), "--write", str(md))
+    _check(_run(tmp_path, "like", _curve(1.0)), _references(tmp_path), "--write", str(md),
+           "--trained-with", "`rlsight train ...` on a test machine")
     text = md.read_text()
     assert "<!-- curve_check:start -->" in text and "| **mean over 0-2.00M** |" in text
+    assert "Trained with: `rlsight train ...` on a test machine." in text
 
 
 def test_each_published_starpilot_run_passes_against_the_three():

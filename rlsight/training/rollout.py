@@ -91,7 +91,7 @@ class RolloutCollector:
                 logits.append(lg.float())
                 values.append(v.float())
         with torch.no_grad():
-            dist = Categorical(logits=torch.cat(logits))
+            dist = Categorical(logits=torch.cat(logits), validate_args=False)  # no per-step argument checks
             actions = dist.sample()
             return x, actions, dist.log_prob(actions), torch.cat(values)
 

@@ -118,7 +118,7 @@ class TrainConfig:
     autocast: str = _doc("Mixed precision for the network's forward passes: off or bf16 (autocast).",
                          default="off", late=True)
     compile: str = _doc("torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "
-                        "max-autotune; on CPU the update then runs on one thread pool.", default="off", late=True)
+                        "max-autotune; on CPU the update's chunks are then not spread over one thread per core.", default="off", late=True)
 
 
 @dataclass

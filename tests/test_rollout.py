@@ -124,12 +124,16 @@ def test_validation_names_the_value():
 
 
 def test_keys_added_later_keep_the_hash_of_older_runs():
-    """Runs recorded before ``train.env_groups`` and ``train.autocast`` existed
-    resume: at their defaults those keys are not hashed (values recorded then)."""
+    """Runs recorded before ``train.env_groups``, ``train.autocast`` and
+    ``train.compile`` existed resume: at their defaults those keys are not hashed
+    (hash values recorded before the keys were added)."""
     from rlsight import config as C
 
     assert C.Config().hash() == "a6b2131e36c264dd"
     assert C.load("cpu-30min").hash() == "9da9873845a3a54f"
+    written_before = "\n".join(line for line in C.load("cpu-30min").to_toml().splitlines()
+                               if not line.startswith(("env_groups", "autocast", "compile")))
+    assert C.loads(written_before).hash() == "9da9873845a3a54f"
     assert C.load("cpu-30min", ["train.env_groups=2"]).hash() != "9da9873845a3a54f"
     assert C.load("cpu-30min", ["train.autocast=bf16"]).hash() != "9da9873845a3a54f"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from rlsight.config import ModelConfig, PPOConfig
 from rlsight.models import build_model
@@ -82,6 +83,33 @@ def test_update_spread_over_threads_equals_one_thread_and_is_reproducible():
     for k in s1:
         assert abs(s1[k] - s3[k]) <= 1e-5 * max(1.0, abs(s1[k])), k
     assert s3 == s3b
+
+
+class _HostReads(TorchDispatchMode):
+    """Counts reads of a tensor's value by the host (``.item()``, ``float()``,
+    ``bool()``): on a GPU each one waits for every kernel queued before it."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_update_reads_nothing_back_between_minibatches():
+    """The host reads the statistics once, after the last minibatch, so on a GPU
+    the next minibatch's kernels queue up while the last ones run."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(encoder="nature", n_features=32))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)  # Adam reads its step counter (a CPU tensor) each step
+    with _HostReads() as reads:
+        stats = ppo_update(model, opt, _batch(), PPOConfig(batch_size=32, num_epochs=2), chunk=16)
+    assert reads.count == 0  # 8 minibatches of 2 chunks; reading as it went, the update made 120
+    assert set(stats) >= {"policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"}
+    assert all(np.isfinite(v) for v in stats.values())
 
 
 def test_update_changes_the_weights():

@@ -30,16 +30,18 @@ def value_loss(
     return 0.5 * torch.max(unclipped, (clipped_value - returns) ** 2)
 
 
+STAT_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+
+
 @dataclass
 class LossSums:
-    """Sums over a chunk; ``total`` is what is differentiated."""
+    """Sums over a chunk; ``total`` is what is differentiated. ``stats`` holds the
+    policy loss, value loss, entropy, approximate KL and clip count (detached, on
+    the network's device: reading them is left to the caller, once per update,
+    so a GPU is not made to wait after every chunk)."""
 
     total: torch.Tensor
-    policy: float
-    value: float
-    entropy: float
-    approx_kl: float
-    clip_fraction: float
+    stats: torch.Tensor  # one value per name in STAT_NAMES
 
 
 def ppo_loss(
@@ -56,7 +58,7 @@ def ppo_loss(
     value_coef: float,
     entropy_coef: float,
 ) -> LossSums:
-    dist = Categorical(logits=logits)
+    dist = Categorical(logits=logits, validate_args=False)  # argument checks would wait for the GPU
     logp = dist.log_prob(actions)
     log_ratio = logp - old_logp
     ratio = log_ratio.exp()
@@ -65,6 +67,7 @@ def ppo_loss(
     ent = dist.entropy().sum()
     total = pg + value_coef * vl - entropy_coef * ent
     with torch.no_grad():
-        kl = ((ratio - 1) - log_ratio).sum().item()
-        cf = ((ratio - 1).abs() > clip_eps).float().sum().item()
-    return LossSums(total, pg.item(), vl.item(), ent.item(), kl, cf)
+        kl = ((ratio - 1) - log_ratio).sum()
+        cf = ((ratio - 1).abs() > clip_eps).float().sum()
+        stats = torch.stack([pg, vl, ent, kl, cf])
+    return LossSums(total, stats)

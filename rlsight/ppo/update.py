@@ -13,11 +13,8 @@ from torch import nn
 
 from rlsight.config import PPOConfig
 from rlsight.ppo import losses
+from rlsight.ppo.losses import STAT_NAMES
 from rlsight.ppo.precision import autocast_context
-
-# metrics key -> LossSums field
-STATS = {"policy_loss": "policy", "value_loss": "value", "entropy": "entropy",
-         "approx_kl": "approx_kl", "clip_fraction": "clip_fraction"}
 
 
 @dataclass
@@ -52,18 +49,20 @@ def ppo_update(
     out in contiguous groups to that many threads, one core each, and the groups'
     gradients are added in a fixed order, so results stay reproducible.
     ``autocast="bf16"`` runs the network's forward passes in bfloat16 (the loss in float32).
+    Statistics stay on the device until the end: the host reads them once per
+    call, so a GPU never waits for the host between minibatches.
     """
     B, mb = len(batch), cfg.batch_size
     chunk = chunk if 0 < chunk < mb else mb
     vclip = None if not cfg.use_clipped_value else (cfg.value_clip_eps if cfg.value_clip_eps > 0 else cfg.clip_eps)
-    sums = dict.fromkeys(STATS, 0.0)
-    grad_norms = []
+    chunk_stats: list[list[torch.Tensor]] = []  # per worker group and minibatch, its chunks' LossSums.stats
+    grad_norms: list[torch.Tensor] = []
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
 
     def run_chunks(idx: torch.Tensor, adv: torch.Tensor, spans: list[tuple[int, int]], accumulate: bool):
-        """Forward/backward over ``spans`` of ``idx``: returns (gradients or None, stats)."""
-        grads, stats = None, dict.fromkeys(STATS, 0.0)
+        """Forward/backward over ``spans`` of ``idx``: returns (gradients or None, each chunk's stats)."""
+        grads, stats = None, []
         for lo, hi in spans:
             ci = idx[lo:hi]
             x = model.preprocess(batch.obs[ci].to(device, non_blocking=True))
@@ -85,8 +84,7 @@ def ppo_update(
                     grads = list(g)
                 else:
                     torch._foreach_add_(grads, g)
-            for k in STATS:
-                stats[k] += getattr(s, STATS[k])
+            stats.append(s.stats)
         return grads, stats
 
     for _ in range(cfg.num_epochs):
@@ -109,14 +107,32 @@ def ppo_update(
                     torch._foreach_add_(total, grads)
                 for p, g in zip(params, total):
                     p.grad = g
-            for _, stats in results:
-                for k in STATS:
-                    sums[k] += stats[k]
-            grad_norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)))
+            chunk_stats.extend(stats for _, stats in results)
+            grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
             optimizer.step()
-    n = B * cfg.num_epochs
+    return _summarise(chunk_stats, grad_norms, B * cfg.num_epochs)
+
+
+def _summarise(chunk_stats: list[list[torch.Tensor]], grad_norms: list[torch.Tensor], n: int) -> dict[str, float]:
+    """Means per sample and of the gradient norms, read from the device in one copy.
+
+    Sums are taken on the host in float64, chunk by chunk within each group and
+    group by group, as the numbers were summed when they were read one by one."""
+    flat = [t for group in chunk_stats for t in group]
+    host = torch.cat([torch.stack(flat).reshape(-1), torch.stack(grad_norms).reshape(-1).float()]).tolist()
+    rows = [host[i * len(STAT_NAMES) : (i + 1) * len(STAT_NAMES)] for i in range(len(flat))]
+    norms = host[len(flat) * len(STAT_NAMES) :]
+    sums, i = dict.fromkeys(STAT_NAMES, 0.0), 0
+    for group in chunk_stats:
+        part = dict.fromkeys(STAT_NAMES, 0.0)
+        for row in rows[i : i + len(group)]:
+            for k, v in zip(STAT_NAMES, row):
+                part[k] += v
+        i += len(group)
+        for k in STAT_NAMES:
+            sums[k] += part[k]
     out = {k: v / n for k, v in sums.items()}
-    out["grad_norm"] = sum(grad_norms) / len(grad_norms)
+    out["grad_norm"] = sum(norms) / len(norms)
     return out
 
 

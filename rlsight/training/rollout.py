@@ -122,8 +122,11 @@ class RolloutCollector:
             self._observe(g)
         self._record(T - 1)
         last_value = self.act(np.concatenate(self._obs) if G > 1 else self._obs[0])[3]
-        rewards, dones = torch.from_numpy(self._rewards).to(dev), torch.from_numpy(self._dones).to(dev)
-        adv, ret = compute_gae(rewards, self._buf["values"], dones, last_value, c.ppo.gamma, c.ppo.gae_lambda)
+        # GAE is a loop over the rollout's steps: on the host it costs no kernel launches
+        values = self._buf["values"].cpu()
+        adv, ret = compute_gae(torch.from_numpy(self._rewards), values, torch.from_numpy(self._dones),
+                               last_value.cpu(), c.ppo.gamma, c.ppo.gae_lambda)
+        adv, ret = adv.to(dev), ret.to(dev)
         b = self._buf
         scale = 256.0 / T  # the seed's metric: summed mean reward per 256 steps
         return {

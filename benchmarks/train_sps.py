@@ -10,7 +10,11 @@ For each (config, encoder, mode) it runs the real trainer for a few updates
 network work alone for the same shapes: the rollout's forward passes over the
 training and held-out observations, and the update's forward/backward passes and
 optimizer steps on random data. SPS / ceiling says how much of the time the
-environments and bookkeeping cost. Each figure is the best of ``--repeats``
+environments and bookkeeping cost. It also counts the network's floating-point
+work per environment step (torch's FLOP counter: the rollout's forward passes
+and every epoch's forward/backward passes) and sets the rate that training
+reaches against the peak of one large matrix product in the same process and
+precision, a practical upper bound for the hardware. Each figure is the best of ``--repeats``
 interleaved rounds, since the machine may be shared. Every measurement runs in
 its own process, because the allocator setting below is process-wide. Modes:
 
@@ -147,6 +151,50 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     return B / (t_forward + t_update)
 
 
+def flops_per_step(cfg: C.Config) -> float:
+    """The network's FLOPs per training environment step: forward passes for the
+    training and held-out environments, and ``num_epochs`` forward/backward passes."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model(cfg.model)
+    obs = torch.zeros((2, 64, 64, 3), dtype=torch.uint8)
+    with FlopCounterMode(display=False) as fwd, torch.no_grad():
+        model(obs)
+    with FlopCounterMode(display=False) as fwd_bwd:
+        logits, value = model(obs)
+        (logits.sum() + value.sum()).backward()
+    per_sample_fwd, per_sample_fwd_bwd = fwd.get_total_flops() / 2, fwd_bwd.get_total_flops() / 2
+    acting = (cfg.env.num_envs + cfg.env.num_test_envs) / cfg.env.num_envs
+    return acting * per_sample_fwd + cfg.ppo.num_epochs * per_sample_fwd_bwd
+
+
+def matmul_peak(device: torch.device, autocast: str) -> tuple[float, str]:
+    """FLOP/s of a large square matrix product in the precision the network runs
+    in (bf16 with autocast; on a GPU float32 as TF32, as cuDNN runs convolutions)."""
+    n = 4096 if device.type == "cuda" else 2048
+    dtype = torch.bfloat16 if autocast == "bf16" else torch.float32
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    tf32 = device.type == "cuda" and dtype == torch.float32
+    old = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32 or old
+    try:
+        best = float("inf")
+        for _ in range(3):
+            reps = 20 if device.type == "cuda" else 5
+            a @ b
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, (time.perf_counter() - t0) / reps)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old
+    return 2 * n**3 / best, "tf32" if tf32 else str(dtype).removeprefix("torch.")
+
+
 def measure_in_child(args: argparse.Namespace, preset: str, enc: str, mode: str) -> dict:
     """Run one measurement in a fresh process (the allocator setting cannot be undone)."""
     job = {"preset": preset, "encoder": enc, "mode": mode, "num_steps": args.num_steps or None,
@@ -165,7 +213,7 @@ def measure_in_child(args: argparse.Namespace, preset: str, enc: str, mode: str)
 
 
 def child(job: dict) -> None:
-    """One (config, encoder, mode): print {"sps", "ceiling"} as JSON."""
+    """One (config, encoder, mode): print its SPS, ceiling, FLOPs per step and matmul peak as JSON."""
     if job["threads"]:
         torch.set_num_threads(job["threads"])
     if job["device"] == "cpu":
@@ -175,7 +223,9 @@ def child(job: dict) -> None:
         cfg.train.torch_threads = job["threads"]
     ceil = ceiling_sps(cfg)
     sps = training_sps(cfg, job["updates"])
-    print(json.dumps({"sps": sps, "ceiling": ceil}))
+    peak, peak_dtype = matmul_peak(resolve_device(cfg.train.device), cfg.train.autocast)
+    print(json.dumps({"sps": sps, "ceiling": ceil, "flops_per_step": flops_per_step(cfg),
+                      "peak": peak, "peak_dtype": peak_dtype}))
 
 
 def main() -> None:
@@ -207,39 +257,51 @@ def main() -> None:
     for item in args.configs.split(","):
         preset, _, own = item.partition("@")
         for enc in (own.split("+") if own else args.encoders.split(",")):
-            best = {m: (0.0, 0.0) for m in modes}
+            best = {m: {"sps": 0.0, "ceiling": 0.0, "peak": 0.0} for m in modes}
             for _ in range(args.repeats):  # interleaved, best of: the machine may be shared
                 for m in modes:
                     r = measure_in_child(args, preset, enc, m)
-                    best[m] = (max(best[m][0], r["sps"]), max(best[m][1], r["ceiling"]))
+                    for k in ("sps", "ceiling", "peak"):
+                        best[m][k] = max(best[m][k], r[k])
+                    best[m]["flops_per_step"], best[m]["peak_dtype"] = r["flops_per_step"], r["peak_dtype"]
             for m in modes:
-                cfg, (sps, ceil) = make_config(preset, enc, m, args.num_steps or None, args.device, args.set), best[m]
+                cfg, b = make_config(preset, enc, m, args.num_steps or None, args.device, args.set), best[m]
+                rate = b["sps"] * b["flops_per_step"]
                 rows.append((preset, enc, m, cfg.env.num_envs, cfg.ppo.num_steps, cfg.ppo.batch_size,
-                             chunk_sizes(cfg, resolve_device(args.device)), sps, ceil))
-                print(f"{preset:14s} {enc:7s} {m:12s} train {sps:8.0f} sps   network-only {ceil:8.0f} sps   "
-                      f"ratio {sps / ceil:.2f}", flush=True)
+                             chunk_sizes(cfg, resolve_device(args.device)), b["sps"], b["ceiling"],
+                             rate, b["peak"], b["peak_dtype"]))
+                print(f"{preset:14s} {enc:7s} {m:12s} train {b['sps']:8.0f} sps   network-only {b['ceiling']:8.0f} sps   "
+                      f"ratio {b['sps'] / b['ceiling']:.2f}   network {rate / 1e9:.0f} GFLOP/s = "
+                      f"{rate / b['peak']:.2f} of {b['peak_dtype']} matmul peak {b['peak'] / 1e9:.0f}", flush=True)
             for m in (m for m in modes if "cleanrl" in best and not m.startswith("cleanrl")):
-                print(f"{preset:14s} {enc:7s} {m} / cleanrl-style: {best[m][0] / best['cleanrl'][0]:.2f}x", flush=True)
+                print(f"{preset:14s} {enc:7s} {m} / cleanrl-style: {best[m]['sps'] / best['cleanrl']['sps']:.2f}x",
+                      flush=True)
 
     if args.write:
         lines = [
             f"Measured {time.strftime('%Y-%m-%d')} on {hardware(args.device)}; command: "
             f"`python benchmarks/train_sps.py {' '.join(sys.argv[1:])}`.",
             "",
-            "| config | encoder | mode | envs | steps/env | minibatch | chunks (update, inference) | training SPS | network-only SPS | ratio |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| config | encoder | mode | envs | steps/env | minibatch | chunks (update, inference) | training SPS | "
+            "network-only SPS | ratio | network GFLOP/s in training | matmul peak GFLOP/s | share of peak |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for preset, enc, mode, ne, ns, mb, (uc, ic), sps, ceil in rows:
+        for preset, enc, mode, ne, ns, mb, (uc, ic), sps, ceil, rate, peak, dt in rows:
             lines.append(f"| {preset} | {enc} | {mode} | {ne} | {ns} | {mb} | {uc or 'whole'}, {ic or 'all'} | "
-                         f"{sps:.0f} | {ceil:.0f} | {sps / ceil:.2f} |")
+                         f"{sps:.0f} | {ceil:.0f} | {sps / ceil:.2f} | {rate / 1e9:,.0f} | {peak / 1e9:,.0f} ({dt}) | "
+                         f"{rate / peak:.2f} |")
         speedups = {}
-        for preset, enc, mode, *_, sps, _ in rows:
+        for preset, enc, mode, *_, sps, _ceil, _rate, _peak, _dt in rows:
             speedups.setdefault((preset, enc), {})[mode] = sps
         lines.append("")
         lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. '
                      'Each measurement ran in its own process; cleanrl ran with the default glibc allocator, '
                      'fast and cleanrl-keep with freed memory kept in the process (rlsight/training/allocator.py); '
-                     'on CPU, fast with IMPALA spreads the update\'s chunks over one thread per core.')
+                     'on CPU, fast with IMPALA spreads the update\'s chunks over one thread per core. '
+                     'Network GFLOP/s = training SPS times the network\'s FLOPs per environment step (torch\'s FLOP '
+                     'counter; the rollout\'s forward passes for training and held-out environments and every '
+                     'epoch\'s forward/backward passes); the peak is the best of a large square matrix product in '
+                     'the same process and precision.')
         lines.append("")
         for (preset, enc), m in speedups.items():
             for mode in (k for k in m if "cleanrl" in m and not k.startswith("cleanrl")):

@@ -178,9 +178,8 @@ def matmul_peak(device: torch.device, autocast: str) -> tuple[float, str]:
     old = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32 or old
     try:
-        best = float("inf")
+        best, reps = float("inf"), 20 if device.type == "cuda" else 5
         for _ in range(3):
-            reps = 20 if device.type == "cuda" else 5
             a @ b
             if device.type == "cuda":
                 torch.cuda.synchronize()

@@ -114,24 +114,19 @@ def ppo_update(
 
 
 def _summarise(chunk_stats: list[list[torch.Tensor]], grad_norms: list[torch.Tensor], n: int) -> dict[str, float]:
-    """Means per sample and of the gradient norms, read from the device in one copy.
+    """Means per sample and of the gradient norms, read from the device after the last minibatch (two copies).
 
     Sums are taken on the host in float64, chunk by chunk within each group and
     group by group, as the numbers were summed when they were read one by one."""
-    flat = [t for group in chunk_stats for t in group]
-    host = torch.cat([torch.stack(flat).reshape(-1), torch.stack(grad_norms).reshape(-1).float()]).tolist()
-    rows = [host[i * len(STAT_NAMES) : (i + 1) * len(STAT_NAMES)] for i in range(len(flat))]
-    norms = host[len(flat) * len(STAT_NAMES) :]
-    sums, i = dict.fromkeys(STAT_NAMES, 0.0), 0
+    rows = iter(torch.stack([t for group in chunk_stats for t in group]).tolist())
+    sums = [0.0] * len(STAT_NAMES)
     for group in chunk_stats:
-        part = dict.fromkeys(STAT_NAMES, 0.0)
-        for row in rows[i : i + len(group)]:
-            for k, v in zip(STAT_NAMES, row):
-                part[k] += v
-        i += len(group)
-        for k in STAT_NAMES:
-            sums[k] += part[k]
-    out = {k: v / n for k, v in sums.items()}
+        part = [0.0] * len(STAT_NAMES)
+        for _ in group:
+            part = [a + b for a, b in zip(part, next(rows))]
+        sums = [a + b for a, b in zip(sums, part)]
+    norms = torch.stack(grad_norms).tolist()
+    out = {k: v / n for k, v in zip(STAT_NAMES, sums)}
     out["grad_norm"] = sum(norms) / len(norms)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import pytest
@@ -104,3 +105,33 @@ def test_max_minutes_stops_with_a_final_model(tmp_path):
     rows = run.metrics()
     assert len(rows) == 1 and run.info()["status"] == "finished" and run.info()["steps"] == 256
     assert (run.path / "model.safetensors").is_file() and run.latest_checkpoint().name == "step_000000000256"
+
+
+def test_each_update_records_where_its_time_went(tiny_run):
+    for r in RunDir.open(tiny_run).metrics():
+        assert r["rollout_time"] > 0 and r["learn_time"] > 0
+        # sps is measured over the same span as the two parts together
+        assert r["rollout_time"] + r["learn_time"] == pytest.approx(256 / r["sps"], rel=0.02, abs=2e-3)
+
+
+def test_metrics_written_before_the_time_columns_load_and_resume(tmp_path):
+    """A run recorded before rollout_time and learn_time existed: its rows load with
+    those cells empty (NaN), and resuming it keeps them and writes every column."""
+    cfg = tiny_config(train__save_step=512, train__keep_checkpoints=0)
+    ref = train(cfg, tmp_path / "ref", progress=False).metrics()
+    d = tmp_path / "old"
+    shutil.copytree(tmp_path / "ref", d)
+    old_cols = [c for c in METRIC_COLUMNS if c not in ("rollout_time", "learn_time")]
+    lines = [",".join(old_cols)] + [",".join(repr(r[c]) if r[c] == r[c] else "" for c in old_cols) for r in ref[:2]]
+    (d / "metrics.csv").write_text("\n".join(lines) + "\n")
+    old = RunDir(d).metrics()
+    assert len(old) == 2 and all(math.isnan(r["rollout_time"]) and math.isnan(r["learn_time"]) for r in old)
+    assert [r["policy_loss"] for r in old] == [r["policy_loss"] for r in ref[:2]]
+
+    shutil.rmtree(RunDir(d).latest_checkpoint())  # back to the checkpoint at step 512
+    (d / "model.safetensors").unlink()
+    RunDir(d).update_info(status="running")
+    rows = resume(d, progress=False).metrics()
+    assert (d / "metrics.csv").read_text().splitlines()[0] == ",".join(METRIC_COLUMNS)
+    assert [math.isnan(r["learn_time"]) for r in rows] == [True, True, False, False]
+    assert [r["policy_loss"] for r in rows] == [r["policy_loss"] for r in ref]

@@ -26,6 +26,7 @@ LABELS = {
     "train_norm_return": "normalised train return", "test_norm_return": "normalised test return",
     "train_reward_rate": "train reward rate (per 256 steps)", "test_reward_rate": "test reward rate (per 256 steps)",
     "gap": "generalisation gap (train - test return)", "sps": "steps per second",
+    "rollout_time": "seconds collecting the rollout (per update)", "learn_time": "seconds learning (per update)",
 }
 X_AXES = {"steps": "step", "step": "step", "wall_time": "wall_time", "time": "wall_time"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -44,5 +45,16 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         last = rows[-1]
         print(f"{r.path}: {r.info()['status']} at step {int(last['step'])}, "
-              f"train return {last['train_return']:.2f}, test return {last['test_return']:.2f}, sps {last['sps']:.0f}")
+              f"train return {last['train_return']:.2f}, test return {last['test_return']:.2f}, sps {last['sps']:.0f}"
+              f"{_time_split(rows)}")
     return 0
+
+
+def _time_split(rows: list[dict]) -> str:
+    """", 14% of the time collecting rollouts, 86% learning" over the rows that timed both."""
+    timed = [r for r in rows if not (math.isnan(r["rollout_time"]) or math.isnan(r["learn_time"]))]
+    roll, learn = sum(r["rollout_time"] for r in timed), sum(r["learn_time"] for r in timed)
+    if roll + learn <= 0:
+        return ""
+    share = roll / (roll + learn)
+    return f", {share:.0%} of the time collecting rollouts, {1 - share:.0%} learning"

@@ -37,9 +37,10 @@ METRIC_COLUMNS = [
     "train_reward_rate", "test_reward_rate", "train_episodes", "test_episodes",
     "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
     "explained_variance", "grad_norm", "lr",
+    "rollout_time", "learn_time",
 ]
 # Columns that depend on wall-clock time rather than on the computation.
-TIMING_COLUMNS = ("wall_time", "sps")
+TIMING_COLUMNS = ("wall_time", "sps", "rollout_time", "learn_time")
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -136,7 +137,8 @@ class RunDir:
             f.flush()
 
     def metrics(self) -> list[dict]:
-        """Rows of metrics.csv as dicts of floats (NaN where empty); a partial last line is dropped."""
+        """Rows of metrics.csv as dicts of floats (NaN where empty); a partial last line
+        is dropped. Columns added in later versions are NaN in rows written before them."""
         p = self.path / METRICS
         if not p.is_file():
             return []
@@ -146,9 +148,9 @@ class RunDir:
             lines = lines[:-1]
         rows = []
         for r in csv.DictReader(lines):
-            if None in r.values() or len(r) != len(METRIC_COLUMNS):
+            if None in r or None in r.values():  # too many or too few fields
                 continue
-            rows.append({k: _parse(v) for k, v in r.items()})
+            rows.append({k: _parse(r.get(k, "")) for k in METRIC_COLUMNS})
         return rows
 
     # -- checkpoints --------------------------------------------------------------

@@ -146,10 +146,12 @@ class Trainer:
             while not done and self.update < self.num_updates and not self._stop:
                 t0 = time.perf_counter()
                 roll = self.collector.collect()
-                stats = self._learn(roll)
+                t1 = time.perf_counter()
+                stats = self._learn(roll)  # returns after reading its statistics, so the device is done
                 self.update += 1
                 self.step += self.batch_per_update
                 now = time.perf_counter()
+                stats.update(rollout_time=round(t1 - t0, 4), learn_time=round(now - t1, 4))
                 row = self._row(stats, roll, self.batch_per_update / max(now - t0, 1e-9), now - start)
                 self.rows.append(row)
                 self.run.append_metrics(row)

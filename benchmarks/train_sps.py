@@ -33,6 +33,8 @@ A mode may add options with "+", e.g. ``fast+overlap+bf16+compile``:
 - bf16:         bf16 autocast for the forward passes (train.autocast)
 - compile:      torch.compile, mode reduce-overhead (CUDA graphs) on a GPU and
                 default on CPU (train.compile)
+- cl:           the weights in channels-last layout too (train.channels_last); the
+                activations are channels-last already (benchmarks/layout.py)
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ from rlsight.training.trainer import (  # noqa: E402
 )
 
 MODES = ("fast", "cleanrl", "cleanrl-keep")
-OPTIONS = ("overlap", "bf16", "compile")
+OPTIONS = ("overlap", "bf16", "compile", "cl")
 
 
 def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str,
@@ -86,6 +88,8 @@ def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, dev
         cfg.train.autocast = "bf16"
     if "compile" in options:
         cfg.train.compile = "reduce-overhead" if device.startswith("cuda") else "default"
+    if "cl" in options:
+        cfg.train.channels_last = True
     C.validate(cfg)
     return cfg
 

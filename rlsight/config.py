@@ -112,7 +112,7 @@ class TrainConfig:
     torch_threads: int = _doc("CPU threads for torch; 0 = all cores.", default=0)
     update_chunk: int = _doc("Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: on CPU 64 for IMPALA, 256 for Nature-DQN; whole minibatch on GPU.", default=0)
     inference_chunk: int = _doc("Samples per forward pass during rollouts; 0 = all environments at once.", default=0)
-    channels_last: bool = _doc("Use the channels-last memory layout for convolutions.", default=False)
+    channels_last: bool = _doc("Store the weights channels-last too (the activations are channels-last already).", default=False)
     env_groups: int = _doc("Split the training environments into this many groups that take turns: the network "
                            "acts for one group while the others step (overlap); 1 = all together.", default=1, late=True)
     autocast: str = _doc("Mixed precision for the network's forward passes: off or bf16 (autocast).",

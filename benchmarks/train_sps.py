@@ -94,8 +94,9 @@ def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, dev
     return cfg
 
 
-def training_sps(cfg: C.Config, updates: int) -> float:
-    """SPS of the real trainer over ``updates`` updates after one warm-up update."""
+def training_sps(cfg: C.Config, updates: int) -> tuple[float, float]:
+    """SPS of the real trainer over ``updates`` updates after one warm-up update, and
+    the share of that time spent collecting rollouts (the rest is learning)."""
     per_update = cfg.env.num_envs * cfg.ppo.num_steps
     cfg.train.total_steps = per_update * (updates + 1)
     cfg.train.save_step = 10**12
@@ -105,7 +106,8 @@ def training_sps(cfg: C.Config, updates: int) -> float:
         rows = run.metrics()
     counted = rows[1:]
     seconds = counted[-1]["wall_time"] - rows[0]["wall_time"]
-    return per_update * len(counted) / seconds
+    rollout = sum(r["rollout_time"] for r in counted)
+    return per_update * len(counted) / seconds, rollout / (rollout + sum(r["learn_time"] for r in counted))
 
 
 def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
@@ -225,9 +227,9 @@ def child(job: dict) -> None:
     if job["threads"]:
         cfg.train.torch_threads = job["threads"]
     ceil = ceiling_sps(cfg)
-    sps = training_sps(cfg, job["updates"])
+    sps, rollout_share = training_sps(cfg, job["updates"])
     peak, peak_dtype = matmul_peak(resolve_device(cfg.train.device), cfg.train.autocast)
-    print(json.dumps({"sps": sps, "ceiling": ceil, "flops_per_step": flops_per_step(cfg),
+    print(json.dumps({"sps": sps, "rollout_share": rollout_share, "ceiling": ceil, "flops_per_step": flops_per_step(cfg),
                       "peak": peak, "peak_dtype": peak_dtype}))
 
 
@@ -264,6 +266,8 @@ def main() -> None:
             for _ in range(args.repeats):  # interleaved, best of: the machine may be shared
                 for m in modes:
                     r = measure_in_child(args, preset, enc, m)
+                    if r["sps"] > best[m]["sps"]:
+                        best[m]["rollout_share"] = r["rollout_share"]  # of the fastest round
                     for k in ("sps", "ceiling", "peak"):
                         best[m][k] = max(best[m][k], r[k])
                     best[m]["flops_per_step"], best[m]["peak_dtype"] = r["flops_per_step"], r["peak_dtype"]
@@ -271,9 +275,10 @@ def main() -> None:
                 cfg, b = make_config(preset, enc, m, args.num_steps or None, args.device, args.set), best[m]
                 rate = b["sps"] * b["flops_per_step"]
                 rows.append((preset, enc, m, cfg.env.num_envs, cfg.ppo.num_steps, cfg.ppo.batch_size,
-                             chunk_sizes(cfg, resolve_device(args.device)), b["sps"], b["ceiling"],
-                             rate, b["peak"], b["peak_dtype"]))
-                print(f"{preset:14s} {enc:7s} {m:12s} train {b['sps']:8.0f} sps   network-only {b['ceiling']:8.0f} sps   "
+                             chunk_sizes(cfg, resolve_device(args.device)), b["sps"], b["rollout_share"],
+                             b["ceiling"], rate, b["peak"], b["peak_dtype"]))
+                print(f"{preset:14s} {enc:7s} {m:12s} train {b['sps']:8.0f} sps ({b['rollout_share']:.0%} rollouts)   "
+                      f"network-only {b['ceiling']:8.0f} sps   "
                       f"ratio {b['sps'] / b['ceiling']:.2f}   network {rate / 1e9:.0f} GFLOP/s = "
                       f"{rate / b['peak']:.2f} of {b['peak_dtype']} matmul peak {b['peak'] / 1e9:.0f}", flush=True)
             for m in (m for m in modes if "cleanrl" in best and not m.startswith("cleanrl")):
@@ -286,21 +291,23 @@ def main() -> None:
             f"`python benchmarks/train_sps.py {' '.join(sys.argv[1:])}`.",
             "",
             "| config | encoder | mode | envs | steps/env | minibatch | chunks (update, inference) | training SPS | "
-            "network-only SPS | ratio | network GFLOP/s in training | matmul peak GFLOP/s | share of peak |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "time in rollouts | network-only SPS | ratio | network GFLOP/s in training | matmul peak GFLOP/s | share of peak |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for preset, enc, mode, ne, ns, mb, (uc, ic), sps, ceil, rate, peak, dt in rows:
+        for preset, enc, mode, ne, ns, mb, (uc, ic), sps, share, ceil, rate, peak, dt in rows:
             lines.append(f"| {preset} | {enc} | {mode} | {ne} | {ns} | {mb} | {uc or 'whole'}, {ic or 'all'} | "
-                         f"{sps:.0f} | {ceil:.0f} | {sps / ceil:.2f} | {rate / 1e9:,.0f} | {peak / 1e9:,.0f} ({dt}) | "
+                         f"{sps:.0f} | {share:.0%} | {ceil:.0f} | {sps / ceil:.2f} | {rate / 1e9:,.0f} | {peak / 1e9:,.0f} ({dt}) | "
                          f"{rate / peak:.2f} |")
         speedups = {}
-        for preset, enc, mode, *_, sps, _ceil, _rate, _peak, _dt in rows:
+        for preset, enc, mode, *_, sps, _share, _ceil, _rate, _peak, _dt in rows:
             speedups.setdefault((preset, enc), {})[mode] = sps
         lines.append("")
         lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. '
                      'Each measurement ran in its own process; cleanrl ran with the default glibc allocator, '
                      'fast and cleanrl-keep with freed memory kept in the process (rlsight/training/allocator.py); '
                      'on CPU, fast with IMPALA spreads the update\'s chunks over one thread per core. '
+                     'Time in rollouts: the share of the timed updates spent acting, stepping the environments '
+                     'and computing advantages (metrics.csv rollout_time); the rest is the PPO epochs. '
                      'Network GFLOP/s = training SPS times the network\'s FLOPs per environment step (torch\'s FLOP '
                      'counter; the rollout\'s forward passes for training and held-out environments and every '
                      'epoch\'s forward/backward passes); the peak is the best of a large square matrix product in '

@@ -59,6 +59,7 @@ from rlsight.ppo import Batch, ppo_update  # noqa: E402
 from rlsight.ppo.precision import autocast_context  # noqa: E402
 from rlsight.runs import RunDir  # noqa: E402
 from rlsight.training.allocator import ENV_SWITCH, keep_freed_memory  # noqa: E402
+from rlsight.training.progress import rollout_share  # noqa: E402
 from rlsight.training.trainer import (  # noqa: E402
     Trainer,
     chunk_sizes,
@@ -106,8 +107,7 @@ def training_sps(cfg: C.Config, updates: int) -> tuple[float, float]:
         rows = run.metrics()
     counted = rows[1:]
     seconds = counted[-1]["wall_time"] - rows[0]["wall_time"]
-    rollout = sum(r["rollout_time"] for r in counted)
-    return per_update * len(counted) / seconds, rollout / (rollout + sum(r["learn_time"] for r in counted))
+    return per_update * len(counted) / seconds, rollout_share(counted)
 
 
 def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:

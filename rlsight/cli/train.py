@@ -51,10 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _time_split(rows: list[dict]) -> str:
-    """", 14% of the time collecting rollouts, 86% learning" over the rows that timed both."""
-    timed = [r for r in rows if not (math.isnan(r["rollout_time"]) or math.isnan(r["learn_time"]))]
-    roll, learn = sum(r["rollout_time"] for r in timed), sum(r["learn_time"] for r in timed)
-    if roll + learn <= 0:
-        return ""
-    share = roll / (roll + learn)
-    return f", {share:.0%} of the time collecting rollouts, {1 - share:.0%} learning"
+    """", 14% of the time collecting rollouts, 86% learning", or "" if nothing was timed."""
+    from rlsight.training.progress import rollout_share
+
+    share = rollout_share(rows)
+    return "" if math.isnan(share) else f", {share:.0%} of the time collecting rollouts, {1 - share:.0%} learning"

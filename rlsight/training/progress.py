@@ -11,6 +11,14 @@ from tqdm import tqdm
 from rlsight.runs.atomic import atomic_write
 
 
+def rollout_share(rows: list[dict]) -> float:
+    """Share of the timed updates' seconds spent collecting rollouts (the rest is
+    learning), over the rows that timed both; NaN when none did."""
+    timed = [r for r in rows if not (math.isnan(r["rollout_time"]) or math.isnan(r["learn_time"]))]
+    roll, learn = sum(r["rollout_time"] for r in timed), sum(r["learn_time"] for r in timed)
+    return roll / (roll + learn) if roll + learn > 0 else float("nan")
+
+
 class ProgressBar:
     """Steps, SPS, train and test return, ETA; quiet when ``enabled`` is False."""
 

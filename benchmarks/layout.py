@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import hardware, write_section  # noqa: E402
+from _timing import seconds_per_call  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
 from rlsight.models.policy import build_model  # noqa: E402
@@ -44,13 +45,7 @@ def inputs(frames: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def rate(fn, samples: int, seconds: float) -> float:
     """Samples per second of ``fn`` over at least ``seconds``."""
-    n, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        dt = time.perf_counter() - t0
-        if dt >= seconds:
-            return samples * n / dt
+    return samples / seconds_per_call(fn, seconds)
 
 
 def measure(config: str, encoder: str, chunk: int, envs: int, rounds: int, seconds: float) -> dict:

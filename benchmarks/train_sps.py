@@ -52,6 +52,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import hardware, write_section  # noqa: E402
+from _timing import matmul_peak  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
 from rlsight.models import build_model  # noqa: E402
@@ -172,32 +173,6 @@ def flops_per_step(cfg: C.Config) -> float:
     per_sample_fwd, per_sample_fwd_bwd = fwd.get_total_flops() / 2, fwd_bwd.get_total_flops() / 2
     acting = (cfg.env.num_envs + cfg.env.num_test_envs) / cfg.env.num_envs
     return acting * per_sample_fwd + cfg.ppo.num_epochs * per_sample_fwd_bwd
-
-
-def matmul_peak(device: torch.device, autocast: str) -> tuple[float, str]:
-    """FLOP/s of a large square matrix product in the precision the network runs
-    in (bf16 with autocast; on a GPU float32 as TF32, as cuDNN runs convolutions)."""
-    n = 4096 if device.type == "cuda" else 2048
-    dtype = torch.bfloat16 if autocast == "bf16" else torch.float32
-    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    tf32 = device.type == "cuda" and dtype == torch.float32
-    old = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32 or old
-    try:
-        best, reps = float("inf"), 20 if device.type == "cuda" else 5
-        for _ in range(3):
-            a @ b
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                a @ b
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            best = min(best, (time.perf_counter() - t0) / reps)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = old
-    return 2 * n**3 / best, "tf32" if tf32 else str(dtype).removeprefix("torch.")
 
 
 def measure_in_child(args: argparse.Namespace, preset: str, enc: str, mode: str) -> dict:

@@ -27,21 +27,13 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import hardware, write_section  # noqa: E402
+from _timing import matmul_peak, seconds_per_call  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
 from rlsight.models.policy import build_model  # noqa: E402
 from rlsight.training.allocator import keep_freed_memory  # noqa: E402
 
 DTYPES = (torch.float32, torch.bfloat16)
-
-
-def seconds_per_call(fn, seconds: float) -> float:
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        fn()
-        n += 1
-    return (time.perf_counter() - t0) / n
 
 
 def conv_shapes(model: nn.Module, x: torch.Tensor) -> dict[tuple, dict]:
@@ -81,13 +73,9 @@ def conv_timer(key: tuple, needs_input_grad: bool, dtype: torch.dtype, seconds: 
     def both():
         torch.autograd.grad(F.conv2d(x, w, b, stride, pad), wrt, g)
 
+    forward(), both()  # warm up
     flops = 2 * y.numel() * cin * k[0] * k[1]  # forward multiply-adds x 2
     return seconds_per_call(forward, seconds), seconds_per_call(both, seconds), flops
-
-
-def matmul_rate(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:
-    a, b = (torch.randn(n, n).to(dtype) for _ in range(2))
-    return 2 * n**3 / seconds_per_call(lambda: a @ b, seconds)
 
 
 def main() -> None:
@@ -115,6 +103,7 @@ def main() -> None:
     convs = conv_shapes(model, x)
     best_pass, best = float("inf"), {}
     peaks = {dt: 0.0 for dt in DTYPES}
+    whole_pass()  # warm up
     for _ in range(args.rounds):
         best_pass = min(best_pass, seconds_per_call(whole_pass, args.seconds))
         for key, entry in convs.items():
@@ -123,7 +112,8 @@ def main() -> None:
                 old = best.get((key, dt), (float("inf"), float("inf"), flops))
                 best[key, dt] = (min(old[0], fwd), min(old[1], both), flops)
         for dt in DTYPES:
-            peaks[dt] = max(peaks[dt], matmul_rate(dt, seconds=args.seconds))
+            autocast = "bf16" if dt == torch.bfloat16 else "off"
+            peaks[dt] = max(peaks[dt], matmul_peak(torch.device("cpu"), autocast)[0])
 
     rows, conv_total = [], 0.0
     for key, entry in convs.items():

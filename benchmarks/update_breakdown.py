@@ -130,9 +130,9 @@ def main() -> None:
                     + " | ".join(cells) + " |")
         print(rows[-1])
     share = conv_total / best_pass
+    peak_text = ", ".join(f"{str(dt).removeprefix('torch.')} {p / 1e9:.0f} GFLOP/s" for dt, p in peaks.items())
     print(f"whole pass {best_pass * 1e3:.1f} ms ({args.chunk / best_pass:.0f} samples/s), "
-          f"float32 convolutions {conv_total * 1e3:.1f} ms ({share:.0%}); matmul peak "
-          + ", ".join(f"{str(dt).removeprefix('torch.')} {p / 1e9:.0f} GFLOP/s" for dt, p in peaks.items()))
+          f"float32 convolutions {conv_total * 1e3:.1f} ms ({share:.0%}); matmul peak {peak_text}")
     head = ("| convolution | times per pass | shape | float32 ms forward / backward | float32 GFLOP/s forward / backward "
             "| bfloat16 ms forward / backward | bfloat16 GFLOP/s forward / backward |\n"
             "| --- | --- | --- | --- | --- | --- | --- |")
@@ -142,8 +142,7 @@ def main() -> None:
             f"best of {args.rounds} interleaved rounds.\n\n"
             f"One forward+backward pass as training runs it: **{best_pass * 1e3:.1f} ms** "
             f"({args.chunk / best_pass:.0f} samples/s), of which the float32 convolutions, timed alone, take "
-            f"{conv_total * 1e3:.1f} ms (**{share:.0%}**). Matrix-product peak on one thread: "
-            + ", ".join(f"{str(dt).removeprefix('torch.')} {p / 1e9:.0f} GFLOP/s" for dt, p in peaks.items())
+            f"{conv_total * 1e3:.1f} ms (**{share:.0%}**). Matrix-product peak on one thread: {peak_text}"
             + f".\n\n{head}\n" + "\n".join(rows) + "\n\n"
             "Backward computes the weight and bias gradients, and the input gradient except for the first "
             "convolution (the frames need none).")

@@ -35,12 +35,7 @@ class NatureEncoder(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """x + conv2(relu(conv1(relu(x)))).
-
-    The inner ReLU and the sum run in place on the convolutions' outputs, which
-    their backward passes do not read: the same numbers with two activations
-    fewer allocated and written per block (about 3% of a CPU training pass).
-    The outer ReLU cannot, as ``x`` is needed for the sum."""
+    """x + conv2(relu(conv1(relu(x))))."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -48,7 +43,7 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(torch.relu_(self.conv1(torch.relu(x)))).add_(x)
+        return x + self.conv2(torch.relu(self.conv1(torch.relu(x))))
 
 
 class ImpalaBlock(nn.Module):

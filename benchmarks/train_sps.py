@@ -202,9 +202,9 @@ def child(job: dict) -> None:
     if job["threads"]:
         cfg.train.torch_threads = job["threads"]
     ceil = ceiling_sps(cfg)
-    sps, share = training_sps(cfg, job["updates"])
+    sps, rollout_share = training_sps(cfg, job["updates"])
     peak, peak_dtype = matmul_peak(resolve_device(cfg.train.device), cfg.train.autocast)
-    print(json.dumps({"sps": sps, "rollout_share": share, "ceiling": ceil, "flops_per_step": flops_per_step(cfg),
+    print(json.dumps({"sps": sps, "rollout_share": rollout_share, "ceiling": ceil, "flops_per_step": flops_per_step(cfg),
                       "peak": peak, "peak_dtype": peak_dtype}))
 
 

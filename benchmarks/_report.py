@@ -27,8 +27,13 @@ def hardware(device: str = "cpu") -> str:
     return out
 
 
-def write_section(path: Path, key: str, title: str, body: str) -> None:
-    """Replace (or append) the block between <!-- key:start --> and <!-- key:end -->."""
+def write_section(path: Path, key: str, title: str, body: str, device: str = "cpu") -> None:
+    """Replace (or append) the block between <!-- key:start --> and <!-- key:end -->.
+
+    Results measured on a GPU go to their own section (``key-gpu``), so that they
+    never replace the CPU figures, and the other way round."""
+    if device.startswith("cuda"):
+        key, title = f"{key}-gpu", f"{title}, on a GPU"
     text = path.read_text() if path.exists() else HEADER
     block = f"<!-- {key}:start -->\n## {title}\n\n{body}\n<!-- {key}:end -->"
     pattern = re.compile(rf"<!-- {key}:start -->.*?<!-- {key}:end -->", re.S)

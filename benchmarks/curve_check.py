@@ -112,7 +112,8 @@ def main() -> None:
         if args.trained_with:
             head.append(f"Trained with: {args.trained_with}.")
         body = "\n".join([*head, "", *lines])
-        write_section(Path(args.write), "curve_check", "Learning-curve check (benchmarks/curve_check.py)", body)
+        write_section(Path(args.write), "curve_check", "Learning-curve check (benchmarks/curve_check.py)", body,
+                      device=run.config().train.device)
     sys.exit(0 if ok else 1)
 
 

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{a.loop_frames} frames, vectorised on {a.frames}. Targets: 4x the loop for IMPALA, 15x for "
                 f"Nature-DQN.\n\n{table(rows)}\n\n"
                 f"Command: `python benchmarks/saliency_fps.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
-        write_section(a.write, "saliency_fps", "Saliency: perturbation frames per second", body)
+        write_section(a.write, "saliency_fps", "Saliency: perturbation frames per second", body, device=a.device)
         print(f"wrote {a.write}")
     return 0
 

@@ -291,7 +291,8 @@ def main() -> None:
         for (preset, enc), m in speedups.items():
             for mode in (k for k in m if "cleanrl" in m and not k.startswith("cleanrl")):
                 lines.append(f"- {preset}, {enc}: {mode} / CleanRL-style = **{m[mode] / m['cleanrl']:.2f}x**")
-        write_section(Path(args.write), "train_sps", "Training throughput (benchmarks/train_sps.py)", "\n".join(lines))
+        write_section(Path(args.write), "train_sps", "Training throughput (benchmarks/train_sps.py)", "\n".join(lines),
+                      device=args.device)
         print(f"wrote {args.write}")
 
 

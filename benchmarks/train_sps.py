@@ -6,7 +6,7 @@ against CleanRL-style unchunked passes, measured side by side in one run.
     python benchmarks/train_sps.py --configs procgen-paper,cpu-30min@nature  # a preset with only some encoders
 
 For each (config, encoder, mode) it runs the real trainer for a few updates
-(the first is a warm-up and not counted) and, in the same process, times the
+(the first, or the first three with a compiled network, are warm-ups and not counted) and, in the same process, times the
 network work alone for the same shapes: the rollout's forward passes over the
 training and held-out observations, and the update's forward/backward passes and
 optimizer steps on random data. SPS / ceiling says how much of the time the
@@ -96,18 +96,25 @@ def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, dev
     return cfg
 
 
+def warmup_updates(cfg: C.Config) -> int:
+    """Updates not counted: one, or three with a compiled network (compilation and, on
+    a GPU, CUDA graphs recorded for each new shape take the first two)."""
+    return 3 if cfg.train.compile != "off" else 1
+
+
 def training_sps(cfg: C.Config, updates: int) -> tuple[float, float]:
-    """SPS of the real trainer over ``updates`` updates after one warm-up update, and
+    """SPS of the real trainer over ``updates`` updates after the warm-up updates, and
     the share of that time spent collecting rollouts (the rest is learning)."""
     per_update = cfg.env.num_envs * cfg.ppo.num_steps
-    cfg.train.total_steps = per_update * (updates + 1)
+    warm = warmup_updates(cfg)
+    cfg.train.total_steps = per_update * (updates + warm)
     cfg.train.save_step = 10**12
     with tempfile.TemporaryDirectory() as d:
         run = RunDir.create(Path(d) / "run", cfg)
         Trainer(cfg, run, progress=False).train()
         rows = run.metrics()
-    counted = rows[1:]
-    seconds = counted[-1]["wall_time"] - rows[0]["wall_time"]
+    counted = rows[warm:]
+    seconds = counted[-1]["wall_time"] - rows[warm - 1]["wall_time"]
     return per_update * len(counted) / seconds, rollout_share(counted)
 
 
@@ -130,7 +137,8 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
             logits = torch.cat([model(obs[i : i + chunk])[0] for i in range(0, n_obs, chunk)])
             torch.distributions.Categorical(logits=logits).sample().cpu()
 
-    rollout_forward()  # warm-up
+    for _ in range(warmup_updates(cfg)):  # compilation, CUDA graphs' recording
+        rollout_forward()
     steps = min(sample_steps, cfg.ppo.num_steps)
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -146,9 +154,10 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
         values=torch.randn(B, device=device), returns=torch.randn(B, device=device), advantages=torch.randn(B, device=device),
     )
     one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
-    ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
-               C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk,
-               workers=workers, autocast=cfg.train.autocast)  # warm-up
+    for _ in range(warmup_updates(cfg)):
+        ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
+                   C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk,
+                   workers=workers, autocast=cfg.train.autocast)
     t0 = time.perf_counter()
     ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last,
                workers=workers, autocast=cfg.train.autocast)
@@ -218,7 +227,7 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every mode")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--num-steps", type=int, default=0, help="shorter rollouts than the preset's (same batch shapes)")
-    ap.add_argument("--updates", type=int, default=2, help="timed updates after one warm-up update")
+    ap.add_argument("--updates", type=int, default=2, help="timed updates after the warm-up updates (one; three with compile)")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved rounds; the best of each is kept")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
@@ -277,10 +286,20 @@ def main() -> None:
         for preset, enc, mode, *_, sps, _share, _ceil, _rate, _peak, _dt in rows:
             speedups.setdefault((preset, enc), {})[mode] = sps
         lines.append("")
-        lines.append('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 means that estimate came out low. '
-                     'Each measurement ran in its own process; cleanrl ran with the default glibc allocator, '
-                     'fast and cleanrl-keep with freed memory kept in the process (rlsight/training/allocator.py); '
-                     'on CPU, fast with IMPALA spreads the update\'s chunks over one thread per core. '
+        if args.device.startswith("cuda"):
+            how = ('Network-only SPS times 32 rollout steps and one epoch of the update and scales them. '
+                   'Each measurement ran in its own process. On a GPU, fast and cleanrl run the same passes (whole '
+                   'minibatches, one inference pass for all environments; the allocator setting is the CPU\'s), so '
+                   'their ratio shows the run-to-run noise, and the options are what differ. A compiled network\'s '
+                   'first three updates are warm-ups (compilation, CUDA graphs recorded for each new shape). ')
+        else:
+            how = ('Network-only SPS times 32 rollout steps and one epoch of the update and scales them; on this '
+                   'shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 '
+                   'means that estimate came out low. Each measurement ran in its own process; cleanrl ran with '
+                   'the default glibc allocator, fast and cleanrl-keep with freed memory kept in the process '
+                   '(rlsight/training/allocator.py); on CPU, fast with IMPALA spreads the update\'s chunks over '
+                   'one thread per core. ')
+        lines.append(how +
                      'Time in rollouts: the share of the timed updates spent acting, stepping the environments '
                      'and computing advantages (metrics.csv rollout_time); the rest is the PPO epochs. '
                      'Network GFLOP/s = training SPS times the network\'s FLOPs per environment step (torch\'s FLOP '

@@ -11,3 +11,7 @@ class ConfigError(RlsightError):
 
 class RunDirError(RlsightError):
     """A run directory that is missing, incomplete, corrupted or already taken."""
+
+
+class SystemLibraryError(RlsightError):
+    """A system library that a dependency loads at run time is missing."""

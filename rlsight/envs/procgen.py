@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlsight.config import EnvConfig
+from rlsight.errors import SystemLibraryError
 
 
 def _import_procgen():
@@ -58,7 +59,20 @@ class ProcgenVecEnv:
         self.levels = split_levels(cfg, split)
         self.num_envs = num_envs
         kwargs = {"render_mode": "rgb_array"} if render else {}
-        self._env = _import_procgen()(
+        try:
+            self._env = self._make(num_envs, seed, threads, kwargs)
+        except OSError as e:
+            if "cannot load library" not in str(e):
+                raise
+            # e.g. "cannot load library '.../libenv.so': libGL.so.1: cannot open shared object file: ..."
+            missing = str(e).split("': ", 1)[-1].split(".  ")[0].rstrip(".")
+            raise SystemLibraryError(
+                f"procgen cannot load its game library ({missing}); install the system libraries it "
+                "links, on Debian/Ubuntu: apt-get install libgl1 libglib2.0-0 libx11-6") from None
+
+    def _make(self, num_envs: int, seed: int, threads: int, kwargs: dict):
+        cfg = self.cfg
+        return _import_procgen()(
             num=num_envs,
             env_name=cfg.game,
             num_levels=self.levels.num_levels,

@@ -7,6 +7,24 @@ import time
 import torch
 
 
+def sync(device: torch.device | str) -> None:
+    """Wait for the GPU's queued work, so that a timer stops when the work is done."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def random_batch(size: int, device: torch.device):
+    """A PPO batch of ``size`` random 64x64 frames and made-up targets, for timing the update."""
+    from rlsight.ppo import Batch
+
+    return Batch(
+        obs=torch.randint(0, 256, (size, 64, 64, 3), dtype=torch.uint8, device=device),
+        actions=torch.randint(0, 15, (size,), device=device), logp=torch.full((size,), -2.7, device=device),
+        values=torch.randn(size, device=device), returns=torch.randn(size, device=device),
+        advantages=torch.randn(size, device=device),
+    )
+
+
 def seconds_per_call(fn, seconds: float) -> float:
     """Mean seconds per call of ``fn``, calling it for at least ``seconds``."""
     n, t0 = 0, time.perf_counter()
@@ -31,13 +49,11 @@ def matmul_peak(device: torch.device, autocast: str) -> tuple[float, str]:
         best, reps = float("inf"), 20 if device.type == "cuda" else 5
         for _ in range(3):
             a @ b
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            sync(device)
             t0 = time.perf_counter()
             for _ in range(reps):
                 a @ b
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            sync(device)
             best = min(best, (time.perf_counter() - t0) / reps)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = old

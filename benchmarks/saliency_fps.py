@@ -32,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import hardware, write_section  # noqa: E402
+from _timing import sync  # noqa: E402
 
 from rlsight.config import ModelConfig  # noqa: E402
 from rlsight.models import ActorCritic  # noqa: E402
@@ -43,12 +44,6 @@ from rlsight.saliency.perturbation import (  # noqa: E402
     make_masks,
     perturbation_scores,
 )
-
-
-def _sync(device: str) -> None:
-    """Wait for the GPU's queued work, so that a timer stops when the work is done."""
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def _best(fn, repeats: int) -> float:
@@ -66,10 +61,11 @@ def forward_only(net, chunk: int, samples: int, device: str) -> int:
     xb = torch.rand(chunk, 3, 64, 64, device=device)
     if getattr(net, "channels_last", False):
         xb = xb.contiguous(memory_format=torch.channels_last)
+    batches = -(-samples // chunk)
     with torch.inference_mode():
-        for _ in range(-(-samples // chunk)):
+        for _ in range(batches):
             net(xb)
-    return -(-samples // chunk) * chunk
+    return batches * chunk
 
 
 def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list[int], repeats: int,
@@ -86,19 +82,19 @@ def bench(encoder: str, stride: int, frames: int, loop_frames: int, chunks: list
     for _ in range(repeats):  # interleaved, so that all see the same machine load
         t = time.perf_counter()
         passed = forward_only(net, chunk, frames * (k + 1), device)
-        _sync(device)
+        sync(device)
         t_ceil.append(time.perf_counter() - t)
         t = time.perf_counter()
         slow = loop_scores(model, xl, masks, bl)
-        _sync(device)
+        sync(device)
         t_loop.append(time.perf_counter() - t)
         t = time.perf_counter()
         bat = perturbation_scores(model, x, masks, blurred, chunk=chunk)
-        _sync(device)
+        sync(device)
         t_bat.append(time.perf_counter() - t)
         t = time.perf_counter()
         fast = perturbation_scores(model, x, masks, blurred, chunk=chunk, network=net)
-        _sync(device)
+        sync(device)
         t_vec.append(time.perf_counter() - t)
     diff = max(float((r[t][:loop_frames].cpu() - slow[t].cpu()).abs().max()) for t in slow for r in (fast, bat))
     peak = max(float(slow[t].abs().max()) for t in slow)

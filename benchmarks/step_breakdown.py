@@ -17,6 +17,7 @@ Each figure is the mean over at least ``--seconds`` of calls after warm-up calls
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -27,22 +28,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import hardware, write_section  # noqa: E402
-from _timing import seconds_per_call  # noqa: E402
+from _timing import random_batch, seconds_per_call, sync  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
 from rlsight.envs.procgen import ProcgenVecEnv  # noqa: E402
 from rlsight.models import build_model  # noqa: E402
-from rlsight.ppo import Batch, ppo_update  # noqa: E402
+from rlsight.ppo import ppo_update  # noqa: E402
 from rlsight.training.rollout import RolloutCollector  # noqa: E402
 from rlsight.training.trainer import chunk_sizes, make_optimizer, resolve_device, update_workers  # noqa: E402
 
-VARIANTS = {"eager": ("off", "off"), "bf16": ("bf16", "off"), "compiled": ("off", "auto"),
-            "compiled+bf16": ("bf16", "auto")}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+VARIANTS = {"eager": ("off", False), "bf16": ("bf16", False), "compiled": ("off", True),
+            "compiled+bf16": ("bf16", True)}  # name: (train.autocast, compiled)
 
 
 def env_step_seconds(cfg: C.Config, seconds: float) -> float:
@@ -66,14 +62,12 @@ def env_step_seconds(cfg: C.Config, seconds: float) -> float:
     return out
 
 
-def network(cfg: C.Config, device: torch.device, compile_mode: str):
+def network(cfg: C.Config, device: torch.device):
+    """The model (compiled as the trainer compiles it) and its optimizer."""
     torch.manual_seed(0)
     model = build_model(cfg.model).to(device)
     opt = make_optimizer(model, cfg, device)
-    if compile_mode != "off":
-        mode = "reduce-overhead" if device.type == "cuda" else "default"
-        model = torch.compile(model, mode=mode)
-    return model, opt
+    return (model if cfg.train.compile == "off" else torch.compile(model, mode=cfg.train.compile)), opt
 
 
 def inference_call(cfg: C.Config, device: torch.device, model):
@@ -105,15 +99,8 @@ def profile(fn, device: torch.device, calls: int = 50) -> str:
 
 def epoch_seconds(cfg: C.Config, device: torch.device, model, opt, seconds: float) -> float:
     """Seconds per epoch of the PPO update over one rollout's batch."""
-    B = cfg.env.num_envs * cfg.ppo.num_steps
-    g = torch.Generator(device="cpu").manual_seed(0)
-    batch = Batch(
-        obs=torch.randint(0, 256, (B, 64, 64, 3), dtype=torch.uint8, generator=g).to(device),
-        actions=torch.randint(0, 15, (B,), generator=g).to(device), logp=torch.full((B,), -2.7, device=device),
-        values=torch.randn(B, generator=g).to(device), returns=torch.randn(B, generator=g).to(device),
-        advantages=torch.randn(B, generator=g).to(device),
-    )
-    one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
+    batch = random_batch(cfg.env.num_envs * cfg.ppo.num_steps, device)
+    one_epoch = dataclasses.replace(cfg.ppo, num_epochs=1)
     chunk = chunk_sizes(cfg, device)[0]
     workers = update_workers(cfg, device)
 
@@ -157,11 +144,10 @@ def main() -> None:
           f"-> {N / t_env:,.0f} SPS alone", flush=True)
     rows = []
     for v in variants:
-        autocast, compile_mode = VARIANTS[v]
-        cfg.train.autocast = autocast
-        cfg.train.compile = "off" if compile_mode == "off" else ("reduce-overhead" if device.type == "cuda" else "default")
+        cfg.train.autocast, compiled = VARIANTS[v]
+        cfg.train.compile = "off" if not compiled else ("reduce-overhead" if device.type == "cuda" else "default")
         t0 = time.perf_counter()
-        model, opt = network(cfg, device, compile_mode)
+        model, opt = network(cfg, device)
         act = inference_call(cfg, device, model)
         t_inf = seconds_per_call(act, args.seconds)
         if args.profile:

@@ -52,7 +52,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import hardware, write_section  # noqa: E402
-from _timing import matmul_peak  # noqa: E402
+from _timing import matmul_peak, random_batch, sync  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
 from rlsight.models import build_model  # noqa: E402
@@ -143,16 +143,11 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     t0 = time.perf_counter()
     for _ in range(steps):
         rollout_forward()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     t_forward = (time.perf_counter() - t0) * cfg.ppo.num_steps / steps
 
     B = cfg.env.num_envs * cfg.ppo.num_steps
-    batch = Batch(
-        obs=torch.randint(0, 256, (B, 64, 64, 3), dtype=torch.uint8, device=device),
-        actions=torch.randint(0, 15, (B,), device=device), logp=torch.full((B,), -2.7, device=device),
-        values=torch.randn(B, device=device), returns=torch.randn(B, device=device), advantages=torch.randn(B, device=device),
-    )
+    batch = random_batch(B, device)
     one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
     for _ in range(warmup_updates(cfg)):
         ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
@@ -161,8 +156,7 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     t0 = time.perf_counter()
     ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last,
                workers=workers, autocast=cfg.train.autocast)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     t_update = (time.perf_counter() - t0) * cfg.ppo.num_epochs
     return B / (t_forward + t_update)
 

@@ -27,13 +27,20 @@ def hardware(device: str = "cpu") -> str:
     return out
 
 
-def write_section(path: Path, key: str, title: str, body: str, device: str = "cpu") -> None:
+def write_section(path: Path, key: str, title: str, body: str, device: str = "cpu", machine: str = "") -> None:
     """Replace (or append) the block between <!-- key:start --> and <!-- key:end -->.
 
     Results measured on a GPU go to their own section (``key-gpu``), so that they
-    never replace the CPU figures, and the other way round."""
+    never replace the CPU figures, and the other way round. ``machine`` (e.g.
+    "AMD EPYC, 2 cores") gives a measurement on another kind of machine its own
+    section too (``key-amd-epyc-2-cores``), beside the unlabelled one."""
     if device.startswith("cuda"):
         key, title = f"{key}-gpu", f"{title}, on a GPU"
+    if machine:
+        slug = re.sub(r"[^a-z0-9]+", "-", machine.lower()).strip("-")
+        if not slug:
+            raise ValueError(f"machine label {machine!r}: needs at least one letter or digit")
+        key, title = f"{key}-{slug}", f"{title}, on {machine}"
     text = path.read_text() if path.exists() else HEADER
     block = f"<!-- {key}:start -->\n## {title}\n\n{body}\n<!-- {key}:end -->"
     pattern = re.compile(rf"<!-- {key}:start -->.*?<!-- {key}:end -->", re.S)

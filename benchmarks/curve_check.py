@@ -102,18 +102,21 @@ def main() -> None:
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the report into this file's curve_check section")
     ap.add_argument("--trained-with", default="", metavar="TEXT",
                     help="how the run was trained (command, machine), for the written report")
+    ap.add_argument("--machine", default="", metavar="LABEL",
+                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
     args = ap.parse_args()
     run = RunDir.open(args.run)
     ok, lines = check(run, reference_curves(args.reference, run.config().env.game), args.steps, args.bin)
     print("\n".join(lines))
     if args.write:
         head = [f"Checked {time.strftime('%Y-%m-%d')}; command: `python benchmarks/curve_check.py {args.run} "
-                f"--steps {args.steps} --bin {args.bin} --write {args.write}`."]
+                f"--steps {args.steps} --bin {args.bin} --write {args.write}"
+                + (f" --machine '{args.machine}'" if args.machine else "") + "`."]
         if args.trained_with:
             head.append(f"Trained with: {args.trained_with}.")
         body = "\n".join([*head, "", *lines])
         write_section(Path(args.write), "curve_check", "Learning-curve check (benchmarks/curve_check.py)", body,
-                      device=run.config().train.device)
+                      device=run.config().train.device, machine=args.machine)
     sys.exit(0 if ok else 1)
 
 

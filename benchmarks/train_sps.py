@@ -226,6 +226,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the results into this file's train_sps section")
+    ap.add_argument("--machine", default="", metavar="LABEL",
+                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
     args = ap.parse_args()
     if args.child:
         return child(json.loads(args.child))
@@ -305,7 +307,7 @@ def main() -> None:
             for mode in (k for k in m if "cleanrl" in m and not k.startswith("cleanrl")):
                 lines.append(f"- {preset}, {enc}: {mode} / CleanRL-style = **{m[mode] / m['cleanrl']:.2f}x**")
         write_section(Path(args.write), "train_sps", "Training throughput (benchmarks/train_sps.py)", "\n".join(lines),
-                      device=args.device)
+                      device=args.device, machine=args.machine)
         print(f"wrote {args.write}")
 
 

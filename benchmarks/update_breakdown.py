@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best is kept (default 3)")
     ap.add_argument("--seconds", type=float, default=1.0, help="length of one timing (default 1.0)")
     ap.add_argument("--write", type=Path, help="write the results into this markdown file (BENCHMARKS.md)")
+    ap.add_argument("--machine", default="", metavar="LABEL",
+                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
     args = ap.parse_args()
     keep_freed_memory()
     machine = hardware()
@@ -148,7 +150,8 @@ def main() -> None:
             "convolution (the frames need none).")
     if args.write:
         write_section(args.write, "update-breakdown",
-                      "Where the CPU update's time goes (benchmarks/update_breakdown.py)", body)
+                      "Where the CPU update's time goes (benchmarks/update_breakdown.py)", body,
+                      machine=args.machine)
         print(f"wrote {args.write}")
 
 

@@ -29,6 +29,21 @@ def test_gpu_results_get_their_own_section_and_keep_the_cpu_one(tmp_path):
     assert text.count("<!-- train_sps:start -->") == 1 and text.count("<!-- train_sps-gpu:start -->") == 1
 
 
+
+def test_another_machine_gets_its_own_section(tmp_path):
+    md = tmp_path / "BENCHMARKS.md"
+    write_section(md, "train_sps", "Training throughput", "xeon figures")
+    write_section(md, "train_sps", "Training throughput", "epyc figures 1", machine="AMD EPYC, 2 cores")
+    write_section(md, "train_sps", "Training throughput", "epyc figures 2", machine="AMD EPYC, 2 cores")
+    text = md.read_text()
+    assert "xeon figures" in text and "epyc figures 2" in text and "epyc figures 1" not in text
+    assert "<!-- train_sps-amd-epyc-2-cores:start -->" in text
+    assert "## Training throughput, on AMD EPYC, 2 cores" in text
+    with pytest.raises(ValueError, match="machine label '--'"):
+        write_section(md, "train_sps", "Training throughput", "x", machine="--")
+    assert md.read_text() == text
+
+
 @pytest.mark.slow
 def test_step_breakdown_writes_one_row_per_variant(tmp_path):
     md = tmp_path / "BENCHMARKS.md"

@@ -34,6 +34,7 @@ def write_section(path: Path, key: str, title: str, body: str, device: str = "cp
     never replace the CPU figures, and the other way round. ``machine`` (e.g.
     "AMD EPYC, 2 cores") gives a measurement on another kind of machine its own
     section too (``key-amd-epyc-2-cores``), beside the unlabelled one."""
+    base = key
     if device.startswith("cuda"):
         key, title = f"{key}-gpu", f"{title}, on a GPU"
     if machine:
@@ -44,5 +45,13 @@ def write_section(path: Path, key: str, title: str, body: str, device: str = "cp
     text = path.read_text() if path.exists() else HEADER
     block = f"<!-- {key}:start -->\n## {title}\n\n{body}\n<!-- {key}:end -->"
     pattern = re.compile(rf"<!-- {key}:start -->.*?<!-- {key}:end -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:  # a new section goes after the last one of the same measurement, else at the end
+        ends = list(re.finditer(rf"<!-- {re.escape(base)}(-[a-z0-9-]+)?:end -->", text))
+        if ends:
+            at = ends[-1].end()
+            text = text[:at] + "\n\n" + block + text[at:]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -107,7 +108,7 @@ def main() -> None:
             print(f"{enc:7s} {kind:9s} " + "  ".join(f"{n}: {b[kind, n]:,.0f}/s" for n in LAYOUTS))
     head = ("| encoder | pass | as given (samples/s) | NCHW (samples/s) | channels-last weights (samples/s) "
             "| as given / NCHW | max abs logit diff |\n| --- | --- | --- | --- | --- | --- | --- |")
-    cmd = "python benchmarks/layout.py " + " ".join(sys.argv[1:])
+    cmd = "python benchmarks/layout.py " + shlex.join(sys.argv[1:])
     body = (f"Measured {time.strftime('%Y-%m-%d')} on {hardware()}; command: `{cmd.strip()}`. "
             f"`{args.config}` networks, random weights and frames; best of {args.rounds} interleaved rounds "
             f"of {args.seconds:g} s each.\n\n{head}\n" + "\n".join(rows) + "\n\n"

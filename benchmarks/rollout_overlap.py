@@ -15,6 +15,7 @@ two groups pay off while stepping a group takes longer than a forward pass.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def main() -> None:
     if args.write:
         lines = [
             f"Measured {time.strftime('%Y-%m-%d')} on {hardware()}; command: "
-            f"`python benchmarks/rollout_overlap.py {' '.join(sys.argv[1:])}`. {args.config}: "
+            f"`python benchmarks/rollout_overlap.py {shlex.join(sys.argv[1:])}`. {args.config}: "
             f"{cfg.env.num_envs} training + {cfg.env.num_test_envs} held-out Procgen environments, "
             f"the network replaced by a sleep per forward pass (a host waiting for a GPU).",
             "",

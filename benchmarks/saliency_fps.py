@@ -24,6 +24,7 @@ next to the largest score.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Measured {time.strftime('%Y-%m-%d')} on {hardware(a.device)}; 1-minute load average "
                 f"{load} at the end (the machine is shared). Best of {a.repeats} interleaved rounds; loop on "
                 f"{a.loop_frames} frames, vectorised on {a.frames}. Targets: {targets}.\n\n{table(rows)}\n\n"
-                f"Command: `python benchmarks/saliency_fps.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
+                f"Command: `python benchmarks/saliency_fps.py {shlex.join(sys.argv[1:] if argv is None else argv)}`")
         write_section(a.write, "saliency_fps", "Saliency: perturbation frames per second", body, device=a.device)
         print(f"wrote {a.write}")
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -164,7 +165,7 @@ def main() -> None:
     if args.write:
         lines = [
             f"Measured {time.strftime('%Y-%m-%d')} on {hardware(args.device)}; command: "
-            f"`python benchmarks/step_breakdown.py {' '.join(sys.argv[1:])}`.",
+            f"`python benchmarks/step_breakdown.py {shlex.join(sys.argv[1:])}`.",
             "",
             f"`{args.config}`: {N} training + {cfg.env.num_test_envs} held-out environments, {T} steps per rollout "
             f"({per_update:,} steps per update), {E} epochs of minibatches of {cfg.ppo.batch_size}. The environments "

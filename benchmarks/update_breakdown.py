@@ -17,6 +17,7 @@ spent in convolutions; the rest is pooling, ReLU, additions and the heads.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -138,7 +139,7 @@ def main() -> None:
     head = ("| convolution | times per pass | shape | float32 ms forward / backward | float32 GFLOP/s forward / backward "
             "| bfloat16 ms forward / backward | bfloat16 GFLOP/s forward / backward |\n"
             "| --- | --- | --- | --- | --- | --- | --- |")
-    cmd = "python benchmarks/update_breakdown.py " + " ".join(sys.argv[1:])
+    cmd = "python benchmarks/update_breakdown.py " + shlex.join(sys.argv[1:])
     body = (f"Measured {time.strftime('%Y-%m-%d')} on {machine}, timed on 1 thread as each update thread runs; "
             f"command: `{cmd.strip()}`. `{args.config}` {args.encoder} network, chunks of {args.chunk} frames, "
             f"best of {args.rounds} interleaved rounds.\n\n"

@@ -39,6 +39,11 @@ def test_another_machine_gets_its_own_section(tmp_path):
     assert "xeon figures" in text and "epyc figures 2" in text and "epyc figures 1" not in text
     assert "<!-- train_sps-amd-epyc-2-cores:start -->" in text
     assert "## Training throughput, on AMD EPYC, 2 cores" in text
+    write_section(md, "layout", "Memory layout", "layout figures")
+    write_section(md, "layout", "Memory layout", "layout figures on epyc", machine="AMD EPYC, 2 cores")
+    text = md.read_text()
+    # each new section sits after the last one of the same measurement
+    assert text.index("epyc figures 2") < text.index("layout figures") < text.index("layout figures on epyc")
     with pytest.raises(ValueError, match="machine label '--'"):
         write_section(md, "train_sps", "Training throughput", "x", machine="--")
     assert md.read_text() == text

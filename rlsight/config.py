@@ -115,7 +115,8 @@ class TrainConfig:
     channels_last: bool = _doc("Store the weights channels-last too (the activations are channels-last already).", default=False)
     env_groups: int = _doc("Split the training environments into this many groups that take turns: the network "
                            "acts for one group while the others step (overlap); 1 = all together.", default=1, late=True)
-    autocast: str = _doc("Mixed precision for the network's forward passes: off or bf16 (autocast).",
+    autocast: str = _doc("Mixed precision for the network's forward passes: off or bf16 (autocast); bf16 pays on "
+                         "recent GPUs and on CPUs with native bfloat16 (avx512_bf16, amx_bf16), not on others.",
                          default="off", late=True)
     compile: str = _doc("torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "
                         "max-autotune; on CPU the update's chunks are then not spread over one thread per core.", default="off", late=True)

@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.run_dir:
             Path("runs").mkdir(exist_ok=True)
         print(f"run directory: {run_dir}", file=sys.stderr)
+        hint = bf16_hint(cfg)
+        if hint:
+            print(hint, file=sys.stderr)
         r = train(cfg, run_dir, overwrite=args.overwrite, progress=progress, compare_to=args.compare_to)
     rows = r.metrics()
     if rows:
@@ -48,6 +51,20 @@ def run(args: argparse.Namespace) -> int:
               f"train return {last['train_return']:.2f}, test return {last['test_return']:.2f}, sps {last['sps']:.0f}"
               f"{_time_split(rows)}")
     return 0
+
+
+def bf16_hint(cfg, flag: str | None = None) -> str | None:
+    """One line for a float32 run on a CPU with native bfloat16, where bf16 forward passes train faster."""
+    from rlsight.ppo.precision import cpu_native_bf16
+    from rlsight.training.trainer import resolve_device
+
+    if cfg.train.autocast != "off" or resolve_device(cfg.train.device).type != "cpu":
+        return None
+    flag = flag or cpu_native_bf16()
+    if flag is None:
+        return None
+    return (f"hint: this CPU computes in bfloat16 natively ({flag}); --set train.autocast=bf16 trained procgen-paper "
+            "1.55x faster on such a CPU, its learning curve within seed noise (docs/training.md)")
 
 
 def _time_split(rows: list[dict]) -> str:

@@ -4,6 +4,7 @@ against CleanRL-style unchunked passes, measured side by side in one run.
     python benchmarks/train_sps.py                       # procgen-paper, both encoders, both modes
     python benchmarks/train_sps.py --num-steps 64 --write BENCHMARKS.md
     python benchmarks/train_sps.py --configs procgen-paper,cpu-30min@nature  # a preset with only some encoders
+    python benchmarks/train_sps.py --modes cleanrl,fast,fast+bf16 --write BENCHMARKS.md --machine 'AMD EPYC, 2 cores'
 
 For each (config, encoder, mode) it runs the real trainer for a few updates
 (the first, or the first three with a compiled network, are warm-ups and not counted) and, in the same process, times the

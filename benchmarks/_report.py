@@ -27,6 +27,12 @@ def hardware(device: str = "cpu") -> str:
     return out
 
 
+def add_machine_argument(ap) -> None:
+    """``--machine LABEL`` for a script that writes a section (see ``write_section``)."""
+    ap.add_argument("--machine", default="", metavar="LABEL",
+                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
+
+
 def write_section(path: Path, key: str, title: str, body: str, device: str = "cpu", machine: str = "") -> None:
     """Replace (or append) the block between <!-- key:start --> and <!-- key:end -->.
 

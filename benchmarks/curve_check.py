@@ -17,6 +17,7 @@ noise the three runs show). The table gives the same means over bins of
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import sys
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
+from _report import add_machine_argument, write_section  # noqa: E402
 
 from rlsight.runs import RunDir  # noqa: E402
 
@@ -102,8 +103,7 @@ def main() -> None:
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the report into this file's curve_check section")
     ap.add_argument("--trained-with", default="", metavar="TEXT",
                     help="how the run was trained (command, machine), for the written report")
-    ap.add_argument("--machine", default="", metavar="LABEL",
-                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
+    add_machine_argument(ap)
     args = ap.parse_args()
     run = RunDir.open(args.run)
     ok, lines = check(run, reference_curves(args.reference, run.config().env.game), args.steps, args.bin)
@@ -111,7 +111,7 @@ def main() -> None:
     if args.write:
         head = [f"Checked {time.strftime('%Y-%m-%d')}; command: `python benchmarks/curve_check.py {args.run} "
                 f"--steps {args.steps} --bin {args.bin} --write {args.write}"
-                + (f" --machine '{args.machine}'" if args.machine else "") + "`."]
+                + (f" --machine {shlex.quote(args.machine)}" if args.machine else "") + "`."]
         if args.trained_with:
             head.append(f"Trained with: {args.trained_with}.")
         body = "\n".join([*head, "", *lines])

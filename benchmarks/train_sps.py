@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import hardware, write_section  # noqa: E402
+from _report import add_machine_argument, hardware, write_section  # noqa: E402
 from _timing import matmul_peak, random_batch, sync  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
@@ -228,8 +228,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the results into this file's train_sps section")
-    ap.add_argument("--machine", default="", metavar="LABEL",
-                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
+    add_machine_argument(ap)
     args = ap.parse_args()
     if args.child:
         return child(json.loads(args.child))

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import hardware, write_section  # noqa: E402
+from _report import add_machine_argument, hardware, write_section  # noqa: E402
 from _timing import matmul_peak, seconds_per_call  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
@@ -87,8 +87,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best is kept (default 3)")
     ap.add_argument("--seconds", type=float, default=1.0, help="length of one timing (default 1.0)")
     ap.add_argument("--write", type=Path, help="write the results into this markdown file (BENCHMARKS.md)")
-    ap.add_argument("--machine", default="", metavar="LABEL",
-                    help="write to a section of its own for this kind of machine (e.g. 'AMD EPYC, 2 cores')")
+    add_machine_argument(ap)
     args = ap.parse_args()
     keep_freed_memory()
     machine = hardware()

@@ -1,6 +1,6 @@
 """Native bfloat16 on the CPU: the flag is read from /proc/cpuinfo, and
-``rlsight train`` points a float32 IMPALA run on the CPU to ``train.autocast=bf16``
-only there."""
+``rlsight train`` points a float32 CPU run of a measured encoder to
+``train.autocast=bf16`` only there."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ def test_native_bf16_flag_is_read_from_cpuinfo(tmp_path):
     assert cpu_native_bf16(tmp_path / "missing") is None
 
 
-def test_hint_only_for_float32_impala_cpu_runs_on_a_bf16_cpu():
-    impala = dict(train__device="cpu", model__encoder="impala")
-    hint = bf16_hint(tiny_config(**impala), flag="avx512_bf16")
-    assert hint is not None and "avx512_bf16" in hint and "train.autocast=bf16" in hint
-    assert bf16_hint(tiny_config(**impala, train__autocast="bf16"), flag="avx512_bf16") is None
+def test_hint_only_for_float32_cpu_runs_of_measured_encoders_on_a_bf16_cpu(monkeypatch):
+    for encoder, preset in (("impala", "procgen-paper"), ("nature", "cpu-30min")):
+        cpu = dict(train__device="cpu", model__encoder=encoder)
+        hint = bf16_hint(tiny_config(**cpu), flag="avx512_bf16")
+        assert hint is not None and "avx512_bf16" in hint and "train.autocast=bf16" in hint and preset in hint
+        assert bf16_hint(tiny_config(**cpu, train__autocast="bf16"), flag="avx512_bf16") is None
+    # an encoder nobody measured in bf16 gets no advice
+    monkeypatch.setattr("rlsight.cli.train.BF16_MEASURED", {"impala": "x"})
     assert bf16_hint(tiny_config(train__device="cpu", model__encoder="nature"), flag="avx512_bf16") is None

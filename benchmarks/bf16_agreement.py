@@ -16,7 +16,6 @@ minibatches of the same rollout: the sampling noise every update lives with.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
 import statistics
 import sys
@@ -31,6 +30,8 @@ from _report import add_machine_argument, hardware, write_section  # noqa: E402
 
 from rlsight.envs import make_env  # noqa: E402
 from rlsight.ppo import losses  # noqa: E402
+from rlsight.ppo.precision import autocast_context  # noqa: E402
+from rlsight.ppo.update import minibatch_advantages, value_clip_range  # noqa: E402
 from rlsight.runs.load import load_policy  # noqa: E402
 from rlsight.training.rollout import RolloutCollector  # noqa: E402
 
@@ -39,8 +40,7 @@ VARIANTS = ("bf16", "bf16, heads float32")
 
 def forward(model, x: torch.Tensor, variant: str):
     """(logits, values) in float32, the forward pass in ``variant``'s precision."""
-    amp = torch.autocast(x.device.type, dtype=torch.bfloat16) if variant != "float32" else contextlib.nullcontext()
-    with amp:
+    with autocast_context(x.device, "off" if variant == "float32" else "bf16"):
         h = model.encoder(x)
         if variant == "bf16, heads float32":
             with torch.autocast(x.device.type, enabled=False):
@@ -52,14 +52,11 @@ def forward(model, x: torch.Tensor, variant: str):
 def gradient(model, batch, idx: torch.Tensor, cfg, variant: str):
     """(flat loss gradient, log-probabilities of the taken actions, values) on minibatch ``idx``."""
     p = cfg.ppo
-    vclip = None if not p.use_clipped_value else (p.value_clip_eps if p.value_clip_eps > 0 else p.clip_eps)
     model.zero_grad(set_to_none=True)
     logits, values = forward(model, model.preprocess(batch.obs[idx]), variant)
-    adv = batch.advantages[idx]
-    if p.normalize_advantages:
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    adv = minibatch_advantages(batch.advantages[idx], p)
     s = losses.ppo_loss(logits, values, batch.actions[idx], batch.logp[idx], batch.values[idx], batch.returns[idx],
-                        adv, clip_eps=p.clip_eps, value_clip_eps=vclip, value_coef=p.value_coef,
+                        adv, clip_eps=p.clip_eps, value_clip_eps=value_clip_range(p), value_coef=p.value_coef,
                         entropy_coef=p.entropy_coef)
     (s.total / len(idx)).backward()
     flat = torch.cat([q.grad.flatten() for q in model.parameters() if q.grad is not None])

@@ -29,7 +29,6 @@ def test_gpu_results_get_their_own_section_and_keep_the_cpu_one(tmp_path):
     assert text.count("<!-- train_sps:start -->") == 1 and text.count("<!-- train_sps-gpu:start -->") == 1
 
 
-
 def test_another_machine_gets_its_own_section(tmp_path):
     md = tmp_path / "BENCHMARKS.md"
     write_section(md, "train_sps", "Training throughput", "xeon figures")

@@ -54,7 +54,7 @@ def ppo_update(
     """
     B, mb = len(batch), cfg.batch_size
     chunk = chunk if 0 < chunk < mb else mb
-    vclip = None if not cfg.use_clipped_value else (cfg.value_clip_eps if cfg.value_clip_eps > 0 else cfg.clip_eps)
+    vclip = value_clip_range(cfg)
     chunk_stats: list[list[torch.Tensor]] = []  # per worker group and minibatch, its chunks' LossSums.stats
     grad_norms: list[torch.Tensor] = []
     device = next(model.parameters()).device
@@ -91,9 +91,7 @@ def ppo_update(
         perm = torch.randperm(B, device=batch.actions.device)
         for start in range(0, B, mb):
             idx = perm[start : start + mb]
-            adv = batch.advantages[idx]
-            if cfg.normalize_advantages:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            adv = minibatch_advantages(batch.advantages[idx], cfg)
             optimizer.zero_grad(set_to_none=True)
             spans = [(c, min(c + chunk, len(idx))) for c in range(0, len(idx), chunk)]
             groups = _deal(spans, workers if device.type == "cpu" else 1)
@@ -111,6 +109,18 @@ def ppo_update(
             grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
             optimizer.step()
     return _summarise(chunk_stats, grad_norms, B * cfg.num_epochs)
+
+
+def value_clip_range(cfg: PPOConfig) -> float | None:
+    """How far the value may move from the rollout's (``value_clip_eps``, or ``clip_eps`` for -1); None: unclipped."""
+    if not cfg.use_clipped_value:
+        return None
+    return cfg.value_clip_eps if cfg.value_clip_eps > 0 else cfg.clip_eps
+
+
+def minibatch_advantages(adv: torch.Tensor, cfg: PPOConfig) -> torch.Tensor:
+    """A minibatch's advantages, normalised within it when ``cfg.normalize_advantages``."""
+    return (adv - adv.mean()) / (adv.std() + 1e-8) if cfg.normalize_advantages else adv
 
 
 def _summarise(chunk_stats: list[list[torch.Tensor]], grad_norms: list[torch.Tensor], n: int) -> dict[str, float]:

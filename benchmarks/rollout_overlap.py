@@ -37,7 +37,6 @@ class SleepingNetwork(torch.nn.Module):
         super().__init__()
         self.latency = latency
         self.dummy = torch.nn.Parameter(torch.zeros(1))
-        self.num_actions = 15
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         return x

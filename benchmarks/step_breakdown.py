@@ -22,21 +22,20 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
-from torch.distributions import Categorical
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_machine_argument, hardware, write_section  # noqa: E402
+from _report import hardware, write_section  # noqa: E402
 from _timing import random_batch, seconds_per_call, sync  # noqa: E402
 
 from rlsight import config as C  # noqa: E402
 from rlsight.envs.procgen import ProcgenVecEnv  # noqa: E402
 from rlsight.models import build_model  # noqa: E402
 from rlsight.ppo import ppo_update  # noqa: E402
-from rlsight.ppo.precision import autocast_context  # noqa: E402
-from rlsight.training.acting import PolicyStep  # noqa: E402
+from rlsight.training.rollout import RolloutCollector  # noqa: E402
 from rlsight.training.trainer import chunk_sizes, make_optimizer, resolve_device, update_workers  # noqa: E402
 
 VARIANTS = {"eager": ("off", False), "bf16": ("bf16", False), "compiled": ("off", True),
@@ -65,71 +64,26 @@ def env_step_seconds(cfg: C.Config, seconds: float) -> float:
 
 
 def network(cfg: C.Config, device: torch.device):
-    """The model, the network as the update computes it (compiled as the trainer
-    compiles it) and its optimizer."""
+    """The model (compiled as the trainer compiles it) and its optimizer."""
     torch.manual_seed(0)
     model = build_model(cfg.model).to(device)
     opt = make_optimizer(model, cfg, device)
-    return model, (model if cfg.train.compile == "off" else torch.compile(model, mode=cfg.train.compile)), opt
+    return (model if cfg.train.compile == "off" else torch.compile(model, mode=cfg.train.compile)), opt
 
 
 def inference_call(cfg: C.Config, device: torch.device, model):
-    """One rollout step's inference for all environments, as the collector acts
-    (``PolicyStep``: frames in, network and sampling, actions back on the host)."""
+    """One rollout step's inference for all environments, as the collector acts."""
     n = cfg.env.num_envs + cfg.env.num_test_envs
     obs = np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
-    step = PolicyStep(cfg, model, device, chunk_sizes(cfg, device)[1])
-    noise = step.noise(cfg.ppo.num_steps, n)  # drawn once per rollout, as the collector does
-    t = iter(range(10**9))
+    actor = SimpleNamespace(cfg=cfg, model=model, device=device, inference_chunk=chunk_sizes(cfg, device)[1])
 
     def act():
-        step([obs], noise[next(t) % len(noise)])
+        actions = RolloutCollector.act(actor, obs)[1]
+        actions.cpu().numpy()  # the collector hands the actions to the environments
 
     for _ in range(5):
         act()
     return act
-
-
-def apart_inference_call(cfg: C.Config, device: torch.device, net):
-    """The acting step as the collector ran it before ``PolicyStep``, for comparison:
-    a pageable copy in, the network (compiled alone if compiled), then eager
-    sampling from a ``Categorical`` and its log-probability."""
-    n = cfg.env.num_envs + cfg.env.num_test_envs
-    obs = np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
-
-    def act():
-        x = torch.from_numpy(obs).to(device)
-        with torch.no_grad(), autocast_context(device, cfg.train.autocast):
-            xi = net.preprocess(x)
-            if cfg.train.channels_last:
-                xi = xi.contiguous(memory_format=torch.channels_last)
-            logits, values = net(xi)
-        with torch.no_grad():
-            dist = Categorical(logits=logits.float(), validate_args=False)
-            actions = dist.sample()
-            dist.log_prob(actions), values.float()
-        actions.cpu().numpy()
-
-    for _ in range(5):
-        act()
-    return act
-
-
-def ops_per_call(fn, device: torch.device, calls: int = 20) -> tuple[float, float]:
-    """(torch operators, GPU kernels) per call of ``fn``, nested operators included:
-    what the host dispatches and launches."""
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
-
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with torch_profile(activities=acts) as prof:
-        for _ in range(calls):
-            fn()
-    events = prof.key_averages()
-    ops = sum(e.count for e in events if e.key.startswith("aten::"))
-    kernels = sum(e.count for e in events if e.device_type == DeviceType.CUDA)
-    return ops / calls, kernels / calls
 
 
 def profile(fn, device: torch.device, calls: int = 50) -> str:
@@ -169,10 +123,8 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seconds", type=float, default=3.0, help="time each part for at least this long")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds of the two acting steps")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of the inference step")
     ap.add_argument("--write", metavar="BENCHMARKS.md", help="write the table into this file's step_breakdown section")
-    add_machine_argument(ap)
     args = ap.parse_args()
     variants = args.variants.split(",")
     for v in variants:
@@ -196,28 +148,21 @@ def main() -> None:
         cfg.train.autocast, compiled = VARIANTS[v]
         cfg.train.compile = "off" if not compiled else ("reduce-overhead" if device.type == "cuda" else "default")
         t0 = time.perf_counter()
-        model, net, opt = network(cfg, device)
-        act, apart = inference_call(cfg, device, model), apart_inference_call(cfg, device, net)
-        t_inf = t_apart = float("inf")
-        for _ in range(args.rounds):  # interleaved, the best of each kept: the machine is shared
-            t_inf = min(t_inf, seconds_per_call(act, args.seconds))
-            t_apart = min(t_apart, seconds_per_call(apart, args.seconds))
-        ops = ops_per_call(act, device), ops_per_call(apart, device)
+        model, opt = network(cfg, device)
+        act = inference_call(cfg, device, model)
+        t_inf = seconds_per_call(act, args.seconds)
         if args.profile:
             print(f"{v}: profile of 50 inference steps\n{profile(act, device)}", flush=True)
-        t_epoch = epoch_seconds(cfg, device, net, opt, args.seconds)
+        t_epoch = epoch_seconds(cfg, device, model, opt, args.seconds)
         warm = time.perf_counter() - t0
         update = T * (t_env + t_inf) + E * t_epoch
-        rows.append((v, t_inf, t_apart, ops, t_epoch, per_update / (T * t_inf), per_update / (E * t_epoch),
+        rows.append((v, t_inf, t_epoch, per_update / (T * t_inf), per_update / (E * t_epoch),
                      per_update / (T * t_inf + E * t_epoch), per_update / update))
-        print(f"{v:14s} inference {t_inf * 1e3:6.2f} ms/step ({rows[-1][5]:8,.0f} SPS alone; sampling apart "
-              f"{t_apart * 1e3:.2f} ms, {t_apart / t_inf:.2f}x; torch ops {ops[1][0]:.0f} -> {ops[0][0]:.0f}"
-              + (f", GPU kernels {ops[1][1]:.0f} -> {ops[0][1]:.0f}" if device.type == "cuda" else "") + ")   "
-              f"epoch {t_epoch * 1e3:7.1f} ms ({rows[-1][6]:8,.0f} SPS alone)   network {rows[-1][7]:8,.0f} SPS   "
-              f"serial estimate {rows[-1][8]:8,.0f} SPS   ({warm:.0f} s in all)", flush=True)
+        print(f"{v:14s} inference {t_inf * 1e3:6.2f} ms/step ({rows[-1][3]:8,.0f} SPS alone)   "
+              f"epoch {t_epoch * 1e3:7.1f} ms ({rows[-1][4]:8,.0f} SPS alone)   network {rows[-1][5]:8,.0f} SPS   "
+              f"serial estimate {rows[-1][6]:8,.0f} SPS   ({warm:.0f} s in all)", flush=True)
 
     if args.write:
-        gpu = device.type == "cuda"
         lines = [
             f"Measured {time.strftime('%Y-%m-%d')} on {hardware(args.device)}; command: "
             f"`python benchmarks/step_breakdown.py {shlex.join(sys.argv[1:])}`.",
@@ -226,27 +171,19 @@ def main() -> None:
             f"({per_update:,} steps per update), {E} epochs of minibatches of {cfg.ppo.batch_size}. The environments "
             f"alone step in {t_env * 1e3:.2f} ms ({N / t_env:,.0f} SPS).",
             "",
-            "| variant | inference per step (ms) | with sampling apart (ms) | apart / one call | torch ops per step "
-            "(apart -> one call) | " + ("GPU kernels per step (apart -> one call) | " if gpu else "")
-            + "SPS if only inference ran | update epoch (ms) | SPS if only the update ran | network alone (SPS) | "
-            "one after another with the environments (SPS) |",
-            "| --- " * (11 if gpu else 10) + "|",
+            "| variant | inference per step (ms) | SPS if only inference ran | update epoch (ms) | SPS if only the update ran | "
+            "network alone (SPS) | one after another with the environments (SPS) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for v, t_inf, t_apart, ops, t_epoch, s_inf, s_upd, s_net, s_all in rows:
-            kernels = f"{ops[1][1]:.0f} -> {ops[0][1]:.0f} | " if gpu else ""
-            lines.append(f"| {v} | {t_inf * 1e3:.2f} | {t_apart * 1e3:.2f} | {t_apart / t_inf:.2f} | "
-                         f"{ops[1][0]:.0f} -> {ops[0][0]:.0f} | {kernels}{s_inf:,.0f} | "
-                         f"{t_epoch * 1e3:.1f} | {s_upd:,.0f} | {s_net:,.0f} | {s_all:,.0f} |")
-        lines += ["", "Inference: the collector's acting step (`PolicyStep`) for all environments: uint8 frames "
-                  "copied in (through pinned memory on a GPU), forward pass and Gumbel-max sampling in one call, "
-                  "the actions copied back to the host. With sampling apart: the step as the collector ran it "
-                  "before, the network alone compiled and a `Categorical` sampled eagerly. Best of "
-                  f"{args.rounds} interleaved rounds of at least {args.seconds:g} s each. Ops and kernels: "
-                  "torch.profiler's counts per step, nested operators included. Compiled: `torch.compile` in "
+        for v, t_inf, t_epoch, s_inf, s_upd, s_net, s_all in rows:
+            lines.append(f"| {v} | {t_inf * 1e3:.2f} | {s_inf:,.0f} | {t_epoch * 1e3:.1f} | {s_upd:,.0f} | "
+                         f"{s_net:,.0f} | {s_all:,.0f} |")
+        lines += ["", "Inference: the collector's `act` for all environments (uint8 frames copied in, forward "
+                  "pass, sampling) and the actions copied back to the host. Compiled: `torch.compile` in "
                   "mode reduce-overhead (CUDA graphs) on a GPU, default on CPU. The last column adds the "
                   "parts as a rollout with one environment group runs them, one after another."]
         write_section(Path(args.write), "step_breakdown", "Where an update's time goes (benchmarks/step_breakdown.py)",
-                      "\n".join(lines), device=args.device, machine=args.machine)
+                      "\n".join(lines), device=args.device)
         print(f"wrote {args.write}")
 
 

@@ -6,21 +6,18 @@ environments are split into groups that take turns, so the network computes one
 group's actions while the others step (on a GPU, inference and stepping overlap
 instead of alternating). With one group the order of every call, and so every
 number, is that of a plain loop: act, step, observe.
-
-The network acts through ``rlsight.training.acting.PolicyStep``: one call per step
-from frames to sampled actions, compiled whole when ``train.compile`` asks for it;
-the step's action, log-probability and value are stored in one copy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.distributions import Categorical
 
 from rlsight.config import Config
 from rlsight.envs import EpisodeTracker
 from rlsight.ppo import Batch, RewardNormalizer, compute_gae
-from rlsight.training.acting import PolicyStep
+from rlsight.ppo.precision import autocast_context
 
 TEST_SEED_OFFSET = 1_000_003  # the held-out envs' RNG stream differs from the training envs'
 GROUP_SEED_OFFSET = 7_919  # training group g's environments are seeded with seed + g * this
@@ -41,8 +38,7 @@ class RolloutCollector:
 
     def __init__(self, cfg: Config, model: torch.nn.Module, device: torch.device, env_factory, seed: int,
                  inference_chunk: int = 0):
-        self.cfg, self.device = cfg, device
-        self.act = PolicyStep(cfg, model, device, inference_chunk)
+        self.cfg, self.model, self.device, self.inference_chunk = cfg, model, device, inference_chunk
         e = cfg.env
         self.sizes = group_sizes(e.num_envs, cfg.train.env_groups)
         starts = np.cumsum([0, *self.sizes])
@@ -79,6 +75,26 @@ class RolloutCollector:
         if self.test_env is not None:
             self.test_env.close()
 
+    # -- acting -------------------------------------------------------------------------
+    def act(self, obs_np: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(observations on the device, sampled actions, their log-probabilities, values)."""
+        x = torch.from_numpy(obs_np).to(self.device)
+        chunk = self.inference_chunk or len(x)
+        channels_last = self.cfg.train.channels_last
+        logits, values = [], []
+        with torch.no_grad(), autocast_context(self.device, self.cfg.train.autocast):
+            for i in range(0, len(x), chunk):
+                xi = self.model.preprocess(x[i : i + chunk])
+                if channels_last:
+                    xi = xi.contiguous(memory_format=torch.channels_last)
+                lg, v = self.model(xi)
+                logits.append(lg.float())
+                values.append(v.float())
+        with torch.no_grad():
+            dist = Categorical(logits=torch.cat(logits), validate_args=False)  # no per-step argument checks
+            actions = dist.sample()
+            return x, actions, dist.log_prob(actions), torch.cat(values)
+
     # -- one rollout ----------------------------------------------------------------
     def collect(self) -> dict:
         """Step every environment ``ppo.num_steps`` times; returns the batch to learn
@@ -88,9 +104,7 @@ class RolloutCollector:
         dev = self.device
         shape = self._obs[0].shape[1:]
         self._buf_obs = torch.zeros((T, N, *shape), dtype=torch.uint8, device=dev)
-        self._choices = torch.zeros((T, N, 3), device=dev)  # (action, log-probability, value) per step and env
-        n_test = c.env.num_test_envs if self.test_env is not None else 0
-        self._noise = [self.act.noise(T, n + (n_test if g == G - 1 else 0)) for g, n in enumerate(self.sizes)]  # the test envs act with the last group
+        self._buf = {k: torch.zeros((T, N), device=dev) for k in ("actions", "logp", "values")}
         self._rewards = np.zeros((T, N), np.float32)  # filled on the host, copied to the device once
         self._dones = np.zeros((T, N), np.float32)
         self._rew = [np.zeros(n, np.float32) for n in self.sizes]
@@ -107,16 +121,17 @@ class RolloutCollector:
         for g in range(G):
             self._observe(g)
         self._record(T - 1)
-        last_value = self.act(self._obs)[2][:, 2]
+        last_value = self.act(np.concatenate(self._obs) if G > 1 else self._obs[0])[3]
         # GAE is a loop over the rollout's steps: on the host it costs no kernel launches
-        actions, logp, values = self._choices.unbind(-1)
-        adv, ret = compute_gae(torch.from_numpy(self._rewards), values.cpu(), torch.from_numpy(self._dones),
+        values = self._buf["values"].cpu()
+        adv, ret = compute_gae(torch.from_numpy(self._rewards), values, torch.from_numpy(self._dones),
                                last_value.cpu(), c.ppo.gamma, c.ppo.gae_lambda)
         adv, ret = adv.to(dev), ret.to(dev)
+        b = self._buf
         scale = 256.0 / T  # the seed's metric: summed mean reward per 256 steps
         return {
-            "batch": Batch(self._buf_obs.reshape(T * N, *shape), actions.reshape(-1).long(), logp.reshape(-1),
-                           values.reshape(-1), ret.reshape(-1), adv.reshape(-1)),
+            "batch": Batch(self._buf_obs.reshape(T * N, *shape), b["actions"].reshape(-1).long(),
+                           b["logp"].reshape(-1), b["values"].reshape(-1), ret.reshape(-1), adv.reshape(-1)),
             "train_reward_rate": self._raw_sum * scale,
             "test_reward_rate": self._test_raw_sum * scale if self.test_env is not None else float("nan"),
         }
@@ -126,12 +141,16 @@ class RolloutCollector:
         group), send them, and store the step's observations and choices."""
         n, sl = self.sizes[g], self.slices[g]
         with_test = self.test_env is not None and g == len(self.envs) - 1
-        x, a_np, choices = self.act([self._obs[g], self._tobs] if with_test else [self._obs[g]], self._noise[g][t])
+        obs = np.concatenate([self._obs[g], self._tobs]) if with_test else self._obs[g]
+        x, actions, logp, values = self.act(obs)
+        a_np = actions.cpu().numpy()
         self.envs[g].act(a_np[:n])
         if with_test:
             self.test_env.act(a_np[n:])
-        self._buf_obs[t, sl] = x[:n]  # stored while the environments step
-        self._choices[t, sl] = choices[:n]
+        self._buf_obs[t, sl] = x[:n]
+        self._buf["actions"][t, sl] = actions[:n].float()
+        self._buf["logp"][t, sl] = logp[:n]
+        self._buf["values"][t, sl] = values[:n]
 
     def _observe(self, g: int) -> None:
         """Wait for group g's step (and the held-out envs' with the last group)."""

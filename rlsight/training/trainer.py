@@ -101,10 +101,9 @@ class Trainer:
         if c.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model, c, self.device)
-        # the network as the update computes it; self.model (same parameters) is what checkpoints
-        # save, and the collector compiles its acting step (network and sampling) on its own
+        # the network as it computes; self.model (same parameters) is what checkpoints save
         self.net = self.model if c.train.compile == "off" else torch.compile(self.model, mode=c.train.compile)
-        self.collector = RolloutCollector(c, self.model, self.device, self.env_factory, c.train.seed, inference_chunk)
+        self.collector = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)
         self.batch_per_update = c.env.num_envs * c.ppo.num_steps
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
         self.update = 0

@@ -30,17 +30,15 @@ class FixedPolicy(torch.nn.Module):
         return x.float()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return LOGITS.expand(len(x), -1), x.reshape(len(x), -1)[:, 0] * 0.0
+        return LOGITS.expand(len(x), -1), torch.zeros(len(x))
 
 
 class RecordingEnv(QuadrantEnv):
-    """QuadrantEnv that keeps every action it receives, per split."""
+    """QuadrantEnv that appends every action it receives to ``log``."""
 
-    sent: dict[str, list[np.ndarray]] = {}
-
-    def __init__(self, cfg, split: str, num_envs: int, seed: int, render: bool = False):
-        super().__init__(cfg, split, num_envs, seed, render)
-        self.log = RecordingEnv.sent.setdefault(split, [])
+    def __init__(self, log: list[np.ndarray], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log = log
 
     def act(self, actions) -> None:
         self.log.append(np.array(actions, copy=True))
@@ -58,18 +56,21 @@ def _rollouts(groups: int, rollouts: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Actions sent to the training envs (rollout, step, env) and held-out envs."""
     cfg = tiny_config(env__num_envs=16, env__num_test_envs=8, ppo__num_steps=64, ppo__batch_size=256,
                       train__env_groups=groups)
-    RecordingEnv.sent = {}
+    sent: dict[str, list[np.ndarray]] = {"train": [], "test": []}
+
+    def make_env(cfg, split, *args, **kwargs):
+        return RecordingEnv(sent[split], cfg, split, *args, **kwargs)
+
     torch.manual_seed(3)
-    collector = RolloutCollector(cfg, FixedPolicy(), torch.device("cpu"), RecordingEnv, seed=5)
+    collector = RolloutCollector(cfg, FixedPolicy(), torch.device("cpu"), make_env, seed=5)
     collector.start()
     for _ in range(rollouts):
         collector.collect()
     collector.close()
     T = cfg.ppo.num_steps
-    train = np.stack(RecordingEnv.sent["train"])  # (rollouts * T * groups, group size)
-    # groups take turns within a step: rebuild (rollout, step, env)
-    train = train.reshape(rollouts * T, groups, -1).reshape(rollouts, T, -1)
-    test = np.stack(RecordingEnv.sent["test"]).reshape(rollouts, T, -1)
+    # one row per group and step, groups in turn within a step: (rollout, step, env) in order
+    train = np.stack(sent["train"]).reshape(rollouts, T, -1)
+    test = np.stack(sent["test"]).reshape(rollouts, T, -1)
     return train, test
 
 

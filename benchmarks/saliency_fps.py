@@ -37,7 +37,7 @@ from _timing import sync  # noqa: E402
 
 from rlsight.config import ModelConfig  # noqa: E402
 from rlsight.models import ActorCritic  # noqa: E402
-from rlsight.saliency.perturbation import (  # noqa: E402
+from rlsight.explain.saliency.perturbation import (  # noqa: E402
     CPU_CHUNKS,
     fastest_network,
     gaussian_blur,

@@ -8,8 +8,8 @@ import torch
 from rlsight.config import ModelConfig
 from rlsight.errors import RlsightError
 from rlsight.models import ActorCritic
-from rlsight.saliency.methods import METHODS, MethodOptions, Perturbation, make_method
-from rlsight.saliency.perturbation import (
+from rlsight.explain.saliency.methods import METHODS, MethodOptions, Perturbation, make_method
+from rlsight.explain.saliency.perturbation import (
     ChannelsLastNetwork,
     fastest_network,
     gaussian_blur,

@@ -12,8 +12,8 @@ from PIL import Image
 
 from rlsight.cli.main import main
 from rlsight.errors import RlsightError
-from rlsight.saliency.render import RenderOptions, compose, layout_size, overlay, reduce_map
-from rlsight.saliency.video import resolve_output, settings_name, write_frames
+from rlsight.explain.saliency.render import RenderOptions, compose, layout_size, overlay, reduce_map
+from rlsight.explain.saliency.video import resolve_output, settings_name, write_frames
 
 
 def _frames(t: int = 3, h: int = 48, w: int = 64) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_reduce_map_mean_and_max():
 
 
 def test_compose_layout_matches_layout_size():
-    from rlsight.saliency.render import ModelFrame
+    from rlsight.explain.saliency.render import ModelFrame
 
     opts = RenderOptions(size=64)
     mf = ModelFrame("run", np.zeros((64, 64, 3), np.uint8), {"actor": np.ones((64, 64)), "critic": np.zeros((64, 64))},
@@ -141,7 +141,7 @@ def test_cli_side_by_side_two_models(seed_run_nature, seed_run_impala, tmp_path,
 
 @pytest.mark.seed
 def test_replay_shows_every_model_the_same_observations(seed_run_nature, seed_run_impala):
-    from rlsight.saliency import MethodOptions, RenderOptions, record
+    from rlsight.explain.saliency import MethodOptions, RenderOptions, record
 
     res = record([seed_run_nature, seed_run_impala], frames=3, method="perturbation", target="critic",
                  mode="replay", method_options=MethodOptions(stride=16), render=RenderOptions(size=64))

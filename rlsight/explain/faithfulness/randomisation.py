@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlsight.saliency.methods import MethodOptions, make_method
-from rlsight.saliency.perturbation import TARGETS
+from rlsight.explain.saliency.methods import MethodOptions, make_method
+from rlsight.explain.saliency.perturbation import TARGETS
 
 
 def rankdata(x: np.ndarray) -> np.ndarray:

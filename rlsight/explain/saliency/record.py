@@ -22,9 +22,9 @@ import torch
 
 from rlsight.config import GAMES, EnvConfig
 from rlsight.errors import RlsightError
-from rlsight.saliency.methods import METHODS, MethodOptions, check_choice, make_method
-from rlsight.saliency.perturbation import TARGETS
-from rlsight.saliency.render import (
+from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
+from rlsight.explain.saliency.perturbation import TARGETS
+from rlsight.explain.saliency.render import (
     ModelFrame,
     RenderOptions,
     background,

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rlsight.errors import RlsightError
-from rlsight.saliency.perturbation import (
+from rlsight.explain.saliency.perturbation import (
     CPU_CHUNKS,
     TARGETS,
     ChannelsLastNetwork,

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from rlsight.errors import RlsightError
-from rlsight.saliency.perturbation import gaussian_blur
+from rlsight.explain.saliency.perturbation import gaussian_blur
 
 CHANNEL_COLORS = ("red", "green", "blue")
 CMAP_EXAMPLES = ("jet", "inferno", "magma", "viridis", "turbo", "hot")

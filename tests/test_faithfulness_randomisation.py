@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from rlsight.saliency.methods import MethodOptions
-from rlsight.saliency.sanity import randomisation_check, rankdata, reinitialised, spearman
+from rlsight.explain.saliency.methods import MethodOptions
+from rlsight.explain.faithfulness.randomisation import randomisation_check, rankdata, reinitialised, spearman
 
 
 def test_rankdata_averages_ties():
@@ -58,8 +58,8 @@ def test_check_reports_one_for_a_method_blind_to_weights():
 def test_check_computes_both_maps_the_same_way(monkeypatch):
     """The timed network choice must not differ between the two models' maps: with
     a different pick per call, float rounding alone broke ties and gave rho < 1."""
-    import rlsight.saliency.methods as methods
-    from rlsight.saliency.perturbation import ChannelsLastNetwork
+    import rlsight.explain.saliency.methods as methods
+    from rlsight.explain.saliency.perturbation import ChannelsLastNetwork
 
     picks = iter([lambda m: m, ChannelsLastNetwork])
     monkeypatch.setattr(methods, "fastest_network", lambda model, frame, chunks: (next(picks)(model), 32, {}))
@@ -72,7 +72,7 @@ def test_check_computes_both_maps_the_same_way(monkeypatch):
 @pytest.mark.seed
 def test_randomisation_check_on_the_seed_best_model(seed_run_impala):
     """Acceptance 2: trained and re-initialised maps differ (printed by saliency-check)."""
-    from rlsight.saliency.compare import level_env, load_models, play
+    from rlsight.explain.saliency.record import level_env, load_models, play
 
     torch.set_num_threads(1)
     (_, model, cfg), = load_models([seed_run_impala])

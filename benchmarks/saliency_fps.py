@@ -36,7 +36,6 @@ from _report import hardware, write_section  # noqa: E402
 from _timing import sync  # noqa: E402
 
 from rlsight.config import ModelConfig  # noqa: E402
-from rlsight.models import ActorCritic  # noqa: E402
 from rlsight.explain.saliency.perturbation import (  # noqa: E402
     CPU_CHUNKS,
     fastest_network,
@@ -45,6 +44,7 @@ from rlsight.explain.saliency.perturbation import (  # noqa: E402
     make_masks,
     perturbation_scores,
 )
+from rlsight.models import ActorCritic  # noqa: E402
 
 
 def _best(fn, repeats: int) -> float:

@@ -7,8 +7,13 @@ import pytest
 import torch
 from torch import nn
 
+from rlsight.explain.faithfulness.randomisation import (
+    randomisation_check,
+    rankdata,
+    reinitialised,
+    spearman,
+)
 from rlsight.explain.saliency.methods import MethodOptions
-from rlsight.explain.faithfulness.randomisation import randomisation_check, rankdata, reinitialised, spearman
 
 
 def test_rankdata_averages_ties():

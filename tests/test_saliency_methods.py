@@ -7,7 +7,6 @@ import torch
 
 from rlsight.config import ModelConfig
 from rlsight.errors import RlsightError
-from rlsight.models import ActorCritic
 from rlsight.explain.saliency.methods import METHODS, MethodOptions, Perturbation, make_method
 from rlsight.explain.saliency.perturbation import (
     ChannelsLastNetwork,
@@ -20,6 +19,7 @@ from rlsight.explain.saliency.perturbation import (
     perturbation_scores,
     upsample_scores,
 )
+from rlsight.models import ActorCritic
 from tests.saliency_helpers import RegionNet
 
 

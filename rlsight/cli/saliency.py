@@ -73,11 +73,11 @@ def _method_options(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from rlsight.config import GAMES
-    from rlsight.runs import RunDir
-    from rlsight.explain.saliency.record import MODES, record, targets_for
     from rlsight.explain.saliency.methods import METHODS, check_choice
+    from rlsight.explain.saliency.record import MODES, record, targets_for
     from rlsight.explain.saliency.render import RenderOptions
     from rlsight.explain.saliency.video import resolve_output, write_frames
+    from rlsight.runs import RunDir
 
     ropts = RenderOptions(color=args.color, intensity=args.intensity, alpha=args.alpha, sigma=args.sigma,
                           reduce=args.reduce, normalize=args.normalize, background=args.background,
@@ -104,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from rlsight.explain.saliency.record import level_env, load_models, play, targets_for
-    from rlsight.explain.saliency.methods import METHODS, check_choice
     from rlsight.explain.faithfulness.randomisation import randomisation_check
+    from rlsight.explain.saliency.methods import METHODS, check_choice
+    from rlsight.explain.saliency.record import level_env, load_models, play, targets_for
 
     check_choice("method", args.method, METHODS)
     targets = targets_for(args.target)

@@ -34,7 +34,7 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
     ``episodes_per_env`` complete episodes."""
     n = env.num_envs
     tracker = EpisodeTracker(n)
-    got = [[] for _ in range(n)]
+    got: list[list[float]] = [[] for _ in range(n)]
     _, obs, _ = env.observe()
     for _ in range(max_steps):
         with torch.no_grad():

@@ -60,11 +60,11 @@ def add_derived(wide: pd.DataFrame, game: str, mode: str) -> None:
     for split in ("train", "test"):
         col = f"{split}_return"
         if col in wide:
-            lo_hi = normalized_return(game, mode, 0.0), normalized_return(game, mode, 1.0)
-            if lo_hi[0] is None:
+            lo, hi = normalized_return(game, mode, 0.0), normalized_return(game, mode, 1.0)
+            if lo is None or hi is None:  # both or neither: None where the paper has no constants
                 wide[f"{split}_norm_return"] = math.nan
             else:
-                wide[f"{split}_norm_return"] = lo_hi[0] + wide[col] * (lo_hi[1] - lo_hi[0])
+                wide[f"{split}_norm_return"] = lo + wide[col] * (hi - lo)
     if "train_return" in wide and "test_return" in wide:
         wide["gap"] = wide["train_return"] - wide["test_return"]
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter
 
@@ -55,7 +56,7 @@ def plot_frame(frame: pd.DataFrame, metric: str | list[str] = "auto", x: str = "
     group_style = colors(list(dict.fromkeys(s.label for p in panels for s in p.series if s.kind == "group")), "group")
     ref_style = colors(list(dict.fromkeys(s.label for p in panels for s in p.series if s.kind == "reference")),
                        "reference")
-    handles: dict[str, object] = {}
+    handles: dict[str, Artist] = {}
     used = set()
     for i, p in enumerate(panels):
         r, c = (metrics.index(p.metric), games.index(p.game)) if by_metric else divmod(i, cols)
@@ -78,7 +79,7 @@ def plot_frame(frame: pd.DataFrame, metric: str | list[str] = "auto", x: str = "
     return fig
 
 
-def _draw(ax, p: Panel, group_style: dict, ref_style: dict, handles: dict) -> None:
+def _draw(ax, p: Panel, group_style: dict, ref_style: dict, handles: dict[str, Artist]) -> None:
     for s in p.series:
         if s.kind == "run":
             color = group_style.get(_group_of(p, s.runs[0]), ("#999999", "-"))[0]

@@ -56,8 +56,8 @@ def stratified_bootstrap(values: np.ndarray, strata: Sequence | None = None, sta
     if values.ndim == 1:
         values = values[:, None]
     n, p = values.shape
-    strata = np.zeros(n, dtype=int) if strata is None else np.asarray(strata)
-    groups = [np.flatnonzero(strata == s) for s in dict.fromkeys(strata.tolist())]
+    labels = np.zeros(n, dtype=int) if strata is None else np.asarray(strata)
+    groups = [np.flatnonzero(labels == s) for s in dict.fromkeys(labels.tolist())]
     rng = np.random.default_rng(seed)
     chunk = max(1, min(reps, _CHUNK // max(1, n * p)))
     out = []

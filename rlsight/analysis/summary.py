@@ -42,12 +42,12 @@ def summary_table(df: pd.DataFrame, runs: list[RunInfo], per_run: bool = False,
     rows = []
     for (source, name), part in _units(finals, per_run, [r.label for r in runs]):
         members = [by_label[r] for r in part.index.get_level_values("run") if source == "run" and r in by_label]
-        games = list(dict.fromkeys(part["game"].astype(str)))
+        unit_games = list(dict.fromkeys(part["game"].astype(str)))
         row: dict = {"group" if not per_run else "run": name, "source": source, "runs": len(part),
-                     "game": ", ".join(g for g in games if g)}
+                     "game": ", ".join(g for g in unit_games if g)}
         for s in scores:
             vals = part[s].to_numpy(dtype=float) if s in part else np.full(len(part), np.nan)
-            multi = len(games) > 1
+            multi = len(unit_games) > 1
             if multi and s in RAW:
                 row[s] = row[f"{s}_lo"] = row[f"{s}_hi"] = np.nan
                 continue

@@ -4,9 +4,11 @@ the chunks optionally spread over CPU cores."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 import torch
 from torch import nn
@@ -59,13 +61,15 @@ def ppo_update(
     grad_norms: list[torch.Tensor] = []
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
+    # an ActorCritic (or a compiled one): uint8 frames -> network input
+    preprocess = cast(Callable[[torch.Tensor], torch.Tensor], model.preprocess)
 
     def run_chunks(idx: torch.Tensor, adv: torch.Tensor, spans: list[tuple[int, int]], accumulate: bool):
         """Forward/backward over ``spans`` of ``idx``: returns (gradients or None, each chunk's stats)."""
         grads, stats = None, []
         for lo, hi in spans:
             ci = idx[lo:hi]
-            x = model.preprocess(batch.obs[ci].to(device, non_blocking=True))
+            x = preprocess(batch.obs[ci].to(device, non_blocking=True))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast_context(device, autocast):

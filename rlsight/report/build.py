@@ -158,7 +158,8 @@ def _panel_json(p: Panel, panels: list[Panel]) -> dict:
     for s in p.series:
         if s.kind == "run":
             owner = next((g.label for g in p.series if g.kind == "group" and s.runs[0] in g.runs), "")
-            color, dash = group_style.get(owner, ("#999999", "-"))[0], [2, 3]
+            dash: list[int] | None = [2, 3]
+            color = group_style.get(owner, ("#999999", "-"))[0]
             name = f"run: {s.label}"
         else:
             color, style = (group_style if s.kind == "group" else ref_style)[s.label]

@@ -29,9 +29,14 @@ def best_trial(spec: SweepSpec, recs: list[TrialRecord]) -> TrialRecord:
         if len(stages) == len(spec.order) and stages[-1].done:
             final = {**stages[-1].candidates[0], stages[-1].param: stages[-1].winner}
             for c, r in zip(stages[-1].candidates, stages[-1].results):
-                if c == final and r.state == "COMPLETE":
+                if c == final and r is not None and r.state == "COMPLETE":
                     return r
-    return (max if spec.direction == "maximize" else min)(done, key=lambda r: r.value)
+    return (max if spec.direction == "maximize" else min)(done, key=_value)
+
+
+def _value(r: TrialRecord) -> float:
+    assert r.value is not None  # callers pass completed trials only
+    return r.value
 
 
 def best_config(sweep_dir: str | Path):

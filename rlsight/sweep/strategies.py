@@ -61,6 +61,7 @@ def one_at_a_time(spec: SweepSpec, records: list[TrialRecord]) -> list[Stage]:
             break
         best = None
         for c, r in zip(cands, stage.results):
+            assert r is not None  # the stage is done: every candidate has a result
             if r.state == "COMPLETE" and r.value is not None and (best is None or better(r.value, best[1], spec.direction)):
                 best = (c[name], r.value)
         stage.winner = best[0] if best else current[name]

@@ -19,7 +19,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rlsight import config as C
 from rlsight.runs.atomic import atomic_write_text
@@ -90,7 +90,8 @@ def open_study(spec: SweepSpec, sweep_dir: Path, create: bool = False):
 
     quiet_optuna()
     storage = storage_for(spec, sweep_dir)
-    direction = spec.direction
+    # the spec allows only these two
+    direction: Literal["maximize", "minimize"] = "maximize" if spec.direction == "maximize" else "minimize"
     kw = {"study_name": study_name(spec), "storage": storage, "pruner": pruner_for(spec), "sampler": sampler_for(spec)}
     if create:
         return optuna.create_study(direction=direction, load_if_exists=True, **kw)

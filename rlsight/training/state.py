@@ -60,13 +60,14 @@ def save_training_state(folder: Path, *, model, optimizer, meta: dict, env_state
         tensors, opt_meta = _optimizer_tensors(optimizer)
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available():
-            for i, s in enumerate(torch.cuda.get_rng_state_all()):
-                tensors[f"rng.cuda.{i}"] = s
+            for i, rng_state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = rng_state
         for split, states in env_states.items():
             for i, s in enumerate(states):
                 tensors[f"env.{split}.{i}"] = _bytes_tensor(s)
         save_tensors(tmp / "state.safetensors", tensors)
-        np_state = np.random.get_state()
+        np_state = np.random.get_state(legacy=True)
+        assert isinstance(np_state, tuple)  # legacy=True (the default) gives the tuple form
         full = dict(meta)
         full["optimizer"] = opt_meta
         full["rng_numpy"] = [np_state[0], np_state[1].tolist(), *np_state[2:]]

@@ -12,9 +12,11 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from rlsight.config import Config
 from rlsight.envs import make_env
@@ -99,10 +101,12 @@ class Trainer:
         self.update_workers = update_workers(c, self.device)
         self.model = build_model(c.model).to(self.device)
         if c.train.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            # Module.to accepts memory_format at runtime; torch's overloads do not declare it
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.optimizer = make_optimizer(self.model, c, self.device)
         # the network as it computes; self.model (same parameters) is what checkpoints save
-        self.net = self.model if c.train.compile == "off" else torch.compile(self.model, mode=c.train.compile)
+        self.net: nn.Module = (self.model if c.train.compile == "off"  # compiling a Module gives a Module
+                               else cast(nn.Module, torch.compile(self.model, mode=c.train.compile)))
         self.collector = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)
         self.batch_per_update = c.env.num_envs * c.ppo.num_steps
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
@@ -255,7 +259,7 @@ def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress
     """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True)."""
     cmp = RunDir.open(compare_to) if compare_to else None
     run = RunDir.create(run_dir, cfg, overwrite=overwrite)
-    if cmp:
+    if compare_to:
         run.update_info(compare_to=str(Path(compare_to).resolve()))
     return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory, on_update=on_update).train()
 

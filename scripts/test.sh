@@ -17,4 +17,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   scripts/slurm-up.sh
 fi
 scripts/install.sh test
+python3 -m mypy  # type check rlsight ([tool.mypy] in pyproject.toml)
 python3 -m pytest "$@"

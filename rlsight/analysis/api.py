@@ -34,6 +34,7 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)
 
     def metric_names(self) -> list[str]:
+        """The known metrics present in ``frame``, in the canonical order."""
         have = set(self.frame["metric"].unique())
         return [m for m in METRICS if m in have]
 

@@ -29,6 +29,7 @@ def compare(inputs: Iterable[str | Path], metric: str = "auto", x: str = "steps"
 
 
 def check_figure_path(out: str | Path) -> Path:
+    """``out`` as a Path, checked: a figure suffix and an existing folder."""
     out = Path(out)
     if out.suffix.lower() not in FIGURE_FORMATS:
         raise RlsightError(f"--out {out}: the file name must end in {', '.join(FIGURE_FORMATS)}")

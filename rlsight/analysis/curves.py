@@ -41,6 +41,7 @@ class Panel:
 
     @property
     def title(self) -> str:
+        """The chart title: the metric's label and the game (or "all games")."""
         where = self.game if self.game else "all games"
         return f"{label(self.metric)} · {where}"
 

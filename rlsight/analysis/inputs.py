@@ -29,10 +29,12 @@ class RunInfo:
 
     @property
     def game(self) -> str:
+        """The run's game (``env.game``), or "" when the config has none."""
         return str(self.config.get("env.game", ""))
 
     @property
     def mode(self) -> str:
+        """The run's distribution mode (``env.distribution_mode``, default easy)."""
         return str(self.config.get("env.distribution_mode", "easy"))
 
 

@@ -32,16 +32,19 @@ X_AXES = {"steps": "step", "step": "step", "wall_time": "wall_time", "time": "wa
 
 
 def label(metric: str) -> str:
+    """A metric's display label (without one: its name, underscores as spaces)."""
     return LABELS.get(metric, metric.replace("_", " "))
 
 
 def check_metric(metric: str) -> str:
+    """Return ``metric`` if it is a known metric; else raise RlsightError listing them."""
     if metric not in METRICS:
         raise RlsightError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
     return metric
 
 
 def check_x(x: str) -> str:
+    """The frame column for an x-axis name (steps, wall_time or an alias); else RlsightError."""
     if x not in X_AXES:
         raise RlsightError(f"--x {x!r}: expected steps or wall_time")
     return X_AXES[x]
@@ -84,6 +87,7 @@ def to_tidy(wide: pd.DataFrame, run: str, group: str, game: str, source: str = "
 
 
 def tidy_runs(runs: list[RunInfo]) -> pd.DataFrame:
+    """All runs' metrics in one tidy (long) frame; an empty tidy frame when none has rows."""
     frames = [to_tidy(run_frame(r), r.label, r.group, r.game) for r in runs]
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -92,5 +96,6 @@ def tidy_runs(runs: list[RunInfo]) -> pd.DataFrame:
 
 
 def empty() -> pd.DataFrame:
+    """A tidy frame with no rows and the tidy columns' dtypes."""
     return pd.DataFrame({c: pd.Series(dtype=float if c in ("step", "wall_time", "value") else object)
                          for c in TIDY_COLUMNS})

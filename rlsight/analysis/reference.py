@@ -37,6 +37,7 @@ def load_references(paths: list[str | Path], warn: Warn) -> pd.DataFrame:
 
 
 def load_reference(path: Path, warn: Warn) -> pd.DataFrame:
+    """Load reference curves from a CSV/rewards.json file or a folder of them (one level deep)."""
     if not path.exists():
         raise RlsightError(f"--reference {path}: no such file or folder")
     files = [path] if path.is_file() else sorted(

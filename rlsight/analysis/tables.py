@@ -27,6 +27,7 @@ def number(v: float) -> str:
 
 
 def steps(v: float) -> str:
+    """A step count in short form (e.g. 25M); a dash when not finite."""
     if not math.isfinite(v):
         return "–"
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -36,6 +37,7 @@ def steps(v: float) -> str:
 
 
 def duration(seconds: float) -> str:
+    """Seconds as 1h02m, 3m05s or 42s; a dash when not finite."""
     if not math.isfinite(seconds):
         return "–"
     s = int(round(seconds))
@@ -70,6 +72,7 @@ def _with_ci(v: float, lo: float, hi: float) -> str:
 
 
 def render(table: pd.DataFrame, fmt: str = "terminal") -> str:
+    """The summary table as terminal text, Markdown (md) or CSV."""
     if fmt not in FORMATS:
         raise RlsightError(f"--table {fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "csv":

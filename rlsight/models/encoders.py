@@ -31,6 +31,7 @@ class NatureEncoder(nn.Module):
         return self.layers[4]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Float frames (N, C, H, W) -> features (N, out_features)."""
         return self.layers(x)
 
 
@@ -43,6 +44,7 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the residual block."""
         return x + self.conv2(torch.relu(self.conv1(torch.relu(x))))
 
 
@@ -57,6 +59,7 @@ class ImpalaBlock(nn.Module):
         self.res2 = ResidualBlock(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block; halves the height and width."""
         return self.res2(self.res1(self.pool(self.conv(x))))
 
 
@@ -85,4 +88,5 @@ class ImpalaEncoder(nn.Module):
         return torch.relu(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Float frames (N, C, H, W) -> features (N, out_features)."""
         return torch.relu(self.fc(self._convs(x).flatten(1)))

@@ -34,6 +34,7 @@ class ActorCritic(nn.Module):
         return obs
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames -> (policy logits (N, A), value (N,))."""
         h = self.encoder(self.preprocess(obs))
         return self.policy(h), self.value(h).squeeze(-1)
 
@@ -46,4 +47,5 @@ class ActorCritic(nn.Module):
 
 
 def build_model(cfg: ModelConfig) -> ActorCritic:
+    """An ActorCritic for ``cfg``."""
     return ActorCritic(cfg)

@@ -21,6 +21,7 @@ def register_encoder(name: str, target: str | Callable[..., Any]) -> None:
 
 
 def encoder_class(name: str) -> Callable[..., Any]:
+    """The encoder class registered as ``name`` (a ``module:Class`` entry is imported)."""
     target = ENCODERS[name]
     if not isinstance(target, str):
         return target

@@ -58,6 +58,7 @@ def ppo_loss(
     value_coef: float,
     entropy_coef: float,
 ) -> LossSums:
+    """PPO loss (clipped surrogate, value loss, entropy bonus) and its stats, summed over samples."""
     dist = Categorical(logits=logits, validate_args=False)  # argument checks would wait for the GPU
     logp = dist.log_prob(actions)
     log_ratio = logp - old_logp

@@ -15,6 +15,7 @@ class RunningMeanStd:
         self.count = 1e-4
 
     def update(self, x: np.ndarray) -> None:
+        """Fold a batch of values into the running mean and variance."""
         b_mean, b_var, b_count = float(np.mean(x)), float(np.var(x)), x.size
         delta = b_mean - self.mean
         tot = self.count + b_count
@@ -33,6 +34,7 @@ class RewardNormalizer:
         self.gamma, self.clip, self.eps = gamma, clip, eps
 
     def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Scale one step's rewards (updating the running return); ``done`` resets the return."""
         self.ret = self.ret * self.gamma + reward
         self.rms.update(self.ret)
         out = np.clip(reward / np.sqrt(self.rms.var + self.eps), -self.clip, self.clip)
@@ -40,8 +42,10 @@ class RewardNormalizer:
         return out.astype(np.float32)
 
     def state_dict(self) -> dict:
+        """The normaliser's state as plain JSON-able values."""
         return {"ret": self.ret.tolist(), "mean": self.rms.mean, "var": self.rms.var, "count": self.rms.count}
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore the state written by ``state_dict``."""
         self.ret = np.asarray(d["ret"], dtype=np.float64)
         self.rms.mean, self.rms.var, self.rms.count = d["mean"], d["var"], d["count"]

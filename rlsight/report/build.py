@@ -100,6 +100,7 @@ def _replace_dir(out: Path, fill) -> None:
 
 # -- page ---------------------------------------------------------------------------------
 def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], title: str, smooth: int) -> str:
+    """The report's HTML page: every section, with the curve data embedded as JSON."""
     groups = list(dict.fromkeys(r.group for r in comp.runs))
     data = {"panels": [_panel_json(p, panels) for p in panels]}
     sections = [

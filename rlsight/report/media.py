@@ -12,6 +12,8 @@ MAX_PER_RUN = 12
 
 @dataclass
 class Video:
+    """A saliency video of one run, and where the report copies it."""
+
     run: str        # run label
     name: str       # path relative to RUN/saliency/
     source: Path    # the file in the run
@@ -19,6 +21,7 @@ class Video:
 
     @property
     def is_gif(self) -> bool:
+        """Whether the video is a GIF (shown as an image, not a video element)."""
         return self.source.suffix.lower() == ".gif"
 
 

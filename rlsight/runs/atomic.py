@@ -25,10 +25,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
     atomic_write(path, lambda p: p.write_text(text))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
     atomic_write(path, lambda p: p.write_bytes(data))
 
 

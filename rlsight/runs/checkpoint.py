@@ -14,6 +14,7 @@ from rlsight.runs.atomic import atomic_write, atomic_write_text
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
+    """Save tensors (moved to CPU) and string metadata as a safetensors file, atomically."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     atomic_write(path, lambda p: save_file(tensors, str(p), metadata={k: str(v) for k, v in (meta or {}).items()}))
 
@@ -29,10 +30,12 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def save_json(path: Path, data: dict) -> None:
+    """Write ``data`` as indented, key-sorted JSON, atomically."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def load_json(path: Path) -> dict:
+    """Read a JSON file; a missing, truncated or corrupted file raises RunDirError."""
     if not path.is_file():
         raise RunDirError(f"{path}: file not found")
     try:

@@ -44,6 +44,7 @@ TIMING_COLUMNS = ("wall_time", "sps", "rollout_time", "learn_time")
 
 
 def is_run_dir(path: str | Path) -> bool:
+    """Whether ``path`` holds a run (has the run marker file)."""
     return (Path(path) / MARKER).is_file()
 
 
@@ -97,17 +98,21 @@ class RunDir:
     # -- small files ----------------------------------------------------------
     @property
     def name(self) -> str:
+        """The run's folder name."""
         return self.path.name
 
     def info(self) -> dict:
+        """The run's info file (status, steps, ...) as a dict."""
         return load_json(self.path / MARKER)
 
     def update_info(self, **kw) -> None:
+        """Merge ``kw`` into the run's info file, atomically."""
         d = self.info()
         d.update(kw)
         save_json(self.path / MARKER, d)
 
     def config(self) -> Config:
+        """The run's config; a missing or invalid file raises RunDirError."""
         p = self.path / CONFIG
         if not p.is_file():
             raise RunDirError(f"{p}: file not found")
@@ -118,6 +123,7 @@ class RunDir:
 
     # -- metrics ----------------------------------------------------------------
     def write_metrics(self, rows: list[dict]) -> None:
+        """Replace metrics.csv with ``rows``, atomically."""
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
         w.writeheader()
@@ -155,6 +161,7 @@ class RunDir:
 
     # -- checkpoints --------------------------------------------------------------
     def checkpoint_dir(self) -> Path:
+        """The checkpoints folder (created if missing)."""
         d = self.path / CHECKPOINTS
         d.mkdir(exist_ok=True)
         return d
@@ -167,6 +174,7 @@ class RunDir:
         return sorted(p for p in d.iterdir() if p.is_dir() and p.name.startswith("step_"))
 
     def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint, or None."""
         cks = self.checkpoints()
         return cks[-1] if cks else None
 
@@ -182,6 +190,7 @@ class RunDir:
 
     # -- evaluation ---------------------------------------------------------------
     def save_eval(self, result: dict) -> Path:
+        """Save an evaluation result under eval/, named by its settings; returns the file."""
         d = self.path / EVAL
         d.mkdir(exist_ok=True)
         name = f"{result['split']}-ep{result['episodes']}-seed{result['seed']}-step{result['step']}"
@@ -192,6 +201,7 @@ class RunDir:
         return p
 
     def evals(self) -> list[dict]:
+        """All saved evaluation results, sorted by file name."""
         d = self.path / EVAL
         return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
 

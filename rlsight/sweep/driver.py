@@ -34,6 +34,7 @@ from rlsight.sweep.study import (
 
 
 def default_dir(sweep_file: str | Path) -> Path:
+    """The default sweep directory: sweeps/<sweep file name without suffix>."""
     return Path("sweeps") / Path(sweep_file).stem
 
 

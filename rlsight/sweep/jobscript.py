@@ -17,6 +17,8 @@ MAIL_EVENTS = ("begin", "end", "fail")
 
 @dataclass
 class JobSpec:
+    """The settings of one hand-submitted job script."""
+
     config: str
     run_dir: str
     overrides: list[str] = field(default_factory=list)
@@ -50,6 +52,7 @@ def minutes(text: str) -> int:
 
 
 def megabytes(text: str) -> int:
+    """A memory size such as 16G or 500M in megabytes (no unit: gigabytes)."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)B?", text.strip().upper())
     if not m:
         raise RlsightError(f"--mem {text!r}: give a size such as 16G or 500M")

@@ -27,6 +27,7 @@ Say = Callable[[str], None]
 
 
 def trial_dir(sweep_dir: Path, number: int) -> Path:
+    """The folder of trial ``number``'s runs."""
     return sweep_dir / "trials" / f"{number:04d}"
 
 
@@ -71,12 +72,15 @@ class LocalLauncher:
         self.parallel = self.workers
 
     def alive(self, rec: TrialRecord) -> bool:
+        """Always False: trials of an earlier local run died with that process."""
         return False  # we hold the sweep's lock and our workers die with us
 
     def wait_for(self, recs: list[TrialRecord]) -> None:
+        """Nothing to wait for (see ``alive``)."""
         pass
 
     def run(self, numbers: list[int], handle, report: Callable[[int], None]) -> None:
+        """Run the trials ``workers`` at a time, calling ``report`` as each one ends."""
         stop = threading.Event()
 
         def one(number: int) -> None:
@@ -129,11 +133,13 @@ class TrialJob:
     arguments and the trial's runs resume from their last checkpoints."""
 
     def __call__(self, sweep_dir: str, number: int, threads: int) -> str:
+        """Run the trial (the job's entry point)."""
         from rlsight.sweep.trial import run_trial
 
         return run_trial(sweep_dir, number, threads)
 
     def checkpoint(self, *args, **kwargs):
+        """Requeue the job with the same arguments (submitit's pre-emption hook)."""
         import submitit
 
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
@@ -172,9 +178,11 @@ class SlurmLauncher:
         self.parallel = spec.slurm.array_parallelism
 
     def alive(self, rec: TrialRecord) -> bool:
+        """Whether the trial's SLURM job is still queued or running."""
         return bool(rec.slurm_job) and rec.slurm_job in _squeue_ids_or_fail()
 
     def executor(self):
+        """A submitit SLURM executor with the sweep's SLURM settings."""
         import submitit
 
         s = self.spec.slurm
@@ -192,6 +200,7 @@ class SlurmLauncher:
         return ex
 
     def run(self, numbers: list[int], handle, report: Callable[[int], None]) -> None:
+        """Submit the trials as one job array; call ``report`` as each job leaves the queue."""
         n = len(numbers)
         jobs = self.executor().map_array(TrialJob(), [str(self.sweep_dir.resolve())] * n, numbers,
                                          [self.spec.slurm.cpus_per_task] * n)
@@ -219,6 +228,7 @@ class SlurmLauncher:
 
 
 def make_launcher(name: str, spec: SweepSpec, sweep_dir: Path, workers: int | None = None, say: Say = print):
+    """The launcher named ``name`` (local or slurm)."""
     if name == "local":
         return LocalLauncher(spec, sweep_dir, workers, say)
     if name == "slurm":

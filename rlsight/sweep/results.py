@@ -77,6 +77,7 @@ def status_rows(sweep_dir: str | Path) -> tuple[SweepSpec, list[dict[str, str]]]
 
 
 def format_status(sweep_dir: str | Path) -> str:
+    """The sweep's status as text: a header line and a table of trials."""
     spec, rows = status_rows(sweep_dir)
     lines = [f"sweep {spec.name}: {spec.strategy}, objective {'evaluation' if spec.objective.evaluate else spec.objective.metric} "
              f"({spec.direction}), seeds {spec.seeds}"]

@@ -24,6 +24,7 @@ class Stage:
 
     @property
     def done(self) -> bool:
+        """Whether every candidate of the stage has a settled trial."""
         return all(r is not None for r in self.results)
 
 
@@ -38,6 +39,7 @@ def _settled_by_key(records: list[TrialRecord]) -> dict[str, TrialRecord]:
 
 
 def better(a: float, b: float, direction: str) -> bool:
+    """Whether ``a`` is better than ``b`` in ``direction``."""
     return a > b if direction == "maximize" else a < b
 
 

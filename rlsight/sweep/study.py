@@ -39,6 +39,7 @@ SLURM_JOB = "slurm_job"
 
 
 def quiet_optuna() -> None:
+    """Silence Optuna's and alembic's info logging."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -63,6 +64,7 @@ def storage_for(spec: SweepSpec, sweep_dir: Path):
 
 
 def pruner_for(spec: SweepSpec):
+    """The Optuna pruner the spec asks for (none: NopPruner)."""
     import optuna
 
     p = spec.pruner
@@ -74,6 +76,7 @@ def pruner_for(spec: SweepSpec):
 
 
 def sampler_for(spec: SweepSpec):
+    """TPE or random sampler, seeded with the spec's sampler seed."""
     import optuna
 
     if spec.strategy == "tpe":
@@ -82,10 +85,12 @@ def sampler_for(spec: SweepSpec):
 
 
 def study_name(spec: SweepSpec) -> str:
+    """The study's name inside its storage (per sweep name in a shared database)."""
     return STUDY_NAME if spec.storage in ("sqlite", "journal") else f"{STUDY_NAME}-{spec.name}"
 
 
 def open_study(spec: SweepSpec, sweep_dir: Path, create: bool = False):
+    """The sweep's Optuna study; made if missing when ``create``, else SweepError if missing."""
     import optuna
 
     quiet_optuna()
@@ -141,6 +146,8 @@ def open_spec(sweep_dir: str | Path) -> SweepSpec:
 
 @dataclass
 class TrialRecord:
+    """One trial as read back from the study."""
+
     number: int
     state: str  # COMPLETE, PRUNED, FAIL, RUNNING, WAITING
     value: float | None
@@ -155,6 +162,7 @@ class TrialRecord:
 
     @classmethod
     def of(cls, t) -> TrialRecord:
+        """The record of an Optuna trial (a pruned trial's value is its last reported one)."""
         u = t.user_attrs
         value = t.value if t.value is not None and not math.isnan(t.value) else None
         if value is None and t.intermediate_values and t.state.name == "PRUNED":
@@ -163,10 +171,12 @@ class TrialRecord:
                    u.get(ERROR, ""), bool(u.get(INTERRUPTED)), u.get(RETRY_OF), t.last_step, u.get(SLURM_JOB, ""))
 
     def to_json(self) -> dict:
+        """The record as a JSON-able dict."""
         return self.__dict__.copy()
 
 
 def records(study) -> list[TrialRecord]:
+    """The records of every trial in the study."""
     return [TrialRecord.of(t) for t in study.get_trials(deepcopy=False)]
 
 

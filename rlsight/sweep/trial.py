@@ -48,6 +48,7 @@ def train_run(cfg, run_dir: Path, on_update: OnUpdate) -> None:
 
 
 def load_train_fn(name: str) -> Callable[..., None]:
+    """Import the training function ``module:attr``; SweepError when it cannot."""
     mod, _, attr = name.partition(":")
     try:
         return getattr(importlib.import_module(mod), attr)
@@ -63,6 +64,7 @@ class Reporter:
         self.pruned = False
 
     def __call__(self, row: dict) -> bool:
+        """Report the metric of an update row; True once the trial is pruned (stops training)."""
         v = row.get(self.metric)
         if v is None or isinstance(v, float) and math.isnan(v):
             return False

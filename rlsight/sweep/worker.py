@@ -15,6 +15,7 @@ from rlsight.sweep.trial import EXIT_INTERRUPTED, run_trial
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one trial of a sweep (the worker process's entry point); returns the exit code."""
     ap = argparse.ArgumentParser(prog="python -m rlsight.sweep.worker", description="Run one trial of a sweep.")
     ap.add_argument("sweep_dir")
     ap.add_argument("number", type=int)

@@ -30,6 +30,7 @@ class ProgressBar:
         )
 
     def update(self, steps: int, row: dict) -> None:
+        """Advance the bar by ``steps`` and show SPS and returns from ``row``."""
         def f(v):
             return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
 
@@ -37,6 +38,7 @@ class ProgressBar:
         self.bar.update(steps)
 
     def close(self) -> None:
+        """Close the bar."""
         self.bar.close()
 
 

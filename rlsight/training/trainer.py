@@ -68,6 +68,7 @@ def make_optimizer(model: torch.nn.Module, cfg: Config, device: torch.device) ->
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device for ``train.device`` (auto: CUDA if available); RlsightError if no GPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -130,6 +131,7 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------
     def train(self) -> RunDir:
+        """Set up, resume from the newest checkpoint if any, train to the end; returns the run."""
         self._setup()
         self._restore()
         self.rows = [r for r in self.run.metrics() if r["update"] <= self.update]

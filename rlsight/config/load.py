@@ -50,7 +50,8 @@ def allowed(key: str) -> str:
         from rlsight.config.encoders import ENCODERS
 
         return ", ".join(sorted(ENCODERS))
-    kind = {bool: "true/false", int: "integer", float: "number", str: "text"}.get(fi.annotation, "list of integers")
+    kinds: dict[Any, str] = {bool: "true/false", int: "integer", float: "number", str: "text"}
+    kind = kinds.get(fi.annotation, "list of integers")
     rng = _range(fi.metadata)
     return f"{kind} {rng}" if rng else kind
 
@@ -119,7 +120,7 @@ def one_line(err: ValidationError, where: tuple[str, ...] = ()) -> ConfigError:
         return ConfigError(f"{head}: {_CHOICE_WORDS.get(key, 'valid')}: {', '.join(map(str, get_args(fi.annotation)))}")
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         rng = _range(fi.metadata) if fi is not None and item is None else ""
-        return ConfigError(f"{head}: must be {rng or _range([at.Gt(ctx['gt']) if 'gt' in ctx else at.Ge(ctx.get('ge'))])}")
+        return ConfigError(f"{head}: must be {rng or _range([at.Gt(ctx['gt']) if 'gt' in ctx else at.Ge(ctx['ge'])])}")
     if typ == "too_short":
         return ConfigError(f"{head}: give one or more values")
     kind = typ.split("_")[0]

@@ -114,20 +114,20 @@ SECTION = ConfigDict(extra="forbid")
 class EnvConfig:
     """[env]: which environment, which levels, how many copies."""
 
-    family: Family = Field("procgen", description="Environment family: procgen (Atari next).")
-    game: Game = Field("starpilot", description="Procgen game (original: game).")
-    distribution_mode: Mode = Field("easy", description="Procgen distribution mode; each game has easy and hard, some also the others.")
-    num_levels: Int = Field(200, ge=0, description="Training levels [start_level, start_level+num_levels); 0 = unbounded (original: num_levels).")
-    start_level: Int = Field(0, ge=0, description="First training level seed.")
-    num_envs: Int = Field(64, ge=1, description="Parallel training environments (original: num_envs).")
-    use_backgrounds: Bool = Field(True, description="Draw game backgrounds (original: use_backgrounds).")
-    restrict_themes: Bool = Field(False, description="Use one visual theme per asset kind.")
-    use_monochrome_assets: Bool = Field(False, description="Draw assets as monochrome shapes.")
-    test_start_level: Int = Field(-1, description="First held-out level; -1 = start_level+num_levels, right after the training levels.")
-    test_num_levels: Int = Field(100_000, ge=1, description="Number of held-out levels (disjoint from the training levels).")
-    num_test_envs: Int = Field(16, ge=0, description="Held-out environments stepped alongside training for the test curve; 0 = none.")
-    penalize_on_death: Bool = Field(False, description="Subtract death_penalty when an episode ends without completing the level (original: penalize_on_death).")
-    death_penalty: Float = Field(1.0, description="Size of that penalty, in raw reward units.")
+    family: Family = Field(default="procgen", description="Environment family: procgen (Atari next).")
+    game: Game = Field(default="starpilot", description="Procgen game (original: game).")
+    distribution_mode: Mode = Field(default="easy", description="Procgen distribution mode; each game has easy and hard, some also the others.")
+    num_levels: Int = Field(default=200, ge=0, description="Training levels [start_level, start_level+num_levels); 0 = unbounded (original: num_levels).")
+    start_level: Int = Field(default=0, ge=0, description="First training level seed.")
+    num_envs: Int = Field(default=64, ge=1, description="Parallel training environments (original: num_envs).")
+    use_backgrounds: Bool = Field(default=True, description="Draw game backgrounds (original: use_backgrounds).")
+    restrict_themes: Bool = Field(default=False, description="Use one visual theme per asset kind.")
+    use_monochrome_assets: Bool = Field(default=False, description="Draw assets as monochrome shapes.")
+    test_start_level: Int = Field(default=-1, description="First held-out level; -1 = start_level+num_levels, right after the training levels.")
+    test_num_levels: Int = Field(default=100_000, ge=1, description="Number of held-out levels (disjoint from the training levels).")
+    num_test_envs: Int = Field(default=16, ge=0, description="Held-out environments stepped alongside training for the test curve; 0 = none.")
+    penalize_on_death: Bool = Field(default=False, description="Subtract death_penalty when an episode ends without completing the level (original: penalize_on_death).")
+    death_penalty: Float = Field(default=1.0, description="Size of that penalty, in raw reward units.")
 
     def test_levels(self) -> tuple[int, int]:
         """(start, count) of the held-out levels."""
@@ -154,8 +154,8 @@ class ModelConfig:
     """[model]: the network."""
 
     encoder: Annotated[Str, rule(lambda e: e in ENCODERS, _encoders)] = Field(
-        "impala", description="Encoder name from the model registry: impala or nature (original: use_impala).")
-    n_features: Int = Field(256, ge=1, description="Size of the encoder's output features (original: n_features).")
+        default="impala", description="Encoder name from the model registry: impala or nature (original: use_impala).")
+    n_features: Int = Field(default=256, ge=1, description="Size of the encoder's output features (original: n_features).")
     impala_channels: list[Annotated[Int, Ge(1)]] = Field(
         default_factory=lambda: [16, 32, 32], min_length=1, description="Channel widths of the IMPALA blocks.",
         json_schema_extra={"allowed": "one or more integers >= 1"})
@@ -165,43 +165,43 @@ class ModelConfig:
 class PPOConfig:
     """[ppo]: the PPO update."""
 
-    lr: Float = Field(5e-4, gt=0, description="Adam learning rate (original: lr).")
-    anneal_lr: Bool = Field(False, description="Decay the learning rate linearly to 0 over training.")
-    adam_eps: Float = Field(1e-5, gt=0, description="Adam epsilon.")
-    gamma: Float = Field(0.999, gt=0, le=1, description="Discount factor (original: gamma).")
-    gae_lambda: Float = Field(0.95, ge=0, le=1, description="GAE lambda.")
-    num_steps: Int = Field(256, ge=1, description="Rollout length per environment (original: num_steps).")
-    num_epochs: Int = Field(3, ge=1, description="Passes over each rollout (original: num_epochs).")
-    batch_size: Int = Field(2048, ge=1, description="Minibatch size in samples; must divide num_envs*num_steps (original: batch_size).")
-    clip_eps: Float = Field(0.2, gt=0, description="PPO ratio clip (original: eps).")
-    use_clipped_value: Bool = Field(True, description="Clip the value change to [-value_clip_eps, value_clip_eps] (original: use_clipped_value).")
+    lr: Float = Field(default=5e-4, gt=0, description="Adam learning rate (original: lr).")
+    anneal_lr: Bool = Field(default=False, description="Decay the learning rate linearly to 0 over training.")
+    adam_eps: Float = Field(default=1e-5, gt=0, description="Adam epsilon.")
+    gamma: Float = Field(default=0.999, gt=0, le=1, description="Discount factor (original: gamma).")
+    gae_lambda: Float = Field(default=0.95, ge=0, le=1, description="GAE lambda.")
+    num_steps: Int = Field(default=256, ge=1, description="Rollout length per environment (original: num_steps).")
+    num_epochs: Int = Field(default=3, ge=1, description="Passes over each rollout (original: num_epochs).")
+    batch_size: Int = Field(default=2048, ge=1, description="Minibatch size in samples; must divide num_envs*num_steps (original: batch_size).")
+    clip_eps: Float = Field(default=0.2, gt=0, description="PPO ratio clip (original: eps).")
+    use_clipped_value: Bool = Field(default=True, description="Clip the value change to [-value_clip_eps, value_clip_eps] (original: use_clipped_value).")
     value_clip_eps: Annotated[Float, rule(lambda v: v == -1 or v > 0, "must be > 0 or -1")] = Field(
-        -1.0, description="Value clip range; -1 = same as clip_eps.", json_schema_extra={"allowed": "> 0, or -1"})
-    value_coef: Float = Field(0.5, ge=0, description="Value loss weight (original: value_coef).")
-    entropy_coef: Float = Field(0.01, ge=0, description="Entropy bonus weight (original: entropy_coef).")
-    max_grad_norm: Float = Field(0.5, gt=0, description="Gradient-norm clip (original: grad_eps).")
-    normalize_advantages: Bool = Field(True, description="Normalise advantages per minibatch.")
-    normalize_reward: Bool = Field(True, description="Scale rewards by a running std of the discounted return (original: normalize_reward).")
-    reward_clip: Float = Field(10.0, gt=0, description="Clip normalised rewards to [-reward_clip, reward_clip].")
+        default=-1.0, description="Value clip range; -1 = same as clip_eps.", json_schema_extra={"allowed": "> 0, or -1"})
+    value_coef: Float = Field(default=0.5, ge=0, description="Value loss weight (original: value_coef).")
+    entropy_coef: Float = Field(default=0.01, ge=0, description="Entropy bonus weight (original: entropy_coef).")
+    max_grad_norm: Float = Field(default=0.5, gt=0, description="Gradient-norm clip (original: grad_eps).")
+    normalize_advantages: Bool = Field(default=True, description="Normalise advantages per minibatch.")
+    normalize_reward: Bool = Field(default=True, description="Scale rewards by a running std of the discounted return (original: normalize_reward).")
+    reward_clip: Float = Field(default=10.0, gt=0, description="Clip normalised rewards to [-reward_clip, reward_clip].")
 
 
 @dataclass(config=SECTION)
 class TrainConfig:
     """[train]: length, seed, device, checkpoints and speed settings."""
 
-    total_steps: Int = Field(25_000_000, ge=1, description="Environment steps to train for, all envs together (original: total_steps).")
-    seed: Int = Field(0, description="Seed for torch, numpy and the environments.")
+    total_steps: Int = Field(default=25_000_000, ge=1, description="Environment steps to train for, all envs together (original: total_steps).")
+    seed: Int = Field(default=0, description="Seed for torch, numpy and the environments.")
     device: Annotated[Str, rule(_device_ok, f"valid: {DEVICES}")] = Field(
-        "auto", description="Where the network runs; auto = a CUDA GPU when torch sees one, else the CPU.", json_schema_extra={"allowed": DEVICES})
-    save_step: Int = Field(500_000, ge=1, description="Checkpoint every this many environment steps (original: save_step).")
-    max_minutes: Float = Field(0.0, ge=0, description="Stop after the update that passes this much wall time and save the final model; 0 = no limit.")
-    keep_checkpoints: Int = Field(3, ge=0, description="Checkpoints kept on disk (the newest); 0 = all.")
-    log_interval: Int = Field(1, ge=1, description="Updates between console/plot refreshes.")
-    torch_threads: Int = Field(0, ge=0, description="CPU threads for torch; 0 = all cores.")
-    update_chunk: Int = Field(0, ge=0, description="Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: on CPU 64 for IMPALA, 256 for Nature-DQN; whole minibatch on GPU.")
-    autocast: Autocast = Field("off", description="Mixed precision for the network's forward passes: off or bf16 (autocast); bf16 pays on "
+        default="auto", description="Where the network runs; auto = a CUDA GPU when torch sees one, else the CPU.", json_schema_extra={"allowed": DEVICES})
+    save_step: Int = Field(default=500_000, ge=1, description="Checkpoint every this many environment steps (original: save_step).")
+    max_minutes: Float = Field(default=0.0, ge=0, description="Stop after the update that passes this much wall time and save the final model; 0 = no limit.")
+    keep_checkpoints: Int = Field(default=3, ge=0, description="Checkpoints kept on disk (the newest); 0 = all.")
+    log_interval: Int = Field(default=1, ge=1, description="Updates between console/plot refreshes.")
+    torch_threads: Int = Field(default=0, ge=0, description="CPU threads for torch; 0 = all cores.")
+    update_chunk: Int = Field(default=0, ge=0, description="Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: on CPU 64 for IMPALA, 256 for Nature-DQN; whole minibatch on GPU.")
+    autocast: Autocast = Field(default="off", description="Mixed precision for the network's forward passes: off or bf16 (autocast); bf16 pays on "
                                "recent GPUs and on CPUs with native bfloat16 (avx512_bf16, amx_bf16), not on others.")
-    compile: Compile = Field("off", description="torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "
+    compile: Compile = Field(default="off", description="torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "
                              "max-autotune; on CPU the update's chunks are then not spread over one thread per core.")
 
 

@@ -16,7 +16,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -37,10 +37,10 @@ Strategy = Literal["one-at-a-time", "grid", "random", "tpe"]
 ParamType = Literal["choice", "uniform", "log-uniform", "int"]
 PrunerKind = Literal["none", "median", "successive-halving"]
 Direction = Literal["maximize", "minimize"]
-STRATEGIES: tuple[str, ...] = Strategy.__args__  # type: ignore[attr-defined]
-PARAM_TYPES: tuple[str, ...] = ParamType.__args__  # type: ignore[attr-defined]
-PRUNERS: tuple[str, ...] = PrunerKind.__args__  # type: ignore[attr-defined]
-DIRECTIONS: tuple[str, ...] = Direction.__args__  # type: ignore[attr-defined]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
+PRUNERS: tuple[str, ...] = get_args(PrunerKind)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
 # Keys that define what is searched: a sweep directory refuses a file that changes them.
 IDENTITY_KEYS = ("base", "set", "strategy", "order", "seeds", "direction", "params", "objective", "pruner", "train_fn")
 
@@ -426,9 +426,10 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
         C.validate(cfg)
     except ConfigError as e:
         raise SweepError(f"[set]: {e}") from None
-    if not f.params:
+    flat = _flatten(f.params, leaf=_is_param_spec)
+    if not flat:  # also [params.ppo] with nothing in it
         raise SweepError("[params] is missing or empty: name at least one config key to search, e.g. \"ppo.lr\" = [1e-4, 5e-4]")
-    params = {k: parse_param(k, v, cfg) for k, v in _flatten(f.params, leaf=_is_param_spec).items()}
+    params = {k: parse_param(k, v, cfg) for k, v in flat.items()}
     for p in params.values():
         if f.strategy in ("grid", "one-at-a-time") and not p.discrete:
             raise SweepError(f"params.{p.name}: {f.strategy} needs listed values or an integer range, not a {p.type} "

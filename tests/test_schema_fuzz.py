@@ -198,3 +198,20 @@ def test_registered_encoder_names_reach_config_validation():
         assert C.load("cpu-quick", ["model.encoder=mine"]).model.encoder == "mine"
     finally:
         ENCODERS.pop("mine")
+
+
+def test_shipped_sweep_files_load_to_what_they_describe():
+    from rlsight.sweep import load_sweep
+    from tests.conftest import REPO
+
+    oat = load_sweep(REPO / "configs" / "sweeps" / "one-at-a-time.toml")
+    assert (oat.strategy, oat.order, oat.seeds, oat.base.train.total_steps) == (
+        "one-at-a-time", ["ppo.lr", "ppo.entropy_coef", "ppo.num_epochs"], [0, 1], 200_000)
+    assert oat.params["ppo.num_epochs"].grid_values() == [2, 3, 4] and oat.params["ppo.lr"].values == [2e-4, 5e-4, 1e-3]
+    assert (oat.local.workers, oat.slurm.time_min, oat.slurm.cpus_per_task, oat.slurm.mem_gb) == (2, 120, 8, 8)
+    tpe = load_sweep(REPO / "configs" / "sweeps" / "tpe.toml")
+    assert (tpe.strategy, tpe.trials, tpe.pruner.kind, tpe.pruner.startup_trials, tpe.pruner.warmup_steps) == (
+        "tpe", 30, "median", 5, 50_000)
+    assert tpe.pruner.metric == tpe.objective.metric == "test_return"
+    assert {n: p.type for n, p in tpe.params.items()} == {
+        "ppo.lr": "log-uniform", "ppo.gamma": "uniform", "ppo.num_epochs": "int", "model.encoder": "choice"}

@@ -215,3 +215,16 @@ def test_shipped_sweep_files_load_to_what_they_describe():
     assert tpe.pruner.metric == tpe.objective.metric == "test_return"
     assert {n: p.type for n, p in tpe.params.items()} == {
         "ppo.lr": "log-uniform", "ppo.gamma": "uniform", "ppo.num_epochs": "int", "model.encoder": "choice"}
+
+
+def test_a_section_copies_with_a_few_keys_changed_and_the_whole_config_is_checked():
+    """Rendering one level copies the env section (dataclasses.replace); the rules that span
+    keys are checked on the whole config, where they name the keys."""
+    import dataclasses
+
+    env = dataclasses.replace(C.EnvConfig(test_start_level=1000), start_level=1500, num_levels=1)
+    assert (env.start_level, env.num_levels) == (1500, 1)
+    cfg = C.Config()
+    cfg.env = env
+    with pytest.raises(ConfigError, match=r"env.test_start_level = 1000: held-out levels \[1000, 101000\) overlap"):
+        C.validate(cfg)

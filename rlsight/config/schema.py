@@ -134,20 +134,6 @@ class EnvConfig:
         start = self.test_start_level if self.test_start_level >= 0 else self.start_level + self.num_levels
         return start, self.test_num_levels
 
-    @model_validator(mode="after")
-    def _levels(self) -> EnvConfig:
-        modes = modes_for(self.game)
-        if self.distribution_mode not in modes:
-            raise fail(f"env.distribution_mode = {self.distribution_mode!r}: {self.game} has only {', '.join(modes)}")
-        ts, tn = self.test_levels()
-        train_end = self.start_level + self.num_levels
-        if ts + tn >= 2**31 or train_end >= 2**31:
-            raise fail("level seeds must stay below 2**31")
-        if self.num_levels > 0 and ts < train_end and self.start_level < ts + tn:
-            raise fail(f"env.test_start_level = {ts}: held-out levels [{ts}, {ts + tn}) overlap the training levels "
-                       f"[{self.start_level}, {train_end}); use -1 or a start >= {train_end}")
-        return self
-
 
 @dataclass(config=SECTION)
 class ModelConfig:
@@ -219,6 +205,23 @@ class Config:
     # Removed keys an old run's config still had, with their values: kept only so that
     # hash() is the one the run recorded. Not written by to_toml, not compared.
     removed: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    # Cross-field rules live here, not on the sections, so that a section can be copied with
+    # a few keys changed (dataclasses.replace) without checking rules that span keys.
+    @model_validator(mode="after")
+    def _levels(self) -> Config:
+        e = self.env
+        modes = modes_for(e.game)
+        if e.distribution_mode not in modes:
+            raise fail(f"env.distribution_mode = {e.distribution_mode!r}: {e.game} has only {', '.join(modes)}")
+        ts, tn = e.test_levels()
+        train_end = e.start_level + e.num_levels
+        if ts + tn >= 2**31 or train_end >= 2**31:
+            raise fail("level seeds must stay below 2**31")
+        if e.num_levels > 0 and ts < train_end and e.start_level < ts + tn:
+            raise fail(f"env.test_start_level = {ts}: held-out levels [{ts}, {ts + tn}) overlap the training levels "
+                       f"[{e.start_level}, {train_end}); use -1 or a start >= {train_end}")
+        return self
 
     @model_validator(mode="after")
     def _batch_divides_rollout(self) -> Config:

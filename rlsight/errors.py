@@ -15,3 +15,7 @@ class RunDirError(RlsightError):
 
 class SystemLibraryError(RlsightError):
     """A system library that a dependency loads at run time is missing."""
+
+
+class ConfigWarning(UserWarning):
+    """A config that loads but has something the user should know (e.g. a removed key)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from rlsight import __version__
-from rlsight.errors import RlsightError
+from rlsight.errors import ConfigWarning, RlsightError
 
 COMMANDS = [
     "rlsight.cli.train",
@@ -35,7 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings as one line; others as Python prints them."""
+    if issubclass(category, ConfigWarning):
+        print(f"rlsight: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

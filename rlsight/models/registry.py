@@ -1,15 +1,17 @@
-"""Encoder registry by name, importable without torch (config validation uses it)."""
+"""Encoder registry by name, importable without torch.
+
+The name table itself lives in the config layer (``rlsight.config.encoders``), so that
+config validation knows the names without importing models; this module resolves them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-# name -> "module:Class"; resolved lazily so that config validation need not import torch.
-ENCODERS: dict[str, str] = {
-    "nature": "rlsight.models.encoders:NatureEncoder",
-    "impala": "rlsight.models.encoders:ImpalaEncoder",
-}
+from rlsight.config.encoders import BUILTIN_ENCODERS, ENCODERS
+
+assert set(BUILTIN_ENCODERS) <= set(ENCODERS), "every built-in encoder needs a class"
 
 
 def register_encoder(name: str, target: str | Callable[..., Any]) -> None:
@@ -17,11 +19,11 @@ def register_encoder(name: str, target: str | Callable[..., Any]) -> None:
 
     The class takes ``(in_shape, model_config)`` and exposes ``out_features``.
     """
-    ENCODERS[name] = target  # type: ignore[assignment]
+    ENCODERS[name] = target
 
 
 def encoder_class(name: str) -> Callable[..., Any]:
-    """The encoder class registered as ``name`` (a ``module:Class`` entry is imported)."""
+    """The encoder class registered as ``name``."""
     target = ENCODERS[name]
     if not isinstance(target, str):
         return target

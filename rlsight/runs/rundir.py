@@ -13,6 +13,9 @@ import math
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
 from rlsight import __version__
 from rlsight.config import Config, loads
@@ -41,6 +44,21 @@ METRIC_COLUMNS = [
 ]
 # Columns that depend on wall-clock time rather than on the computation.
 TIMING_COLUMNS = ("wall_time", "sps", "rollout_time", "learn_time")
+
+
+class RunMarker(BaseModel):
+    """What rlsight-run.json may hold (docs/run-directory.md); anything else is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    format_version: StrictInt
+    rlsight_version: StrictStr | None = None
+    kind: StrictStr | None = None
+    created: StrictStr | None = None
+    status: Literal["created", "running", "interrupted", "finished"] | None = None
+    config_hash: StrictStr | None = None
+    steps: StrictInt | None = None
+    compare_to: StrictStr | None = None
+    source: StrictStr | None = None
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -90,9 +108,11 @@ class RunDir:
         if not is_run_dir(path):
             raise RunDirError(f"{path}: not an rlsight run directory (no {MARKER})")
         run = cls(path)
-        v = run.info().get("format_version")
+        raw = load_json(path / MARKER)
+        v = raw.get("format_version") if isinstance(raw, dict) else None
         if not isinstance(v, int) or v > FORMAT_VERSION:
             raise RunDirError(f"{path}: run format version {v!r} is newer than this rlsight reads ({FORMAT_VERSION})")
+        run.info()  # every key known, every value of its type
         return run
 
     # -- small files ----------------------------------------------------------
@@ -102,8 +122,16 @@ class RunDir:
         return self.path.name
 
     def info(self) -> dict:
-        """The run's info file (status, steps, ...) as a dict."""
-        return load_json(self.path / MARKER)
+        """The marker's keys (RunMarker); a wrong type or an unknown key is a one-line RunDirError."""
+        raw = load_json(self.path / MARKER)
+        try:
+            return RunMarker.model_validate(raw).model_dump(exclude_unset=True)
+        except ValidationError as e:
+            err = e.errors()[0]
+            key = ".".join(map(str, err["loc"]))
+            what = f"unknown key {key!r}" if err["type"] == "extra_forbidden" else \
+                f"{key} = {err.get('input')!r}: {err['msg']}" if key else err["msg"]
+            raise RunDirError(f"{self.path / MARKER}: {what} (valid keys: {', '.join(RunMarker.model_fields)})") from None
 
     def update_info(self, **kw) -> None:
         """Merge ``kw`` into the run's info file, atomically."""

@@ -1,7 +1,10 @@
-"""The sweep file: parsing and validation, before anything starts.
+"""The sweep file, declared with pydantic: its tables, types, defaults and rules; checked
+before anything starts.
 
 A sweep file is TOML (format in docs/sweeps.md). ``load_sweep(path)`` returns a
-``SweepSpec`` or raises ``SweepError`` naming the bad entry.
+``SweepSpec`` or raises ``SweepError``: one line naming the entry and what is allowed.
+Rules that need the base config (parameter values, every value giving a valid config)
+are in ``parse``.
 """
 
 from __future__ import annotations
@@ -13,21 +16,38 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass as schema
+from pydantic_core import PydanticCustomError
 
 from rlsight import config as C
 from rlsight.errors import ConfigError, RlsightError
 
-STRATEGIES = ("one-at-a-time", "grid", "random", "tpe")
-PARAM_TYPES = ("choice", "uniform", "log-uniform", "int")
-PRUNERS = ("none", "median", "successive-halving")
-DIRECTIONS = ("maximize", "minimize")
-TOP_KEYS = {
-    "name", "base", "set", "strategy", "order", "seeds", "trials", "direction", "sampler_seed",
-    "params", "objective", "pruner", "storage", "local", "slurm", "train_fn",
-}
+Strategy = Literal["one-at-a-time", "grid", "random", "tpe"]
+ParamType = Literal["choice", "uniform", "log-uniform", "int"]
+PrunerKind = Literal["none", "median", "successive-halving"]
+Direction = Literal["maximize", "minimize"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
+PRUNERS: tuple[str, ...] = get_args(PrunerKind)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
 # Keys that define what is searched: a sweep directory refuses a file that changes them.
 IDENTITY_KEYS = ("base", "set", "strategy", "order", "seeds", "direction", "params", "objective", "pruner", "train_fn")
+
+Int = Annotated[int, Strict()]
+Number = Annotated[int, Strict()] | Annotated[float, Strict()]
+Text = Annotated[str, Strict()]
+FORBID = ConfigDict(extra="forbid")
 
 
 class SweepError(RlsightError):
@@ -40,25 +60,63 @@ def _unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> SweepE
     return SweepError(f"unknown {kind} '{name}'{hint}")
 
 
-def _check_keys(where: str, table: dict, valid: set[str]) -> None:
-    for k in table:
-        if k not in valid:
-            raise _unknown(f"key in {where}", k, sorted(valid))
+def _bad(message: str) -> PydanticCustomError:
+    return PydanticCustomError("sweep", "{message}", {"message": message})
 
 
-@dataclass
+def _metric(where: str) -> BeforeValidator:
+    """A metrics.csv column name (``where`` names the key in errors)."""
+
+    def check(v: Any) -> Any:
+        from rlsight.runs.rundir import METRIC_COLUMNS
+
+        if v != "" and v not in METRIC_COLUMNS:
+            raise _bad(str(_unknown(where, str(v), METRIC_COLUMNS)))
+        return v
+
+    return BeforeValidator(check)
+
+
+# -- the tables of a sweep file ------------------------------------------------------------
+
+
+@schema(config=FORBID)
 class Param:
     """One searched config key: listed values, or a uniform / log-uniform / integer range."""
 
     name: str
-    type: str
+    type: ParamType = "choice"
     values: list[Any] = field(default_factory=list)
-    low: float | int | None = None
-    high: float | int | None = None
-    step: int = 1
+    low: Number | None = None
+    high: Number | None = None
+    step: Annotated[Int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Param:
+        where = f"params.{self.name}"
+        if self.type == "choice":
+            if self.low is not None or self.high is not None:
+                raise _bad(f"{where}: give either values or low/high, not both")
+            if not self.values:
+                raise _bad(f"{where}: values is empty; list at least one value")
+            return self
+        if self.values:
+            raise _bad(f"{where}: type = {self.type!r} takes low and high, not values")
+        if self.low is None or self.high is None:
+            raise _bad(f"{where}: a {self.type} range needs low and high")
+        if self.type == "int" and not (type(self.low) is int and type(self.high) is int):
+            raise _bad(f"{where}: an int range needs integer low and high (got {self.low!r}, {self.high!r})")
+        if not self.low < self.high:
+            raise _bad(f"{where}: low = {self.low} must be below high = {self.high}")
+        if self.type == "log-uniform" and self.low <= 0:
+            raise _bad(f"{where}: a log-uniform range needs low > 0 (got {self.low})")
+        if self.step != 1 and self.type != "int":
+            raise _bad(f"{where}: step = {self.step}: only integer ranges take a step")
+        return self
 
     @property
     def discrete(self) -> bool:
+        """Whether the values can be listed (choice, int)."""
         return self.type in ("choice", "int")
 
     def grid_values(self) -> list[Any]:
@@ -66,7 +124,7 @@ class Param:
         if self.type == "choice":
             return list(self.values)
         if self.type == "int":
-            return list(range(int(self.low), int(self.high) + 1, self.step))
+            return list(range(int(self.low), int(self.high) + 1, self.step))  # type: ignore[arg-type]
         raise SweepError(f"params.{self.name}: a {self.type} range has no finite list of values")
 
     def distribution(self, extra: Any = None):
@@ -76,16 +134,22 @@ class Param:
         if self.type == "choice":
             choices = list(self.values) + ([extra] if extra is not None and extra not in self.values else [])
             return D.CategoricalDistribution(choices)
+        lo, hi = self.low, self.high
         if self.type == "int":
-            lo, hi = int(self.low), int(self.high)
+            lo, hi = int(lo), int(hi)  # type: ignore[arg-type]
             if extra is not None:
-                lo, hi = min(lo, int(extra)), max(hi, int(extra))
-                return D.IntDistribution(lo, hi)
+                return D.IntDistribution(min(lo, int(extra)), max(hi, int(extra)))
             return D.IntDistribution(lo, hi, step=self.step)
-        return D.FloatDistribution(float(self.low), float(self.high), log=self.type == "log-uniform")
+        return D.FloatDistribution(float(lo), float(hi), log=self.type == "log-uniform")  # type: ignore[arg-type]
 
 
-@dataclass
+class _Evaluate(BaseModel):
+    model_config = FORBID
+    split: Literal["train", "test"] = "test"
+    episodes: Annotated[Int, Field(ge=1)] = 256
+
+
+@schema(config=FORBID)
 class Objective:
     """What a trial scores: a metrics.csv column averaged over the last part of
     training, or a final evaluation of the trained model."""
@@ -97,35 +161,155 @@ class Objective:
     episodes: int = 256
 
 
-@dataclass
+class _ObjectiveTable(BaseModel):
+    """[objective] as written: ``evaluate = { split, episodes }`` asks for a final evaluation."""
+
+    model_config = FORBID
+    metric: Annotated[str, _metric("objective.metric")] = "test_return"
+    last_fraction: Annotated[Number, Field(gt=0, le=1)] = 0.25
+    evaluate: _Evaluate | None = None
+
+    def spec(self) -> Objective:
+        """The objective this table asks for."""
+        ev = self.evaluate
+        return Objective(self.metric, float(self.last_fraction), ev is not None, *((ev.split, ev.episodes) if ev else ()))
+
+
+@schema(config=FORBID)
 class PrunerSpec:
-    kind: str = "none"
-    startup_trials: int = 3
-    warmup_steps: int = 0
-    min_steps: int | str = "auto"
-    reduction_factor: int = 3
-    metric: str = ""  # metrics.csv column reported as the intermediate value (default: objective.metric)
+    """Whether and how to stop weak trials early (Optuna's pruners)."""
+
+    kind: PrunerKind = "none"
+    startup_trials: Annotated[Int, Field(ge=0)] = 3
+    warmup_steps: Annotated[Int, Field(ge=0)] = 0
+    min_steps: Literal["auto"] | Annotated[Int, Field(ge=1)] = "auto"
+    reduction_factor: Annotated[Int, Field(ge=2)] = 3
+    metric: Annotated[str, _metric("pruner.metric")] = ""  # reported as the intermediate value (default: objective.metric)
 
 
-@dataclass
+@schema(config=FORBID)
 class LocalSpec:
-    workers: int = 1
-    gpus: list[int] | None = None  # None: every GPU CUDA shows; [] : none
+    """The local launcher: worker processes, and GPUs to share among them."""
+
+    workers: Annotated[Int, Field(ge=1)] = 1
+    gpus: list[Int] | None = None  # None: every GPU CUDA shows; [] : none
 
 
-@dataclass
+@schema(config=FORBID)
 class SlurmSpec:
-    partition: str | None = None
-    time_min: int = 60
-    cpus_per_task: int = 1
-    gpus_per_task: int = 0
-    mem_gb: float = 4.0
-    array_parallelism: int = 8
-    max_requeues: int = 3
-    account: str | None = None
-    qos: str | None = None
-    setup: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    """The SLURM launcher: resources of each trial's job (submitit)."""
+
+    partition: Text | None = None
+    time_min: Annotated[Int, Field(ge=1)] = 60
+    cpus_per_task: Annotated[Int, Field(ge=1)] = 1
+    gpus_per_task: Annotated[Int, Field(ge=0)] = 0
+    mem_gb: Annotated[Number, Field(ge=0)] = 4.0
+    array_parallelism: Annotated[Int, Field(ge=1)] = 8
+    max_requeues: Annotated[Int, Field(ge=0)] = 3
+    account: Text | None = None
+    qos: Text | None = None
+    setup: list[Text] = field(default_factory=list)  # shell lines run before each trial
+    extra: dict[str, Any] = field(default_factory=dict)  # further sbatch options
+
+
+class SweepFile(BaseModel):
+    """A sweep file's top level, as written (``params`` and ``set`` are checked against the config)."""
+
+    model_config = FORBID
+    name: Text | None = None
+    base: Text | None = None
+    set: dict[str, Any] = {}
+    strategy: Strategy = "grid"
+    order: list[Text] | None = None
+    seeds: list[Int] | Int | None = None
+    trials: Annotated[Int, Field(ge=1)] | None = None
+    direction: Direction = "maximize"
+    sampler_seed: Int = 0
+    params: dict[str, Any] = {}
+    objective: _ObjectiveTable = Field(default_factory=_ObjectiveTable)
+    pruner: PrunerSpec = Field(default_factory=PrunerSpec)
+    storage: Text = "sqlite"
+    local: LocalSpec = Field(default_factory=LocalSpec)
+    slurm: SlurmSpec = Field(default_factory=SlurmSpec)
+    train_fn: Text = "rlsight.sweep.trial:train_run"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pruner_name(cls, raw: Any) -> Any:
+        """``pruner = "median"`` is ``[pruner] kind = "median"``."""
+        if isinstance(raw, dict) and isinstance(raw.get("pruner"), str):
+            return {**raw, "pruner": {"kind": raw["pruner"]}}
+        return raw
+
+    @model_validator(mode="after")
+    def _rules(self) -> SweepFile:
+        s = self.strategy
+        if s in ("random", "tpe") and self.trials is None:
+            raise _bad(f"trials: {s} needs a number of trials, e.g. trials = 20")
+        if s not in ("random", "tpe") and self.trials is not None:
+            raise _bad(f"trials is for random and tpe; {s} runs every combination it needs")
+        if self.order is not None and s != "one-at-a-time":
+            raise _bad(f"order is used by one-at-a-time only (strategy is {s!r})")
+        if self.pruner.kind != "none" and s == "one-at-a-time":
+            raise _bad("pruner: one-at-a-time compares each stage's finished trials; use pruner = \"none\" "
+                       "(pruning works with grid, random and tpe)")
+        if isinstance(self.seeds, list) and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise _bad(f"seeds = {self.seeds}: give a non-empty list of distinct integer seeds, or a count")
+        if not self.storage or self.storage not in ("sqlite", "journal") and "://" not in self.storage:
+            raise _bad(f"storage = {self.storage!r}: give \"sqlite\", \"journal\", or a URL such as postgresql://user@host/db")
+        if ":" not in self.train_fn:
+            raise _bad(f"train_fn = {self.train_fn!r}: give \"module:function\"")
+        return self
+
+
+# -- errors as one line ------------------------------------------------------------------------
+
+_CHOICES = {"strategy": STRATEGIES, "direction": DIRECTIONS, "kind": PRUNERS, "type": PARAM_TYPES,
+            "split": ("train", "test"), "min_steps": ("auto", "an integer >= 1")}
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
+             "list": "a list", "dict": "a table", "dataclass": "a table", "model": "a table"}
+
+
+def _one_line(err: ValidationError, where: tuple[str, ...] = ()) -> SweepError:
+    """The first problem in ``err`` as one line naming the entry and what is allowed."""
+    e = err.errors()[0]
+    # union members and validators add tags such as "int" or "list[int]" to the location: not keys
+    loc = [str(p) for p in (*where, *e["loc"]) if str(p) not in ("int", "float", "str", "bool", "none") and "[" not in str(p)]
+    key, typ, ctx, value = ".".join(loc), e["type"], e.get("ctx") or {}, e.get("input")
+    if typ == "sweep":
+        return SweepError(ctx["message"])
+    if typ in ("extra_forbidden", "unexpected_keyword_argument"):
+        table = f"[{loc[0]}]" if len(loc) == 2 else ".".join(loc[:-1]) if len(loc) > 2 else "the sweep file"
+        valid = _table_keys(loc[:-1])
+        return _unknown(f"key in {table}", loc[-1], valid)
+    if typ == "literal_error":
+        return _unknown(key, str(value), _CHOICES.get(loc[-1], ()))
+    if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(f"{op} {ctx[k]}" for k, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if k in ctx)
+        return SweepError(f"{key} = {value!r}: must be {bound}")
+    kinds = [x["type"].split("_")[0] for x in err.errors() if x["loc"][:1] == e["loc"][:1]  # a union's members
+             and x["type"].endswith(("_type", "_parsing", "_from_float"))]
+    if kinds and typ.endswith(("_type", "_parsing", "_from_float")):
+        words = ["a number" if k in ("int", "float") and {"int", "float"} <= set(kinds) else _EXPECTED.get(k, k)
+                 for k in kinds]
+        return SweepError(f"{key or 'the sweep file'} = {value!r}: expected {' or '.join(dict.fromkeys(words))}")
+    return SweepError(f"{key}: {e['msg']}" if key else e["msg"])
+
+
+def _table_keys(path: list[str]) -> list[str]:
+    tables: dict[str, Any] = {"objective": _ObjectiveTable, "pruner": PrunerSpec, "local": LocalSpec, "slurm": SlurmSpec}
+    if not path:
+        return sorted(SweepFile.model_fields)
+    if path[0] == "params":
+        return sorted(set(Param.__pydantic_fields__) - {"name"})  # type: ignore[attr-defined]
+    if path == ["objective", "evaluate"]:
+        return sorted(_Evaluate.model_fields)
+    cls = tables.get(path[0])
+    fields = getattr(cls, "model_fields", None) or getattr(cls, "__pydantic_fields__", {})
+    return sorted(fields)
+
+
+# -- the spec ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -166,14 +350,16 @@ class SweepSpec:
         return {k: flat[k] for k in self.params}
 
     def grid(self) -> list[dict[str, Any]]:
+        """Every combination of the parameters' values."""
         names = list(self.params)
         return [dict(zip(names, combo)) for combo in itertools.product(*(self.params[n].grid_values() for n in names))]
 
     def identity(self) -> dict:
+        """The entries that define what is searched (a sweep directory keeps them fixed)."""
         return {k: self.raw.get(k) for k in IDENTITY_KEYS}
 
 
-# -- parsing -------------------------------------------------------------------------
+# -- parsing -------------------------------------------------------------------------------------
 
 
 def _flatten(table: dict, prefix: str = "", leaf=None) -> dict[str, Any]:
@@ -192,61 +378,29 @@ def _is_param_spec(v: dict) -> bool:
     return any(k in v for k in ("values", "low", "high", "type"))
 
 
-def _number(where: str, v: Any, integer: bool = False) -> float | int:
-    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-    if isinstance(v, bool) or not ok:
-        raise SweepError(f"{where} = {v!r}: expected {'an integer' if integer else 'a number'}")
-    return v
-
-
-def _check_key(name: str) -> None:
+def parse_param(name: str, raw: Any, base) -> Param:
+    """One ``[params]`` entry, its values checked against config key ``name`` of ``base``."""
     if name not in C.all_keys():
         raise _unknown("parameter", name, C.all_keys())
-
-
-def parse_param(name: str, raw: Any, base) -> Param:
-    where = f"params.{name}"
-    _check_key(name)
     if isinstance(raw, list):
         raw = {"values": raw}
     if not isinstance(raw, dict):
-        raise SweepError(f"{where}: give a list of values, or a table like {{ type = \"log-uniform\", low = 1e-5, high = 1e-3 }}")
-    _check_keys(where, raw, {"values", "type", "low", "high", "step"})
-    kind = raw.get("type", "choice" if "values" in raw else "uniform")
-    if kind not in PARAM_TYPES:
-        raise _unknown(f"type in {where}", str(kind), PARAM_TYPES)
-    if kind == "choice":
-        values = raw.get("values")
-        if not isinstance(values, list):
-            raise SweepError(f"{where}: a choice needs values = [...]")
-        if not values:
-            raise SweepError(f"{where}: values is empty; list at least one value")
-        if "low" in raw or "high" in raw:
-            raise SweepError(f"{where}: give either values or low/high, not both")
-        coerced = []
-        for v in values:
-            if isinstance(v, (list, dict)):
-                raise SweepError(f"{where}: value {v!r}: list-valued keys cannot be swept; give scalar values")
-            coerced.append(_coerce(name, v, base))
-        if len(set(map(repr, coerced))) != len(coerced):
-            raise SweepError(f"{where}: values {values} list the same value twice")
-        return Param(name, kind, values=coerced)
-    if "values" in raw:
-        raise SweepError(f"{where}: type = {kind!r} takes low and high, not values")
-    if "low" not in raw or "high" not in raw:
-        raise SweepError(f"{where}: a {kind} range needs low and high")
-    integer = kind == "int"
-    low, high = _number(f"{where}.low", raw["low"], integer), _number(f"{where}.high", raw["high"], integer)
-    if not low < high:
-        raise SweepError(f"{where}: low = {low} must be below high = {high}")
-    if kind == "log-uniform" and low <= 0:
-        raise SweepError(f"{where}: a log-uniform range needs low > 0 (got {low})")
-    step = _number(f"{where}.step", raw.get("step", 1), True)
-    if step < 1 or not integer and "step" in raw:
-        raise SweepError(f"{where}: step = {step}: only integer ranges take a step, and it must be >= 1")
-    for v in (low, high):
-        _coerce(name, v, base)
-    return Param(name, kind, low=low, high=high, step=int(step))
+        raise SweepError(f"params.{name}: give a list of values, or a table like "
+                         "{ type = \"log-uniform\", low = 1e-5, high = 1e-3 }")
+    try:
+        p = Param(**{"type": "choice" if "values" in raw else "uniform", **raw, "name": name})
+    except ValidationError as e:
+        raise _one_line(e, ("params", name)) from None
+    if p.type == "choice":
+        if any(isinstance(v, (list, dict)) for v in p.values):
+            raise SweepError(f"params.{name}: list-valued keys cannot be swept; give scalar values")
+        p.values = [_coerce(name, v, base) for v in p.values]
+        if len(set(map(repr, p.values))) != len(p.values):
+            raise SweepError(f"params.{name}: values {raw if isinstance(raw, list) else raw['values']} list the same value twice")
+    else:
+        for v in (p.low, p.high):
+            _coerce(name, v, base)
+    return p
 
 
 def _coerce(name: str, value: Any, base) -> Any:
@@ -259,166 +413,44 @@ def _coerce(name: str, value: Any, base) -> Any:
     return cfg.flat()[name]
 
 
-def _parse_objective(raw: Any) -> Objective:
-    from rlsight.runs.rundir import METRIC_COLUMNS
-
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise SweepError("[objective] must be a table")
-    _check_keys("[objective]", raw, {"metric", "last_fraction", "evaluate"})
-    o = Objective()
-    o.metric = raw.get("metric", o.metric)
-    if o.metric not in METRIC_COLUMNS:
-        raise _unknown("objective.metric", str(o.metric), METRIC_COLUMNS)
-    o.last_fraction = float(_number("objective.last_fraction", raw.get("last_fraction", o.last_fraction)))
-    if not 0 < o.last_fraction <= 1:
-        raise SweepError(f"objective.last_fraction = {o.last_fraction}: must be in (0, 1]")
-    ev = raw.get("evaluate")
-    if ev is not None:
-        if not isinstance(ev, dict):
-            raise SweepError("objective.evaluate: give a table, e.g. { split = \"test\", episodes = 256 }")
-        _check_keys("objective.evaluate", ev, {"split", "episodes"})
-        o.evaluate = True
-        o.split = ev.get("split", "test")
-        if o.split not in ("train", "test"):
-            raise SweepError(f"objective.evaluate.split = {o.split!r}: valid: train, test")
-        o.episodes = int(_number("objective.evaluate.episodes", ev.get("episodes", o.episodes), True))
-        if o.episodes < 1:
-            raise SweepError(f"objective.evaluate.episodes = {o.episodes}: must be >= 1")
-    return o
-
-
-def _parse_pruner(raw: Any, strategy: str, objective: Objective) -> PrunerSpec:
-    from rlsight.runs.rundir import METRIC_COLUMNS
-
-    if isinstance(raw, str):
-        raw = {"kind": raw}
-    raw = raw or {}
-    _check_keys("[pruner]", raw, {"kind", "startup_trials", "warmup_steps", "min_steps", "reduction_factor", "metric"})
-    p = PrunerSpec(kind=raw.get("kind", "none"))
-    if p.kind not in PRUNERS:
-        raise _unknown("pruner", str(p.kind), PRUNERS)
-    if p.kind != "none" and strategy == "one-at-a-time":
-        raise SweepError("pruner: one-at-a-time compares each stage's finished trials; use pruner = \"none\" "
-                         "(pruning works with grid, random and tpe)")
-    p.startup_trials = int(_number("pruner.startup_trials", raw.get("startup_trials", p.startup_trials), True))
-    p.warmup_steps = int(_number("pruner.warmup_steps", raw.get("warmup_steps", p.warmup_steps), True))
-    ms = raw.get("min_steps", "auto")
-    p.min_steps = ms if ms == "auto" else int(_number("pruner.min_steps", ms, True))
-    p.reduction_factor = int(_number("pruner.reduction_factor", raw.get("reduction_factor", p.reduction_factor), True))
-    if p.startup_trials < 0 or p.warmup_steps < 0 or p.reduction_factor < 2 or (ms != "auto" and p.min_steps < 1):
-        raise SweepError("pruner: startup_trials and warmup_steps must be >= 0, min_steps >= 1, reduction_factor >= 2")
-    p.metric = raw.get("metric", objective.metric)
-    if p.metric not in METRIC_COLUMNS:
-        raise _unknown("pruner.metric", str(p.metric), METRIC_COLUMNS)
-    return p
-
-
-def _parse_local(raw: Any) -> LocalSpec:
-    raw = raw or {}
-    _check_keys("[local]", raw, {"workers", "gpus"})
-    out = LocalSpec(workers=int(_number("local.workers", raw.get("workers", 1), True)), gpus=raw.get("gpus"))
-    if out.workers < 1:
-        raise SweepError(f"local.workers = {out.workers}: must be >= 1")
-    if out.gpus is not None and not (isinstance(out.gpus, list) and all(isinstance(g, int) for g in out.gpus)):
-        raise SweepError(f"local.gpus = {out.gpus!r}: give a list of GPU indices, e.g. [0, 1], or [] for none")
-    return out
-
-
-def _parse_slurm(raw: Any) -> SlurmSpec:
-    raw = raw or {}
-    s = SlurmSpec()
-    _check_keys("[slurm]", raw, set(SlurmSpec.__dataclass_fields__))
-    for k, v in raw.items():
-        default = getattr(s, k)
-        if isinstance(default, bool) or default is None:
-            if v is not None and not isinstance(v, str):
-                raise SweepError(f"slurm.{k} = {v!r}: expected a string")
-        elif isinstance(default, (int, float)):
-            v = _number(f"slurm.{k}", v, isinstance(default, int))
-            if v < (1 if k in ("time_min", "cpus_per_task", "array_parallelism") else 0):
-                raise SweepError(f"slurm.{k} = {v}: too small")
-        elif isinstance(default, list) and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-            raise SweepError(f"slurm.{k} = {v!r}: expected a list of shell lines")
-        elif isinstance(default, dict) and not isinstance(v, dict):
-            raise SweepError(f"slurm.{k} = {v!r}: expected a table of sbatch options")
-        setattr(s, k, v)
-    return s
-
-
 def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
     """Validate a parsed sweep file. ``base`` is the base config before the ``set`` overrides."""
-    _check_keys("the sweep file", data, TOP_KEYS)
-    cfg = copy.deepcopy(base)
-    overrides = data.get("set", {})
-    if not isinstance(overrides, dict):
-        raise SweepError("[set] must be a table of config keys")
     try:
-        for k, v in _flatten(overrides).items():
+        f = SweepFile.model_validate(data)
+    except ValidationError as e:
+        raise _one_line(e) from None
+    cfg = copy.deepcopy(base)
+    try:
+        for k, v in _flatten(f.set).items():
             C.set_key(cfg, k, v)
         C.validate(cfg)
     except ConfigError as e:
         raise SweepError(f"[set]: {e}") from None
-
-    strategy = data.get("strategy", "grid")
-    if strategy not in STRATEGIES:
-        raise _unknown("strategy", str(strategy), STRATEGIES)
-    raw_params = data.get("params")
-    if not isinstance(raw_params, dict) or not raw_params:
+    flat = _flatten(f.params, leaf=_is_param_spec)
+    if not flat:  # also [params.ppo] with nothing in it
         raise SweepError("[params] is missing or empty: name at least one config key to search, e.g. \"ppo.lr\" = [1e-4, 5e-4]")
-    params = {k: parse_param(k, v, cfg) for k, v in _flatten(raw_params, leaf=_is_param_spec).items()}
-    if strategy in ("grid", "one-at-a-time"):
-        for p in params.values():
-            if not p.discrete:
-                raise SweepError(f"params.{p.name}: {strategy} needs listed values or an integer range, "
-                                 f"not a {p.type} range; give values = [...] or use strategy = \"random\" or \"tpe\"")
-    order = data.get("order", list(params))
-    if not isinstance(order, list):
-        raise SweepError("order: give a list of parameter names")
-    if "order" in data and strategy != "one-at-a-time":
-        raise SweepError(f"order is used by one-at-a-time only (strategy is {strategy!r})")
+    params = {k: parse_param(k, v, cfg) for k, v in flat.items()}
+    for p in params.values():
+        if f.strategy in ("grid", "one-at-a-time") and not p.discrete:
+            raise SweepError(f"params.{p.name}: {f.strategy} needs listed values or an integer range, not a {p.type} "
+                             f"range; give values = [...] or use strategy = \"random\" or \"tpe\"")
+    order = f.order if f.order is not None else list(params)
     for n in order:
         if n not in params:
-            raise _unknown("name in order (not in [params])", str(n), list(params))
+            raise _unknown("name in order (not in [params])", n, list(params))
     if len(set(order)) != len(order) or set(order) != set(params):
         raise SweepError(f"order = {order}: list every parameter of [params] exactly once")
-
-    seeds = data.get("seeds", [cfg.train.seed])
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise SweepError(f"seeds = {seeds!r}: give a non-empty list of integer seeds, or a count")
-    if len(set(seeds)) != len(seeds):
-        raise SweepError(f"seeds = {seeds}: a seed is listed twice")
-
-    trials = data.get("trials")
-    if strategy in ("random", "tpe"):
-        if trials is None:
-            raise SweepError(f"trials: {strategy} needs a number of trials, e.g. trials = 20")
-        trials = int(_number("trials", trials, True))
-        if trials < 1:
-            raise SweepError(f"trials = {trials}: must be >= 1")
-    elif trials is not None:
-        raise SweepError(f"trials is for random and tpe; {strategy} runs every combination it needs")
-    direction = data.get("direction", "maximize")
-    if direction not in DIRECTIONS:
-        raise _unknown("direction", str(direction), DIRECTIONS)
-    objective = _parse_objective(data.get("objective"))
-    pruner = _parse_pruner(data.get("pruner"), strategy, objective)
-    storage = data.get("storage", "sqlite")
-    if not isinstance(storage, str) or not storage:
-        raise SweepError("storage: give \"sqlite\" (default), \"journal\", or a database URL")
-    if storage not in ("sqlite", "journal") and "://" not in storage:
-        raise SweepError(f"storage = {storage!r}: give \"sqlite\", \"journal\", or a URL such as postgresql://user@host/db")
-    train_fn = data.get("train_fn", "rlsight.sweep.trial:train_run")
-    if not isinstance(train_fn, str) or ":" not in train_fn:
-        raise SweepError(f"train_fn = {train_fn!r}: give \"module:function\"")
+    seeds = [cfg.train.seed] if f.seeds is None else list(range(f.seeds)) if isinstance(f.seeds, int) else f.seeds
+    if not seeds:
+        raise SweepError(f"seeds = {f.seeds}: give a non-empty list of integer seeds, or a count")
+    objective = f.objective.spec()
+    pruner = f.pruner
+    pruner.metric = pruner.metric or objective.metric
     spec = SweepSpec(
-        name=str(data.get("name", name)), base=cfg, base_source=base_source, strategy=strategy, params=params,
-        order=list(order), seeds=list(seeds), trials=trials or 0, direction=direction,
-        sampler_seed=int(_number("sampler_seed", data.get("sampler_seed", 0), True)), objective=objective,
-        pruner=pruner, storage=storage, local=_parse_local(data.get("local")), slurm=_parse_slurm(data.get("slurm")),
-        train_fn=train_fn, raw=data,
+        name=str(f.name if f.name is not None else name), base=cfg, base_source=base_source, strategy=f.strategy,
+        params=params, order=list(order), seeds=list(seeds), trials=f.trials or 0, direction=f.direction,
+        sampler_seed=f.sampler_seed, objective=objective, pruner=pruner, storage=f.storage, local=f.local,
+        slurm=f.slurm, train_fn=f.train_fn, raw=data,
     )
     for p in spec.params.values():  # every listed value must give a valid config on its own
         for v in (p.grid_values() if p.discrete else [p.low, p.high])[:1000]:
@@ -426,18 +458,19 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
                 spec.trial_config({p.name: v})
             except ConfigError as e:
                 raise SweepError(f"params.{p.name} = {v!r}: {e}") from None
-    if strategy == "grid" and math.prod(len(p.grid_values()) for p in params.values()) > 100_000:
+    if f.strategy == "grid" and math.prod(len(p.grid_values()) for p in params.values()) > 100_000:
         raise SweepError("grid: more than 100000 combinations; use random or tpe")
     return spec
 
 
 def read_toml(path: Path) -> dict:
+    """A sweep file's TOML, or a one-line SweepError."""
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise SweepError(f"{path}: no such sweep file") from None
     except tomllib.TOMLDecodeError as e:
-        raise SweepError(f"{path}: not valid TOML ({e})") from None
+        raise SweepError(f"{path}: not valid TOML ({' '.join(str(e).split())})") from None
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

@@ -1,0 +1,44 @@
+"""Typed run configuration, declared once in ``schema``: TOML load/save, dotted ``--set``
+overrides and one-line errors (``load``), preset names (``presets``). Touches neither
+torch nor the environments."""
+
+from rlsight.config.load import (
+    all_keys,
+    allowed,
+    describe,
+    field_info,
+    from_dict,
+    load,
+    loads,
+    one_line,
+    parse_override,
+    set_key,
+    unknown_key,
+    validate,
+)
+from rlsight.config.presets import resolve_config_path
+from rlsight.config.schema import (
+    AUTOCAST,
+    COMPILE,
+    FAMILIES,
+    GAMES,
+    LATE_KEYS,
+    MODES,
+    REMOVED_KEYS,
+    SECTIONS,
+    Config,
+    EnvConfig,
+    ModelConfig,
+    PPOConfig,
+    TrainConfig,
+    modes_for,
+    toml_value,
+)
+from rlsight.errors import ConfigError
+
+__all__ = [
+    "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "MODES",
+    "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
+    "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "resolve_config_path",
+    "set_key", "toml_value", "unknown_key", "validate",
+]

@@ -259,16 +259,20 @@ def parse_override(text: str) -> tuple[str, str]:
 
 
 def resolve_config_path(name: str | Path) -> Path:
-    """A path, or a preset name from ``configs/`` (e.g. ``cpu-quick``)."""
+    """A TOML file, or a preset name shipped in ``rlsight/presets/`` (e.g. ``cpu-quick``).
+
+    Old preset names (``seed-best``) and old ``configs/NAME.toml`` paths resolve to
+    the preset, with a note on stderr.
+    """
+    from rlsight import presets
+
     p = Path(name)
     if p.is_file():
         return p
-    for root in (Path.cwd() / "configs", Path(__file__).resolve().parent.parent / "configs"):
-        cand = root / f"{name}.toml"
-        if cand.is_file():
-            return cand
-    presets = sorted(q.stem for q in (Path(__file__).resolve().parent.parent / "configs").glob("*.toml"))
-    raise ConfigError(f"config {str(name)!r} not found: give a TOML file or a preset ({', '.join(presets)})")
+    found = presets.find(str(name))
+    if found is not None:
+        return found
+    raise ConfigError(f"config {str(name)!r} not found: give a TOML file or a preset ({', '.join(presets.names())})")
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:

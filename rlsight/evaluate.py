@@ -19,6 +19,7 @@ from rlsight.envs.normalization import normalized_return
 from rlsight.errors import RlsightError
 from rlsight.runs import RunDir
 from rlsight.runs.load import load_policy
+from rlsight.shift import apply_shift, setting_label
 
 MAX_EVAL_ENVS = 64
 
@@ -54,9 +55,15 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
 
 
 def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256, seed: int = 0,
-             greedy: bool = False, device: str = "cpu", save: bool = True, max_envs: int = MAX_EVAL_ENVS) -> dict:
+             greedy: bool = False, device: str = "cpu", save: bool = True, max_envs: int = MAX_EVAL_ENVS,
+             env_set: list[str] | None = None, levels: tuple[int, int] | None = None) -> dict:
     """Evaluate a run's model; returns (and by default saves) a result dict with
-    mean_return, stderr, episodes, normalized_return, and the settings."""
+    mean_return, stderr, episodes, normalized_return, and the settings.
+
+    ``env_set`` (``["env.distribution_mode=hard"]``, keys in ``rlsight.shift.SHIFT_KEYS``)
+    and ``levels`` ((start, count), replacing the split's levels) evaluate under
+    distribution shift; the result's ``shift`` names what differs from the run's settings.
+    """
     if split not in ("train", "test"):
         raise RlsightError(f"--split {split!r}: valid: train, test")
     if episodes < 1:
@@ -64,8 +71,11 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     torch.manual_seed(seed)
     model, cfg, step = load_policy(run, device)
+    cfg, shift = apply_shift(cfg, env_set, levels)
+    if levels is not None:
+        split = "levels"  # apply_shift put START:COUNT in the training levels' slot
     n_envs = eval_env_count(episodes, max_envs)
-    env = make_env(cfg.env, split, n_envs, seed=seed)
+    env = make_env(cfg.env, "train" if split == "levels" else split, n_envs, seed=seed)
     t0 = time.perf_counter()
     try:
         returns = run_episodes(model, env, episodes // n_envs, greedy=greedy, device=device)
@@ -75,16 +85,18 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     mean = float(flat.mean())
     stderr = float(flat.std(ddof=1) / math.sqrt(flat.size)) if flat.size > 1 else float("nan")
     norm = normalized_return(cfg.env.game, cfg.env.distribution_mode, mean)
-    levels = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
+    played = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
     result = {
         "run": run.name, "game": cfg.env.game, "distribution_mode": cfg.env.distribution_mode,
-        "split": split, "start_level": levels[0], "num_levels": levels[1],
+        "split": split, "start_level": played[0], "num_levels": played[1],
         "episodes": int(flat.size), "num_envs": n_envs, "episodes_per_env": episodes // n_envs,
         "seed": seed, "greedy": greedy, "step": step,
         "mean_return": mean, "stderr": stderr, "normalized_return": norm,
         "min_return": float(flat.min()), "max_return": float(flat.max()),
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    if shift:
+        result.update(shift=shift, setting=setting_label(shift))
     if save:
         result["file"] = str(run.save_eval(result))
     return result

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Install rlsight into the current Python environment.
+# Install rlsight (editable) into the project's virtual environment .venv, created
+# here if needed, or into the active virtual environment if one is active.
+# Nothing outside that environment changes (see scripts/venv.sh).
 #   scripts/install.sh          the package
 #   scripts/install.sh test     the package and what the tests need
-# torch is installed first, pinned to the CPU build 2.13.0 where no torch is present,
-# so that pip does not pull a multi-GB CUDA build on a CPU machine. On a GPU machine,
-# install the CUDA build of torch first; this script then leaves it alone.
+# Then: source .venv/bin/activate && rlsight --help
+# torch is installed first, pinned to the CPU build 2.13.0, when the environment has no
+# torch, so that pip does not pull a multi-GB CUDA build on a CPU machine. For a GPU,
+# create and activate an environment, install the CUDA build of torch into it, then run
+# this script: it leaves an installed torch alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if ! "$PY" -c "import torch" 2>/dev/null; then
-  "$PY" -m pip install -q "torch==2.13.0"
+source scripts/venv.sh
+rlsight_use_venv
+if ! "$RLSIGHT_PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"; then
+  echo "rlsight: installing torch==2.13.0 into $VIRTUAL_ENV" >&2
+  "$RLSIGHT_PY" -m pip install -q "torch==2.13.0"
 fi
 if [ "${1:-}" = "test" ]; then
-  "$PY" -m pip install -q -e ".[test]"
+  "$RLSIGHT_PY" -m pip install -q -e ".[test]"
 else
-  "$PY" -m pip install -q -e .
+  "$RLSIGHT_PY" -m pip install -q -e .
 fi
+"$RLSIGHT_PY" -m pip check >&2
+echo "rlsight: installed into $VIRTUAL_ENV; to use it: source $VIRTUAL_ENV/bin/activate" >&2

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install rlsight with its test dependencies and run the whole test suite.
+# Install rlsight with its test dependencies into .venv (or the active virtual
+# environment) and run the whole test suite with that environment's Python.
 # As root on Debian it also installs and starts what the system tests use:
-# Chromium (report in a real browser) and a single-node SLURM cluster (sweeps).
+# Chromium (report in a real browser) and a single-node SLURM cluster (sweeps);
+# these are Debian packages and system services, outside any Python environment.
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow and not system".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
   scripts/slurm-up.sh
 fi
+source scripts/venv.sh
+rlsight_use_venv
 scripts/install.sh test
-python3 -m mypy  # type check rlsight ([tool.mypy] in pyproject.toml)
-python3 -m pytest "$@"
+"$RLSIGHT_PY" -m mypy  # type check rlsight ([tool.mypy] in pyproject.toml)
+"$RLSIGHT_PY" -m pytest "$@"

@@ -9,7 +9,7 @@ from rlsight.errors import ConfigError
 
 
 def test_presets_load_and_roundtrip():
-    for name in ("cpu-quick", "cpu-30min", "procgen-paper", "seed-baseline", "seed-best"):
+    for name in ("cpu-quick", "cpu-30min", "procgen-paper", "original-baseline", "original-best"):
         cfg = C.load(name)
         assert C.loads(cfg.to_toml()) == cfg
 

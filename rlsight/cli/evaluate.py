@@ -16,17 +16,35 @@ def register(sub) -> None:
     p.add_argument("--greedy", action="store_true", help="take the most likely action instead of sampling")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--set", dest="env_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="distribution shift: env.distribution_mode, env.use_backgrounds, env.restrict_themes "
+                        "or env.use_monochrome_assets (repeatable)")
+    p.add_argument("--levels", metavar="START:COUNT", help="play levels [START, START+COUNT) instead of the "
+                   "split's (COUNT 0 = unbounded)")
+    p.add_argument("--suite", choices=["generalisation"], help="run the standard set in one command: train, "
+                   "held-out, held-out in the other difficulty mode, held-out with backgrounds switched")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rlsight.errors import RlsightError
     from rlsight.evaluate import evaluate
+    from rlsight.shift import evaluate_suite, parse_levels, suite_table
 
-    r = evaluate(args.run, split=args.split, episodes=args.episodes, seed=args.seed, greedy=args.greedy, device=args.device)
+    common = dict(episodes=args.episodes, seed=args.seed, greedy=args.greedy, device=args.device)
+    if args.suite:
+        if args.env_set or args.levels:
+            raise RlsightError("--suite sets its own levels and settings: give it without --set or --levels")
+        results = evaluate_suite(args.run, args.suite, **common)
+        print(json.dumps(results, indent=2) if args.json else suite_table(results))
+        return 0
+    levels = parse_levels(args.levels) if args.levels else None
+    r = evaluate(args.run, split=args.split, env_set=args.env_set, levels=levels, **common)
     if args.json:
         print(json.dumps(r, indent=2))
     else:
         norm = "" if r["normalized_return"] is None else f", normalised {r['normalized_return']:.3f}"
-        print(f"{r['run']} {r['game']} {r['split']} levels [{r['start_level']}, +{r['num_levels']}): "
+        shift = f" ({r['setting']})" if r.get("setting") else ""
+        print(f"{r['run']} {r['game']} {r['split']} levels [{r['start_level']}, +{r['num_levels']}){shift}: "
               f"return {r['mean_return']:.2f} ± {r['stderr']:.2f} (s.e.) over {r['episodes']} episodes{norm}")
     return 0

@@ -1,22 +1,23 @@
-"""Preset names (``cpu-quick``, ...) and the files they name."""
+"""Map a ``--config`` argument (a TOML file or a preset name such as ``cpu-quick``) to its file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rlsight import presets
 from rlsight.errors import ConfigError
-
-_REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def resolve_config_path(name: str | Path) -> Path:
-    """A path, or a preset name from ``configs/`` (e.g. ``cpu-quick``)."""
+    """A TOML file, or a preset name shipped in ``rlsight/presets/`` (e.g. ``cpu-quick``).
+
+    Old preset names (``seed-best``) and old ``configs/NAME.toml`` paths resolve to
+    the preset, with a note on stderr.
+    """
     p = Path(name)
     if p.is_file():
         return p
-    for root in (Path.cwd() / "configs", _REPO_CONFIGS):
-        cand = root / f"{name}.toml"
-        if cand.is_file():
-            return cand
-    presets = sorted(q.stem for q in _REPO_CONFIGS.glob("*.toml"))
-    raise ConfigError(f"config {str(name)!r} not found: give a TOML file or a preset ({', '.join(presets)})")
+    found = presets.find(str(name))
+    if found is not None:
+        return found
+    raise ConfigError(f"config {str(name)!r} not found: give a TOML file or a preset ({', '.join(presets.names())})")

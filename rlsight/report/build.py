@@ -226,7 +226,8 @@ def _eval_html(comp: Comparison) -> str:
     for r in comp.runs:
         for e in r.run.evals() if r.run is not None else []:
             norm = e.get("normalized_return")
-            rows.append([r.label, str(e.get("split", "")), str(e.get("step", "")), str(e.get("episodes", "")),
+            split = str(e.get("split", "")) + (f" ({e['setting']})" if e.get("setting") else "")
+            rows.append([r.label, split, str(e.get("step", "")), str(e.get("episodes", "")),
                          f"{number(_f(e.get('mean_return')))} ± {number(_f(e.get('stderr')))}",
                          number(_f(norm)) if norm is not None else "–", "greedy" if e.get("greedy") else "sampled",
                          str(e.get("seed", ""))])

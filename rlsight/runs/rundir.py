@@ -224,6 +224,8 @@ class RunDir:
         name = f"{result['split']}-ep{result['episodes']}-seed{result['seed']}-step{result['step']}"
         if result.get("greedy"):
             name += "-greedy"
+        if result.get("setting"):  # a shifted evaluation (rlsight.shift.setting_label)
+            name += f"-{result['setting']}"
         p = d / f"{name}.json"
         save_json(p, result)
         return p

@@ -1,0 +1,116 @@
+"""Evaluation under distribution shift: --set env.*, --levels START:COUNT, --suite generalisation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import rlsight.evaluate as E
+from rlsight.cli.main import main
+from rlsight.errors import RlsightError
+from rlsight.runs import RunDir
+from rlsight.shift import apply_shift, parse_levels, setting_label
+
+
+@pytest.fixture
+def run(tiny_run, tmp_path):
+    """A copy of the shared tiny run (evaluations write into the run directory)."""
+    return shutil.copytree(tiny_run, tmp_path / "run")
+
+
+@pytest.fixture
+def made_envs(monkeypatch):
+    """Records every environment the evaluation makes, and the level seeds it played."""
+    made = []
+
+    def recording_make_env(cfg, split, n, seed=0):
+        env = real(cfg, split, n, seed=seed)
+        step = env.step
+
+        def step_and_record(actions):
+            out = step(actions)
+            env.seen_levels.update(int(i["level_seed"]) for i in env.info())
+            return out
+
+        env.seen_levels, env.step = set(), step_and_record
+        made.append(env)
+        return env
+
+    real = E.make_env
+    monkeypatch.setattr(E, "make_env", recording_make_env)
+    return made
+
+
+def test_shifted_settings_and_levels_reach_the_environment(run, made_envs):
+    plain = E.evaluate(run, split="test", episodes=4)
+    r = E.evaluate(run, episodes=4, env_set=["env.distribution_mode=hard", "env.use_backgrounds=false"],
+                   levels=(1000, 5))
+    env = made_envs[-1]
+    assert (env.cfg.distribution_mode, env.cfg.use_backgrounds) == ("hard", False)
+    assert (env.levels.start_level, env.levels.num_levels) == (1000, 5)
+    assert env.seen_levels and env.seen_levels <= set(range(1000, 1005))
+    assert made_envs[0].cfg.distribution_mode == "easy" and min(made_envs[0].seen_levels) >= 20
+    # the tiny run trained with backgrounds (the default), so both settings differ from it
+    assert r["shift"] == {"distribution_mode": "hard", "use_backgrounds": False, "levels": [1000, 5]}
+    assert (r["split"], r["start_level"], r["num_levels"], r["distribution_mode"]) == ("levels", 1000, 5, "hard")
+    assert r["file"] != plain["file"] and "shift" not in plain  # both kept on disk
+    assert sorted(str(e.get("setting")) for e in RunDir.open(run).evals()) == sorted(["None", r["setting"]])
+    assert RunDir.open(run).config().env.distribution_mode == "easy"  # the run's own config is untouched
+
+
+def test_a_setting_equal_to_the_runs_is_no_shift(run):
+    cfg = RunDir.open(run).config()
+    same, changed = apply_shift(cfg, ["env.distribution_mode=easy"])
+    assert changed == {} and same.env == cfg.env
+    _, changed = apply_shift(cfg, None, (0, 0))
+    assert changed == {"levels": [0, 0]} and setting_label(changed) == "levels=0+0"
+    inside, _ = apply_shift(cfg, None, (5, 3))  # a part of the training levels is allowed
+    assert (inside.env.start_level, inside.env.num_levels) == (5, 3)
+
+
+@pytest.mark.parametrize("bad,message", [
+    (["env.game=coinrun"], "--set env.game: evaluation can change only env.distribution_mode, env.use_backgrounds"),
+    (["model.encoder=impala"], "--set model.encoder: evaluation can change only"),
+    (["env.distribution_mode=medium"], "env.distribution_mode = 'medium': valid modes: easy, hard"),
+    (["env.use_backgrounds=maybe"], "env.use_backgrounds"),
+    (["env.distribution_mode"], "expected key=value"),
+])
+def test_bad_shift_settings_are_one_line_errors(run, bad, message):
+    with pytest.raises(RlsightError, match=message.replace("(", r"\(").replace(".", r"\.")) as e:
+        apply_shift(RunDir.open(run).config(), bad)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("text", ["1000", "a:5", "-1:5", "5:-1", "1:2:3", "", "2147483647:1"])
+def test_bad_levels_are_refused(text):
+    with pytest.raises(RlsightError, match="give START:COUNT"):
+        parse_levels(text)
+
+
+def test_levels_parse():
+    assert parse_levels("1000:500") == (1000, 500) and parse_levels("7:0") == (7, 0)
+
+
+def test_cli_suite_generalisation_prints_the_table_and_saves_each_setting(run, capsys, made_envs):
+    assert main(["evaluate", str(run), "--suite", "generalisation", "--episodes", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["setting", "levels"]
+    names = [line.split("  ")[0] for line in out[1:]]
+    assert names == ["train", "held-out", "held-out, hard", "held-out, backgrounds off"]
+    settings = [(e.cfg.distribution_mode, e.cfg.use_backgrounds, e.levels.start_level) for e in made_envs]
+    assert settings == [("easy", True, 0), ("easy", True, 20), ("hard", True, 20), ("easy", False, 20)]
+    assert float(out[1].split()[-1]) == 0.0  # the gap of the training levels to themselves
+    assert len(RunDir.open(run).evals()) == 4
+
+
+def test_cli_shift_and_its_bad_input(run, capsys):
+    assert main(["evaluate", str(run), "--episodes", "2", "--levels", "300:3",
+                 "--set", "env.use_backgrounds=false", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["setting"] == "use_backgrounds=false,levels=300+3" and r["start_level"] == 300
+    assert main(["evaluate", str(run), "--suite", "generalisation", "--levels", "0:1"]) == 2
+    assert "--suite sets its own levels" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--set", "env.num_envs=4"]) == 2
+    assert "evaluation can change only" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Presets ship inside the package; old names and old configs/ paths still resolve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rlsight import config as C
+from rlsight import presets
+from rlsight.errors import ConfigError
+from rlsight.sweep.spec import load_sweep
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_presets_live_in_the_package():
+    assert presets.names() == ["cpu-30min", "cpu-quick", "original-baseline", "original-best", "procgen-paper"]
+    path = C.resolve_config_path("cpu-quick")
+    assert path.parent == Path(C.__file__).resolve().parent / "presets"
+
+
+def test_preset_names_resolve_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert C.load("cpu-quick").train.total_steps == 300_000
+
+
+@pytest.mark.parametrize("old,new", [("seed-baseline", "original-baseline"), ("seed-best", "original-best")])
+def test_old_preset_names_are_aliases_that_say_where_they_went(old, new, capsys):
+    assert C.load(old) == C.load(new)
+    err = capsys.readouterr().err
+    assert f"{old!r} is now the preset {new!r}" in err
+
+
+def test_old_configs_path_resolves_to_the_preset(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no configs/ here
+    assert C.load("configs/cpu-30min.toml") == C.load("cpu-30min")
+    assert "'configs/cpu-30min.toml' is now the preset 'cpu-30min'" in capsys.readouterr().err
+    assert C.load("configs/seed-best.toml") == C.load("original-best")
+
+
+def test_a_file_of_the_same_name_wins_over_the_preset(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "cpu-quick.toml").write_text("[train]\ntotal_steps = 4096\n")
+    assert C.load("configs/cpu-quick.toml").train.total_steps == 4096
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", ["no-such-preset", "../presets/cpu-quick", "presets/cpu-quick", "", "configs/nope.toml"])
+def test_unknown_names_are_refused_with_the_list(name):
+    with pytest.raises(ConfigError, match=r"not found: give a TOML file or a preset \(cpu-30min, cpu-quick, original-baseline"):
+        C.resolve_config_path(name)
+
+
+@pytest.mark.parametrize("sweep", sorted((REPO / "configs" / "sweeps").glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_sweep_files_load_with_their_preset_base(sweep):
+    spec = load_sweep(sweep)
+    assert spec.base_source == "cpu-quick"
+    assert spec.base.model.encoder == C.load("cpu-quick").model.encoder

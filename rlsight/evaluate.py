@@ -17,6 +17,7 @@ import torch
 from rlsight.envs import EpisodeTracker, make_env
 from rlsight.envs.normalization import normalized_return
 from rlsight.errors import RlsightError
+from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.load import load_policy
 
@@ -39,10 +40,7 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
     for _ in range(max_steps):
         with torch.no_grad():
             logits, _ = model(torch.from_numpy(obs).to(device))
-        if greedy:
-            actions = logits.argmax(-1)
-        else:
-            actions = torch.distributions.Categorical(logits=logits).sample()
+        actions = sample_actions(logits, greedy=greedy)
         rew, obs, first = env.step(actions.cpu().numpy())
         tracker.update(rew, first)
         for i, ret, _ in tracker.drain():

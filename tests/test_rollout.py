@@ -3,18 +3,13 @@ environment and step, and the environments are driven act/observe in turn."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
-from rlsight.runs import TIMING_COLUMNS
-from rlsight.training import resume, train
 from rlsight.training.rollout import RolloutCollector
 from rlsight.training.trainer import Trainer
 from tests.conftest import tiny_config
-from tests.toy_env import QuadrantEnv
 
 EPISODE = 5
 PENALTY = 0.5

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsight.envs import EpisodeTracker, make_env
-from rlsight.envs.normalization import normalized_return
+from rlsight.envs import EpisodeTracker, make_env, normalized_return
 from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
@@ -72,7 +71,7 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     flat = returns.reshape(-1)
     mean = float(flat.mean())
     stderr = float(flat.std(ddof=1) / math.sqrt(flat.size)) if flat.size > 1 else float("nan")
-    norm = normalized_return(cfg.env.game, cfg.env.distribution_mode, mean)
+    norm = normalized_return(cfg.env, mean)
     levels = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
     result = {
         "run": run.name, "game": cfg.env.game, "distribution_mode": cfg.env.distribution_mode,

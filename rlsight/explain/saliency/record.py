@@ -101,7 +101,7 @@ def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
 def play(model: torch.nn.Module, env_cfg: EnvConfig, frames: int, seed: int = 0, start: int = 0,
          greedy: bool = False) -> Trajectory:
     """Run ``start + frames`` steps on a single environment and keep the last ``frames``."""
-    from rlsight.envs.procgen import make_env
+    from rlsight.envs import make_env
 
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from rlsight.config import GAMES, EnvConfig
-from rlsight.envs import FAMILIES, EnvFamily, VecEnv, family_of, get_family, make_env, normalized_return
+from rlsight.envs import (
+    FAMILIES,
+    EnvFamily,
+    VecEnv,
+    family_of,
+    get_family,
+    make_env,
+    normalized_return,
+)
 from rlsight.errors import RlsightError
 from tests.toy_env import QuadrantEnv
 

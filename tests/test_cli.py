@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import seed_checkpoint
+from tests.conftest import original_checkpoint
 
 
 def rlsight(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -31,7 +31,7 @@ def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
         (["train", "--config", "cpu-quick", "--set", "env.num_envs=0"], "must be >= 1"),
         (["train"], "give --config"),
         (["evaluate", "/nonexistent/run"], "no such run directory"),
-        (["import-seed", "/nonexistent.pt", "--game", "starpilot", "--out", "x"], "file not found"),
+        (["import-checkpoint", "/nonexistent.pt", "--game", "starpilot", "--out", "x"], "file not found"),
     ],
 )
 def test_bad_input_is_one_clear_line(args, fragment, tmp_path):
@@ -40,8 +40,8 @@ def test_bad_input_is_one_clear_line(args, fragment, tmp_path):
 
 
 def test_unknown_game_on_import(tmp_path):
-    ck = seed_checkpoint("0_baseline")
-    _one_line_error(rlsight("import-seed", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
+    ck = original_checkpoint("0_baseline")
+    _one_line_error(rlsight("import-checkpoint", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
 
 
 def test_existing_run_dir_through_cli(tiny_run):

@@ -16,7 +16,7 @@ from rlsight.errors import RlsightError
 COMMANDS = [
     "rlsight.cli.train",
     "rlsight.cli.evaluate",
-    "rlsight.cli.import_seed",
+    "rlsight.cli.import_checkpoint",
     "rlsight.cli.config",
     "rlsight.cli.saliency",
     "rlsight.cli.compare",

@@ -1,4 +1,5 @@
-"""Encoders, the actor-critic network, the encoder registry and seed-checkpoint import."""
+"""Encoders, the actor-critic network, the encoder registry, action sampling, and reading
+the original project's checkpoints (``original_import``)."""
 
 from rlsight.models.policy import NUM_ACTIONS, ActorCritic, build_model
 from rlsight.models.registry import ENCODERS, register_encoder

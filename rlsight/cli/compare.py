@@ -37,8 +37,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlsight.analysis.compare import check_figure_path, compare
-    from rlsight.analysis.tables import render
+    from rlsight.analysis import check_figure_path, compare
+    from rlsight.analysis import render_table as render
 
     out = check_figure_path(args.out) if args.out else None
 

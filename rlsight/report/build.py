@@ -14,14 +14,23 @@ from pathlib import Path
 import numpy as np
 
 from rlsight import __version__
-from rlsight.analysis.api import Comparison, collect
-from rlsight.analysis.curves import Panel, build_panels, present_metrics
-from rlsight.analysis.groups import differing_keys, format_value
-from rlsight.analysis.inputs import Warn
-from rlsight.analysis.metrics import check_metric, check_x, label
-from rlsight.analysis.plot import colors
-from rlsight.analysis.summary import summary_table
-from rlsight.analysis.tables import display_frame, number
+from rlsight.analysis import (
+    Comparison,
+    Panel,
+    Warn,
+    build_panels,
+    check_metric,
+    check_x,
+    collect,
+    colors,
+    differing_keys,
+    display_frame,
+    format_value,
+    label,
+    number,
+    present_metrics,
+    summary_table,
+)
 from rlsight.errors import RlsightError
 from rlsight.report.media import Video, find_videos
 from rlsight.runs.atomic import atomic_dir

@@ -20,7 +20,7 @@ interleaved rounds, since the machine may be shared. Every measurement runs in
 its own process, because the allocator setting below is process-wide. Modes:
 
 - fast:         the project's defaults (chunked update on CPU, freed memory kept
-                in the process: rlsight/training/allocator.py)
+                in the process: rlsight/hardware.py)
 - cleanrl:      one forward/backward over each whole minibatch and one inference
                 pass over all environments, with the default allocator, as
                 CleanRL's ppo_procgen.py runs
@@ -287,7 +287,7 @@ def main() -> None:
                    'shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 '
                    'means that estimate came out low. Each measurement ran in its own process; cleanrl ran with '
                    'the default glibc allocator, fast and cleanrl-keep with freed memory kept in the process '
-                   '(rlsight/training/allocator.py); on CPU, fast with IMPALA spreads the update\'s chunks over '
+                   '(rlsight/hardware.py); on CPU, fast with IMPALA spreads the update\'s chunks over '
                    'one thread per core. ')
         lines.append(how +
                      'Time in rollouts: the share of the timed updates spent acting, stepping the environments '

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +15,28 @@ from tests.conftest import original_checkpoint
 
 
 def rlsight(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m rlsight.cli.main ARGS`` in a new process."""
     return subprocess.run([sys.executable, "-m", "rlsight.cli.main", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def rlsight_here(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """The same command in this process (no interpreter start-up): what ``main`` prints and
+    returns, or the exit of argparse; any other exception propagates, as a traceback would."""
+    from rlsight.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(["rlsight", *args], code, out.getvalue(), err.getvalue())
 
 
 def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
@@ -35,13 +60,13 @@ def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
     ],
 )
 def test_bad_input_is_one_clear_line(args, fragment, tmp_path):
-    _one_line_error(rlsight(*args, cwd=tmp_path), fragment)
+    _one_line_error(rlsight_here(*args, cwd=tmp_path), fragment)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_unknown_game_on_import(tmp_path):
     ck = original_checkpoint("0_baseline")
-    _one_line_error(rlsight("import-checkpoint", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
+    _one_line_error(rlsight_here("import-checkpoint", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
 
 
 def test_existing_run_dir_through_cli(tiny_run):

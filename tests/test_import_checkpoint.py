@@ -13,7 +13,7 @@ from rlsight.errors import RlsightError
 from rlsight.models import build_model
 from rlsight.runs import RunDir
 from rlsight.runs.importer import ORIGINAL_ENV, import_checkpoint
-from tests.test_cli import _one_line_error, rlsight
+from tests.test_cli import _one_line_error, rlsight_here
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +53,13 @@ def test_a_setting_the_checkpoint_contradicts_is_refused_and_nothing_written(nat
 
 
 def test_cli_mismatch_is_one_line_and_the_old_name_says_where_it_went(nature_pt, tmp_path):
-    p = rlsight("import-checkpoint", str(nature_pt), "--game", "starpilot", "--out", str(tmp_path / "a"),
+    p = rlsight_here("import-checkpoint", str(nature_pt), "--game", "starpilot", "--out", str(tmp_path / "a"),
                 "--set", "model.encoder=impala")
     _one_line_error(p, "holds a nature encoder")
     assert not (tmp_path / "a").exists()
-    p = rlsight("import-seed", str(nature_pt), "--game", "starpilot", "--out", str(tmp_path / "b"),
+    p = rlsight_here("import-seed", str(nature_pt), "--game", "starpilot", "--out", str(tmp_path / "b"),
                 "--set", "env.use_backgrounds=true")
     assert p.returncode == 0, p.stderr
     assert "rlsight import-seed is now `rlsight import-checkpoint`" in p.stderr
     assert RunDir.open(tmp_path / "b").config().env.use_backgrounds is True
-    assert "import-seed" not in rlsight("--help").stdout
+    assert "import-seed" not in rlsight_here("--help").stdout

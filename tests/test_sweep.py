@@ -140,6 +140,7 @@ def test_one_at_a_time_picks_winners_and_writes_loadable_best(tmp_path, capsys):
 # -- acceptance 3: crashes and interruptions ------------------------------------------------
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_crashing_trial_is_recorded_as_failed_and_sweep_completes(tmp_path, fakes, capsys):
     f = write(tmp_path, fakes + """
         strategy = "grid"
@@ -236,6 +237,7 @@ def test_sigkilled_sweep_resumes_without_rerunning_finished_trials(tmp_path):
 # -- acceptance 4: TPE with a pruner ------------------------------------------------------------
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_tpe_with_median_pruner_stops_weak_trials_early(tmp_path, fakes):
     f = write(tmp_path, fakes + """
         strategy = "tpe"
@@ -266,6 +268,7 @@ def test_tpe_with_median_pruner_stops_weak_trials_early(tmp_path, fakes):
         assert len(RunDir.open(d / r.run_dirs[0]).metrics()) == 10
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_successive_halving_and_journal_storage(tmp_path, fakes):
     f = write(tmp_path, fakes + """
         strategy = "random"
@@ -288,6 +291,7 @@ def test_successive_halving_and_journal_storage(tmp_path, fakes):
     assert len([r for r in recs if r.state in ("COMPLETE", "PRUNED")]) == 6
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_database_url_storage(tmp_path, fakes):
     db = tmp_path / "shared.db"
     f = write(tmp_path, fakes + f"""

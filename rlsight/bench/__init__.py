@@ -11,9 +11,9 @@ module and the package's public names, as any user's script would.
   up), ``autocast_context`` (``train.autocast``), ``minibatch_advantages`` and
   ``value_clip_range`` (the PPO loss's inputs), ``rollout_share`` (the share of
   time spent collecting rollouts);
-- the CPU allocator setting the trainer applies: ``keep_freed_memory()`` and
-  ``ALLOCATOR_SWITCH``, the environment variable that turns it off (set it to
-  "0" before the process first calls ``keep_freed_memory``);
+- the CPU allocator setting the trainer applies (``rlsight.hardware``):
+  ``keep_freed_memory()`` and ``ALLOCATOR_SWITCH``, the environment variable that
+  turns it off (set it to "0" before the process first calls ``keep_freed_memory``);
 - perturbation saliency's building blocks, to time the vectorised method against
   a plain loop: ``make_masks``, ``gaussian_blur``, ``perturbation_scores``,
   ``loop_scores`` (one forward pass per mask: the reference), ``fastest_network``
@@ -30,10 +30,10 @@ from rlsight.explain.saliency.perturbation import (
     make_masks,
     perturbation_scores,
 )
+from rlsight.hardware import ENV_SWITCH as ALLOCATOR_SWITCH
+from rlsight.hardware import keep_freed_memory
 from rlsight.ppo.precision import autocast_context
 from rlsight.ppo.update import minibatch_advantages, value_clip_range
-from rlsight.training.allocator import ENV_SWITCH as ALLOCATOR_SWITCH
-from rlsight.training.allocator import keep_freed_memory
 from rlsight.training.progress import rollout_share
 from rlsight.training.rollout import RolloutCollector
 from rlsight.training.trainer import make_optimizer, update_chunk_size, update_workers

@@ -19,13 +19,12 @@ import torch
 from rlsight.config import Config
 from rlsight.envs import make_env
 from rlsight.errors import RlsightError
-from rlsight.hardware import resolve_device
+from rlsight.hardware import keep_freed_memory, resolve_device
 from rlsight.models import build_model
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
 from rlsight.runs.checkpoint import save_json, save_tensors
 from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
-from rlsight.training.allocator import keep_freed_memory
 from rlsight.training.progress import ProgressBar, plot_progress
 from rlsight.training.rollout import RolloutCollector
 from rlsight.training.state import load_training_state, save_training_state

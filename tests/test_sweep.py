@@ -331,10 +331,18 @@ def test_local_launcher_splits_threads_and_gpus(tmp_path, fakes):
     spec.base.train.device = "cpu"
     la = LocalLauncher(spec, tmp_path / "sw")
     assert la.slots.get() is None  # a CPU sweep hides no GPUs and assigns none
-    recs = run_sweep(f, tmp_path / "sw")  # the config's torch_threads = 0 becomes the worker's share
-    from rlsight.runs import RunDir
 
-    assert RunDir.open(tmp_path / "sw" / recs[0].run_dirs[0]).config().train.torch_threads == la.threads
+
+@pytest.mark.slow  # a worker process
+def test_local_worker_gets_its_share_of_the_threads(tmp_path, fakes):
+    from rlsight.runs import RunDir
+    from rlsight.sweep.launchers import LocalLauncher
+
+    f = write(tmp_path, fakes + '[local]\nworkers = 2\ngpus = [0, 1]\n[params]\n"ppo.lr" = [1e-4]\n',
+              base={"train__torch_threads": 0})
+    threads = LocalLauncher(load_sweep(f), tmp_path / "sw").threads
+    recs = run_sweep(f, tmp_path / "sw")  # the config's torch_threads = 0 becomes the worker's share
+    assert RunDir.open(tmp_path / "sw" / recs[0].run_dirs[0]).config().train.torch_threads == threads
 
 
 def test_slurm_launcher_without_sbatch_is_a_clear_error(tmp_path, monkeypatch, capsys, fakes):

@@ -22,6 +22,7 @@ def _require(module: str):
         pytest.skip(msg)
 
 
+@pytest.mark.slow  # a Jupyter kernel; imports and plays two original checkpoints when present
 def test_quickstart_notebook_executes(monkeypatch):
     nbformat = _require("nbformat")
     nbclient = _require("nbclient")

@@ -58,6 +58,7 @@ def test_evaluate_writes_its_result(tiny_run):
 
 
 @pytest.mark.original
+@pytest.mark.slow  # evaluates six checkpoints in subprocesses (~8 minutes of CPU)
 @pytest.mark.parametrize("name", list(ORIGINAL_CHECKPOINTS))
 def test_import_checkpoint_and_evaluate_every_checkpoint(name, tmp_path):
     ck = original_checkpoint(name)

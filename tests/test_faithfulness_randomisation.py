@@ -75,6 +75,7 @@ def test_check_computes_both_maps_the_same_way(monkeypatch):
 
 
 @pytest.mark.original
+@pytest.mark.slow
 def test_randomisation_check_on_the_original_best_model(original_run_impala):
     """Acceptance 2: trained and re-initialised maps differ (printed by saliency-check)."""
     from rlsight.explain.saliency.record import level_env, load_models, play

@@ -140,6 +140,7 @@ def test_cli_side_by_side_two_models(original_run_nature, original_run_impala, t
 
 
 @pytest.mark.original
+@pytest.mark.slow
 def test_replay_shows_every_model_the_same_observations(original_run_nature, original_run_impala):
     from rlsight.explain.saliency import MethodOptions, RenderOptions, record
 

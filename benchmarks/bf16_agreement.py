@@ -25,15 +25,18 @@ from pathlib import Path
 import torch
 from torch.nn.functional import cosine_similarity
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_machine_argument, hardware, write_section  # noqa: E402
-
-from rlsight.envs import make_env  # noqa: E402
-from rlsight.ppo import losses  # noqa: E402
-from rlsight.ppo.precision import autocast_context  # noqa: E402
-from rlsight.ppo.update import minibatch_advantages, value_clip_range  # noqa: E402
-from rlsight.runs.load import load_policy  # noqa: E402
-from rlsight.training.rollout import RolloutCollector  # noqa: E402
+from rlsight import load_policy
+from rlsight.bench import (
+    RolloutCollector,
+    add_machine_argument,
+    autocast_context,
+    hardware,
+    minibatch_advantages,
+    value_clip_range,
+    write_section,
+)
+from rlsight.envs import make_env
+from rlsight.ppo import ppo_loss
 
 VARIANTS = ("bf16", "bf16, heads float32")
 
@@ -55,7 +58,7 @@ def gradient(model, batch, idx: torch.Tensor, cfg, variant: str):
     model.zero_grad(set_to_none=True)
     logits, values = forward(model, model.preprocess(batch.obs[idx]), variant)
     adv = minibatch_advantages(batch.advantages[idx], p)
-    s = losses.ppo_loss(logits, values, batch.actions[idx], batch.logp[idx], batch.values[idx], batch.returns[idx],
+    s = ppo_loss(logits, values, batch.actions[idx], batch.logp[idx], batch.values[idx], batch.returns[idx],
                         adv, clip_eps=p.clip_eps, value_clip_eps=value_clip_range(p), value_coef=p.value_coef,
                         entropy_coef=p.entropy_coef)
     (s.total / len(idx)).backward()

@@ -3,7 +3,7 @@ curve against the paper's published runs of the same game (easy mode, 200
 levels), over the first ``--steps`` environment steps.
 
     rlsight train --config procgen-paper --set train.total_steps=2000000 \\
-        --set train.env_groups=2 --set train.autocast=bf16 --run-dir runs/gpu-fast
+        --set train.autocast=bf16 --run-dir runs/gpu-fast
     python benchmarks/curve_check.py runs/gpu-fast --steps 2000000 --write BENCHMARKS.md
 
 Both curves are the mean return of the last 100 finished training episodes. The
@@ -25,10 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_machine_argument, write_section  # noqa: E402
-
-from rlsight.runs import RunDir  # noqa: E402
+from rlsight.bench import add_machine_argument, write_section
+from rlsight.runs import RunDir
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-train-procgen-easy-200"
 WIDEN = 2.0  # reference standard deviations added on each side of their range
@@ -73,7 +71,7 @@ def check(run: RunDir, references: list[pd.DataFrame], steps: int, bin_steps: in
     cfg = run.config()
     lines = [
         f"Run `{run.path.name}`: {cfg.env.game}, {cfg.model.encoder}, device {cfg.train.device}, "
-        f"env_groups {cfg.train.env_groups}, autocast {cfg.train.autocast}, compile {cfg.train.compile}; "
+        f"autocast {cfg.train.autocast}, compile {cfg.train.compile}; "
         f"{len(references)} published runs of the Procgen paper.",
         "",
         "| steps | this run | published runs |",

@@ -8,7 +8,7 @@ times, side by side in one process, the network on
 - ``as given``: the permuted frames, as training feeds them;
 - ``NCHW``: the same values copied to contiguous (N, C, H, W);
 - ``channels-last weights``: as given, with the weights channels-last too
-  (what ``train.channels_last = true`` adds),
+  (what the removed option ``train.channels_last`` added),
 
 for the update's unit of work (forward and backward over a chunk, one thread,
 as each update thread runs it) and for rollout inference (all environments in
@@ -28,13 +28,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import hardware, write_section  # noqa: E402
-from _timing import seconds_per_call  # noqa: E402
-
-from rlsight import config as C  # noqa: E402
-from rlsight.models.policy import build_model  # noqa: E402
-from rlsight.training.allocator import keep_freed_memory  # noqa: E402
+from rlsight import config as C
+from rlsight.bench import hardware, keep_freed_memory, seconds_per_call, write_section
+from rlsight.models import build_model
 
 LAYOUTS = ("as given", "NCHW", "channels-last weights")
 
@@ -114,7 +110,7 @@ def main() -> None:
             f"of {args.seconds:g} s each.\n\n{head}\n" + "\n".join(rows) + "\n\n"
             "\"As given\" is what training runs: Procgen's uint8 (N, H, W, C) frames permuted to (N, C, H, W) "
             "without a copy, so the convolutions see channels-last strides and run channels-last. "
-            "\"Channels-last weights\" adds `train.channels_last = true`. The logits agree to float rounding.")
+            "\"Channels-last weights\" is what the removed option `train.channels_last` added. The logits agree to float rounding.")
     if args.write:
         write_section(args.write, "layout", "Memory layout of the convolutions (benchmarks/layout.py)", body)
         print(f"wrote {args.write}")

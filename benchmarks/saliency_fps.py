@@ -5,7 +5,7 @@ measured side by side in one run, on the same model, frames and stride.
     python benchmarks/saliency_fps.py --write BENCHMARKS.md
 
 - loop: one forward pass per mask (batch of 1), masks and blurred frames
-  precomputed, float32, no per-mask filtering (``perturbation.loop_scores``);
+  precomputed, float32, no per-mask filtering (``rlsight.bench.loop_scores``);
 - batched: every (frame, mask) pair through the same eager network in chunks
   (``perturbation.perturbation_scores``);
 - vectorised: as ``rlsight saliency`` runs it: through the network and chunk size
@@ -31,20 +31,19 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import hardware, write_section  # noqa: E402
-from _timing import sync  # noqa: E402
-
-from rlsight.config import ModelConfig  # noqa: E402
-from rlsight.explain.saliency.perturbation import (  # noqa: E402
+from rlsight.bench import (
     CPU_CHUNKS,
     fastest_network,
     gaussian_blur,
+    hardware,
     loop_scores,
     make_masks,
     perturbation_scores,
+    sync,
+    write_section,
 )
-from rlsight.models import ActorCritic  # noqa: E402
+from rlsight.config import ModelConfig
+from rlsight.models import ActorCritic
 
 
 def _best(fn, repeats: int) -> float:

@@ -27,16 +27,22 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import hardware, write_section  # noqa: E402
-from _timing import random_batch, seconds_per_call, sync  # noqa: E402
-
-from rlsight import config as C  # noqa: E402
-from rlsight.envs.procgen import ProcgenVecEnv  # noqa: E402
-from rlsight.models import build_model  # noqa: E402
-from rlsight.ppo import ppo_update  # noqa: E402
-from rlsight.training.rollout import RolloutCollector  # noqa: E402
-from rlsight.training.trainer import chunk_sizes, make_optimizer, resolve_device, update_workers  # noqa: E402
+from rlsight import config as C
+from rlsight.bench import (
+    RolloutCollector,
+    hardware,
+    make_optimizer,
+    random_batch,
+    seconds_per_call,
+    sync,
+    update_chunk_size,
+    update_workers,
+    write_section,
+)
+from rlsight.envs import make_env
+from rlsight.hardware import resolve_device
+from rlsight.models import build_model
+from rlsight.ppo import ppo_update
 
 VARIANTS = {"eager": ("off", False), "bf16": ("bf16", False), "compiled": ("off", True),
             "compiled+bf16": ("bf16", True)}  # name: (train.autocast, compiled)
@@ -44,9 +50,9 @@ VARIANTS = {"eager": ("off", False), "bf16": ("bf16", False), "compiled": ("off"
 
 def env_step_seconds(cfg: C.Config, seconds: float) -> float:
     """Seconds per step of all training and held-out environments (act, then observe)."""
-    envs = [ProcgenVecEnv(cfg.env, "train", cfg.env.num_envs, 0)]
+    envs = [make_env(cfg.env, "train", cfg.env.num_envs, 0)]
     if cfg.env.num_test_envs:
-        envs.append(ProcgenVecEnv(cfg.env, "test", cfg.env.num_test_envs, 1))
+        envs.append(make_env(cfg.env, "test", cfg.env.num_test_envs, 1))
     rng = np.random.default_rng(0)
 
     def step():
@@ -75,7 +81,7 @@ def inference_call(cfg: C.Config, device: torch.device, model):
     """One rollout step's inference for all environments, as the collector acts."""
     n = cfg.env.num_envs + cfg.env.num_test_envs
     obs = np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
-    actor = SimpleNamespace(cfg=cfg, model=model, device=device, inference_chunk=chunk_sizes(cfg, device)[1])
+    actor = SimpleNamespace(cfg=cfg, model=model, device=device)
 
     def act():
         actions = RolloutCollector.act(actor, obs)[1]
@@ -102,11 +108,11 @@ def epoch_seconds(cfg: C.Config, device: torch.device, model, opt, seconds: floa
     """Seconds per epoch of the PPO update over one rollout's batch."""
     batch = random_batch(cfg.env.num_envs * cfg.ppo.num_steps, device)
     one_epoch = dataclasses.replace(cfg.ppo, num_epochs=1)
-    chunk = chunk_sizes(cfg, device)[0]
+    chunk = update_chunk_size(cfg, device)
     workers = update_workers(cfg, device)
 
     def epoch():
-        ppo_update(model, opt, batch, one_epoch, chunk=chunk, channels_last=cfg.train.channels_last,
+        ppo_update(model, opt, batch, one_epoch, chunk=chunk,
                    workers=workers, autocast=cfg.train.autocast)
         sync(device)
 

@@ -20,22 +20,18 @@ interleaved rounds, since the machine may be shared. Every measurement runs in
 its own process, because the allocator setting below is process-wide. Modes:
 
 - fast:         the project's defaults (chunked update on CPU, freed memory kept
-                in the process: rlsight/training/allocator.py)
+                in the process: rlsight/hardware.py)
 - cleanrl:      one forward/backward over each whole minibatch and one inference
                 pass over all environments, with the default allocator, as
                 CleanRL's ppo_procgen.py runs
 - cleanrl-keep: as cleanrl, but with the project's allocator setting (shows how
                 much of the gain is the allocator and how much the chunking)
 
-A mode may add options with "+", e.g. ``fast+overlap+bf16+compile``:
+A mode may add options with "+", e.g. ``fast+bf16+compile``:
 
-- overlap:      the environments in two groups that take turns, so one group
-                steps while the network acts for the other (train.env_groups = 2)
 - bf16:         bf16 autocast for the forward passes (train.autocast)
 - compile:      torch.compile, mode reduce-overhead (CUDA graphs) on a GPU and
                 default on CPU (train.compile)
-- cl:           the weights in channels-last layout too (train.channels_last); the
-                activations are channels-last already (benchmarks/layout.py)
 """
 
 from __future__ import annotations
@@ -52,27 +48,30 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_machine_argument, hardware, write_section  # noqa: E402
-from _timing import matmul_peak, random_batch, sync  # noqa: E402
-
-from rlsight import config as C  # noqa: E402
-from rlsight.models import build_model  # noqa: E402
-from rlsight.ppo import Batch, ppo_update  # noqa: E402
-from rlsight.ppo.precision import autocast_context  # noqa: E402
-from rlsight.runs import RunDir  # noqa: E402
-from rlsight.training.allocator import ENV_SWITCH, keep_freed_memory  # noqa: E402
-from rlsight.training.progress import rollout_share  # noqa: E402
-from rlsight.training.trainer import (  # noqa: E402
-    Trainer,
-    chunk_sizes,
+from rlsight import config as C
+from rlsight.bench import (
+    ALLOCATOR_SWITCH,
+    add_machine_argument,
+    autocast_context,
+    hardware,
+    keep_freed_memory,
     make_optimizer,
-    resolve_device,
+    matmul_peak,
+    random_batch,
+    rollout_share,
+    sync,
+    update_chunk_size,
     update_workers,
+    write_section,
 )
+from rlsight.hardware import resolve_device
+from rlsight.models import build_model, sample_actions
+from rlsight.ppo import Batch, ppo_update
+from rlsight.runs import RunDir
+from rlsight.training import Trainer
 
 MODES = ("fast", "cleanrl", "cleanrl-keep")
-OPTIONS = ("overlap", "bf16", "compile", "cl")
+OPTIONS = ("bf16", "compile")
 
 
 def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, device: str,
@@ -84,16 +83,11 @@ def make_config(preset: str, encoder: str, mode: str, num_steps: int | None, dev
         cfg.ppo.batch_size = min(cfg.ppo.batch_size, rollout)
     if mode.startswith("cleanrl"):
         cfg.train.update_chunk = cfg.ppo.batch_size
-        cfg.train.inference_chunk = cfg.env.num_envs + cfg.env.num_test_envs
     options = mode.split("+")[1:]
-    if "overlap" in options:
-        cfg.train.env_groups = 2
     if "bf16" in options:
         cfg.train.autocast = "bf16"
     if "compile" in options:
         cfg.train.compile = "reduce-overhead" if device.startswith("cuda") else "default"
-    if "cl" in options:
-        cfg.train.channels_last = True
     C.validate(cfg)
     return cfg
 
@@ -123,7 +117,7 @@ def training_sps(cfg: C.Config, updates: int) -> tuple[float, float]:
 def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     """SPS if only the network ran: rollout forwards + the update, same shapes and chunks."""
     device = resolve_device(cfg.train.device)
-    upd_chunk, inf_chunk = chunk_sizes(cfg, device)
+    upd_chunk = update_chunk_size(cfg, device)
     workers = update_workers(cfg, device)
     torch.manual_seed(0)
     model = build_model(cfg.model).to(device)
@@ -132,12 +126,11 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
         model = torch.compile(model, mode=cfg.train.compile)
     n_obs = cfg.env.num_envs + cfg.env.num_test_envs
     obs = torch.randint(0, 256, (n_obs, 64, 64, 3), dtype=torch.uint8, device=device)
-    chunk = inf_chunk or n_obs
 
     def rollout_forward():
         with torch.no_grad(), autocast_context(device, cfg.train.autocast):
-            logits = torch.cat([model(obs[i : i + chunk])[0] for i in range(0, n_obs, chunk)])
-            torch.distributions.Categorical(logits=logits).sample().cpu()
+            logits = model(obs)[0]
+            sample_actions(logits.float()).cpu()
 
     for _ in range(warmup_updates(cfg)):  # compilation, CUDA graphs' recording
         rollout_forward()
@@ -156,7 +149,7 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
                    C.PPOConfig(**{**one_epoch.__dict__, "batch_size": cfg.ppo.batch_size}), chunk=upd_chunk,
                    workers=workers, autocast=cfg.train.autocast)
     t0 = time.perf_counter()
-    ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk, channels_last=cfg.train.channels_last,
+    ppo_update(model, opt, batch, one_epoch, chunk=upd_chunk,
                workers=workers, autocast=cfg.train.autocast)
     sync(device)
     t_update = (time.perf_counter() - t0) * cfg.ppo.num_epochs
@@ -187,9 +180,9 @@ def measure_in_child(args: argparse.Namespace, preset: str, enc: str, mode: str)
     env = dict(os.environ)
     base = mode.split("+")[0]
     if base == "cleanrl":
-        env[ENV_SWITCH] = "0"
+        env[ALLOCATOR_SWITCH] = "0"
     elif base == "cleanrl-keep":
-        env.pop(ENV_SWITCH, None)
+        env.pop(ALLOCATOR_SWITCH, None)
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], env=env,
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -256,7 +249,7 @@ def main() -> None:
                 cfg, b = make_config(preset, enc, m, args.num_steps or None, args.device, args.set), best[m]
                 rate = b["sps"] * b["flops_per_step"]
                 rows.append((preset, enc, m, cfg.env.num_envs, cfg.ppo.num_steps, cfg.ppo.batch_size,
-                             chunk_sizes(cfg, resolve_device(args.device)), b["sps"], b["rollout_share"],
+                             (update_chunk_size(cfg, resolve_device(args.device)), 0), b["sps"], b["rollout_share"],
                              b["ceiling"], rate, b["peak"], b["peak_dtype"]))
                 print(f"{preset:14s} {enc:7s} {m:12s} train {b['sps']:8.0f} sps ({b['rollout_share']:.0%} rollouts)   "
                       f"network-only {b['ceiling']:8.0f} sps   "
@@ -294,7 +287,7 @@ def main() -> None:
                    'shared machine single timings vary by about 20% between rounds, so a ratio a little above 1 '
                    'means that estimate came out low. Each measurement ran in its own process; cleanrl ran with '
                    'the default glibc allocator, fast and cleanrl-keep with freed memory kept in the process '
-                   '(rlsight/training/allocator.py); on CPU, fast with IMPALA spreads the update\'s chunks over '
+                   '(rlsight/hardware.py); on CPU, fast with IMPALA spreads the update\'s chunks over '
                    'one thread per core. ')
         lines.append(how +
                      'Time in rollouts: the share of the timed updates spent acting, stepping the environments '

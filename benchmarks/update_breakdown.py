@@ -26,13 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_machine_argument, hardware, write_section  # noqa: E402
-from _timing import matmul_peak, seconds_per_call  # noqa: E402
-
-from rlsight import config as C  # noqa: E402
-from rlsight.models.policy import build_model  # noqa: E402
-from rlsight.training.allocator import keep_freed_memory  # noqa: E402
+from rlsight import config as C
+from rlsight.bench import (
+    add_machine_argument,
+    hardware,
+    keep_freed_memory,
+    matmul_peak,
+    seconds_per_call,
+    write_section,
+)
+from rlsight.models import build_model
 
 DTYPES = (torch.float32, torch.bfloat16)
 

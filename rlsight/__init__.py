@@ -18,7 +18,7 @@ _API = {
     "train": ("rlsight.training", "train"),
     "resume": ("rlsight.training", "resume"),
     "evaluate": ("rlsight.evaluate", "evaluate"),
-    "import_seed": ("rlsight.runs.importer", "import_seed"),
+    "import_checkpoint": ("rlsight.runs.importer", "import_checkpoint"),
     "load_policy": ("rlsight.runs.load", "load_policy"),
     "RunDir": ("rlsight.runs", "RunDir"),
     "make_env": ("rlsight.envs", "make_env"),

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsight.envs import EpisodeTracker, make_env
-from rlsight.envs.normalization import normalized_return
+from rlsight.envs import EpisodeTracker, make_env, normalized_return
 from rlsight.errors import RlsightError
+from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.load import load_policy
 from rlsight.shift import apply_shift, setting_label
@@ -40,10 +40,7 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
     for _ in range(max_steps):
         with torch.no_grad():
             logits, _ = model(torch.from_numpy(obs).to(device))
-        if greedy:
-            actions = logits.argmax(-1)
-        else:
-            actions = torch.distributions.Categorical(logits=logits).sample()
+        actions = sample_actions(logits, greedy=greedy)
         rew, obs, first = env.step(actions.cpu().numpy())
         tracker.update(rew, first)
         for i, ret, _ in tracker.drain():
@@ -84,7 +81,7 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     flat = returns.reshape(-1)
     mean = float(flat.mean())
     stderr = float(flat.std(ddof=1) / math.sqrt(flat.size)) if flat.size > 1 else float("nan")
-    norm = normalized_return(cfg.env.game, cfg.env.distribution_mode, mean)
+    norm = normalized_return(cfg.env, mean)
     played = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
     result = {
         "run": run.name, "game": cfg.env.game, "distribution_mode": cfg.env.distribution_mode,

@@ -10,11 +10,13 @@ import sys
 
 import pytest
 
-from rlsight.training import allocator
+from rlsight import hardware as allocator
 
+# The probe allocates as torch's CPU allocator does (c10::alloc_cpu: posix_memalign, 64-byte
+# alignment) without importing torch, so each of its two processes starts in a fraction of a second.
 PROBE = r"""
-import ctypes, json, torch
-from rlsight.training.allocator import keep_freed_memory
+import ctypes, json
+from rlsight.hardware import keep_freed_memory
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
@@ -23,9 +25,10 @@ class MallInfo2(ctypes.Structure):
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
 tuned = keep_freed_memory()
-x = torch.empty(16 * 1024 * 1024, dtype=torch.uint8)  # 16 MiB, a chunk-64 IMPALA activation
+x = ctypes.c_void_p()
+assert libc.posix_memalign(ctypes.byref(x), 64, 16 * 1024 * 1024) == 0  # 16 MiB, a chunk-64 IMPALA activation
 mapped_while_held = libc.mallinfo2().hblkhd
-del x
+libc.free(x)
 print(json.dumps({"tuned": tuned, "mapped": mapped_while_held, "free_in_heap": libc.mallinfo2().fordblks}))
 """
 

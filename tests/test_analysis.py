@@ -144,10 +144,10 @@ def test_reference_csv_folder_and_rewards_json(two_configs, tmp_path):
     assert ref_line.get_xdata().max() <= UPDATES * 256 * 1.02  # clipped to the runs' range
 
 
-def test_seed_reward_rate_runs(tmp_path):
+def test_original_reward_rate_runs(tmp_path):
     write_run(tmp_path / "a", reward_rate_only=True)
     write_run(tmp_path / "b", seed=1, reward_rate_only=True)
-    fig, table, _ = compare([tmp_path])  # metric auto -> the seed's reward rate
+    fig, table, _ = compare([tmp_path])  # metric auto -> the original project's reward rate
     assert fig.axes[0].get_ylabel().startswith("train reward rate")
     assert "train_reward_rate" in table.columns
 

@@ -1,4 +1,4 @@
-"""benchmarks/_report.py and step_breakdown.py: a GPU measurement gets its own
+"""rlsight.bench.write_section and step_breakdown.py: a GPU measurement gets its own
 BENCHMARKS.md section and leaves the CPU one as it was; the breakdown writes one
 row per variant."""
 
@@ -9,10 +9,8 @@ import sys
 
 import pytest
 
+from rlsight.bench import write_section
 from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-from _report import write_section  # noqa: E402
 
 
 def test_gpu_results_get_their_own_section_and_keep_the_cpu_one(tmp_path):

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import seed_checkpoint
+from tests.conftest import original_checkpoint
 
 
 def rlsight(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m rlsight.cli.main ARGS`` in a new process."""
     return subprocess.run([sys.executable, "-m", "rlsight.cli.main", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def rlsight_here(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """The same command in this process (no interpreter start-up): what ``main`` prints and
+    returns, or the exit of argparse; any other exception propagates, as a traceback would."""
+    from rlsight.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(["rlsight", *args], code, out.getvalue(), err.getvalue())
 
 
 def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
@@ -31,17 +56,17 @@ def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
         (["train", "--config", "cpu-quick", "--set", "env.num_envs=0"], "must be >= 1"),
         (["train"], "give --config"),
         (["evaluate", "/nonexistent/run"], "no such run directory"),
-        (["import-seed", "/nonexistent.pt", "--game", "starpilot", "--out", "x"], "file not found"),
+        (["import-checkpoint", "/nonexistent.pt", "--game", "starpilot", "--out", "x"], "file not found"),
     ],
 )
 def test_bad_input_is_one_clear_line(args, fragment, tmp_path):
-    _one_line_error(rlsight(*args, cwd=tmp_path), fragment)
+    _one_line_error(rlsight_here(*args, cwd=tmp_path), fragment)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_unknown_game_on_import(tmp_path):
-    ck = seed_checkpoint("0_baseline")
-    _one_line_error(rlsight("import-seed", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
+    ck = original_checkpoint("0_baseline")
+    _one_line_error(rlsight_here("import-checkpoint", str(ck), "--game", "pong", "--out", str(tmp_path / "x")), "valid: bigfish")
 
 
 def test_existing_run_dir_through_cli(tiny_run):

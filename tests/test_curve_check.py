@@ -3,6 +3,8 @@ one that learns slower or not at all fails."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -38,8 +40,25 @@ def _references(tmp_path, scales=(1.0, 0.9, 1.1)):
 
 
 def _check(run: RunDir, reference, *extra) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), str(run.path), "--reference", str(reference), *extra],
-                          capture_output=True, text=True, timeout=120)
+    """``python benchmarks/curve_check.py RUN --reference REF ...``, run in this process: its
+    output and exit status as the interpreter would give them (a message exit is status 1)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import curve_check
+
+    argv = [str(SCRIPT), str(run.path), "--reference", str(reference), *extra]
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    old_argv, sys.argv = sys.argv, argv
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                curve_check.main()
+            except SystemExit as e:
+                if isinstance(e.code, str):
+                    print(e.code, file=sys.stderr)
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.argv = old_argv
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def test_a_run_like_the_references_passes_and_a_slow_or_flat_one_fails(tmp_path):

@@ -1,4 +1,4 @@
-"""rlsight.envs.procgen: a missing system library gives a one-line error naming it
+"""rlsight.envs.procgen (the Procgen family): a missing system library gives a one-line error naming it
 and the packages to install, not cffi's traceback."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rlsight.config import EnvConfig
-from rlsight.envs import procgen as procgen_env
+from rlsight.envs.procgen import vecenv as procgen_env
 from rlsight.errors import SystemLibraryError
 
 CFFI_MESSAGE = ("cannot load library '/site/procgen/data/prebuilt/libenv.so': libGL.so.1: cannot open shared "

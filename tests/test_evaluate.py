@@ -1,4 +1,4 @@
-"""Unbiased evaluation and the seed checkpoints end to end."""
+"""Unbiased evaluation and the original project's checkpoints end to end."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rlsight.evaluate import eval_env_count, evaluate, run_episodes
-from tests.conftest import SEED_CHECKPOINTS, seed_checkpoint
+from tests.conftest import ORIGINAL_CHECKPOINTS, original_checkpoint
 
 
 class _TwoSpeedEnv:
@@ -57,13 +57,14 @@ def test_evaluate_writes_its_result(tiny_run):
     assert r2["mean_return"] == r["mean_return"]  # same seed, same numbers
 
 
-@pytest.mark.seed
-@pytest.mark.parametrize("name", list(SEED_CHECKPOINTS))
-def test_import_seed_and_evaluate_every_checkpoint(name, tmp_path):
-    ck = seed_checkpoint(name)
+@pytest.mark.original
+@pytest.mark.slow  # evaluates six checkpoints in subprocesses (~8 minutes of CPU)
+@pytest.mark.parametrize("name", list(ORIGINAL_CHECKPOINTS))
+def test_import_checkpoint_and_evaluate_every_checkpoint(name, tmp_path):
+    ck = original_checkpoint(name)
     out = tmp_path / name
     cli = [sys.executable, "-m", "rlsight.cli.main"]
-    p = subprocess.run([*cli, "import-seed", str(ck), "--game", SEED_CHECKPOINTS[name], "--out", str(out)],
+    p = subprocess.run([*cli, "import-checkpoint", str(ck), "--game", ORIGINAL_CHECKPOINTS[name], "--out", str(out)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     p = subprocess.run([*cli, "evaluate", str(out), "--split", "test", "--episodes", "8", "--json"],

@@ -29,10 +29,10 @@ def test_spearman_known_values():
     assert np.isnan(spearman(a, np.ones(10)))
 
 
-def test_reinitialised_changes_every_layer_but_not_the_original(seed_run_impala):
+def test_reinitialised_changes_every_layer_but_not_the_original(original_run_impala):
     from rlsight.runs.load import load_policy
 
-    model, _, _ = load_policy(seed_run_impala)
+    model, _, _ = load_policy(original_run_impala)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fresh = reinitialised(model, seed=1)
     for k, v in model.state_dict().items():
@@ -74,13 +74,14 @@ def test_check_computes_both_maps_the_same_way(monkeypatch):
         assert r.mean[t] == pytest.approx(1.0)
 
 
-@pytest.mark.seed
-def test_randomisation_check_on_the_seed_best_model(seed_run_impala):
+@pytest.mark.original
+@pytest.mark.slow
+def test_randomisation_check_on_the_original_best_model(original_run_impala):
     """Acceptance 2: trained and re-initialised maps differ (printed by saliency-check)."""
     from rlsight.explain.saliency.record import level_env, load_models, play
 
     torch.set_num_threads(1)
-    (_, model, cfg), = load_models([seed_run_impala])
+    (_, model, cfg), = load_models([original_run_impala])
     traj = play(model, level_env(cfg.env, "starpilot", 0), 3, seed=0, start=20)
     grad = randomisation_check(model, traj.obs, "gradient")
     cam = randomisation_check(model, traj.obs, "gradcam")
@@ -94,11 +95,11 @@ def test_randomisation_check_on_the_seed_best_model(seed_run_impala):
         assert -1 <= pert.mean[t] < 0.999, pert.mean
 
 
-@pytest.mark.seed
-def test_saliency_check_command_prints_the_correlation(seed_run_nature, capsys):
+@pytest.mark.original
+def test_saliency_check_command_prints_the_correlation(original_run_nature, capsys):
     from rlsight.cli.main import main
 
-    assert main(["saliency-check", str(seed_run_nature), "--method", "gradient", "--frames", "2"]) == 0
+    assert main(["saliency-check", str(original_run_nature), "--method", "gradient", "--frames", "2"]) == 0
     out = capsys.readouterr().out
     assert "Spearman rank correlation" in out
     vals = [float(line.split("mean ")[1].split()[0]) for line in out.splitlines() if "mean " in line]

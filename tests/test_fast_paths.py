@@ -1,5 +1,5 @@
 """The fast paths that are not exact (chunked update with gradient accumulation,
-the chunks spread over threads for IMPALA, chunked inference, a compiled network)
+the chunks spread over threads for IMPALA, a compiled network)
 change nothing that matters: the same config and seed give the same metrics as
 one eager pass over each minibatch and over all environments.
 
@@ -34,8 +34,8 @@ def _assert_same_metrics(a: list[dict], b: list[dict], updates: int) -> None:
 @pytest.mark.slow
 def test_chunked_and_unchunked_training_agree(tmp_path):
     base = dict(train__total_steps=256 * 6, ppo__batch_size=128, env__num_envs=8, env__num_test_envs=4)
-    slow = tiny_config(**base, train__update_chunk=128, train__inference_chunk=12)
-    fast = tiny_config(**base, train__update_chunk=16, train__inference_chunk=5)
+    slow = tiny_config(**base, train__update_chunk=128)
+    fast = tiny_config(**base, train__update_chunk=16)
     a = train(slow, tmp_path / "whole", progress=False).metrics()
     b = train(fast, tmp_path / "chunked", progress=False).metrics()
     _assert_same_metrics(a, b, 6)

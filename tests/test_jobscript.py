@@ -53,6 +53,7 @@ def test_bsub_script_without_mail(tmp_path, cfg_file):
     assert {"#BSUB -u me@uni.edu", "#BSUB -B", "#BSUB -N"} <= set(text.splitlines())
 
 
+@pytest.mark.slow  # two real training runs through bash
 def test_script_runs_then_resumes_then_reports_finished(tmp_path, cfg_file):
     """The script is plain bash: run it here twice (what resubmitting does)."""
     run = tmp_path / "r"

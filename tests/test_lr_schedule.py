@@ -12,9 +12,9 @@ UPDATES = 4
 
 
 def _cfg(anneal: bool):
-    base = tiny_config()
-    per_update = base.env.num_envs * base.ppo.num_steps
-    return tiny_config(ppo__anneal_lr=anneal, ppo__lr=1e-3, train__total_steps=per_update * UPDATES,
+    small = dict(env__num_envs=4, env__num_test_envs=0, ppo__num_steps=16, ppo__batch_size=32)  # 64 steps per update
+    per_update = 4 * 16
+    return tiny_config(**small, ppo__anneal_lr=anneal, ppo__lr=1e-3, train__total_steps=per_update * UPDATES,
                        train__save_step=per_update)
 
 

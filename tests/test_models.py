@@ -1,4 +1,4 @@
-"""Encoders, the registry and seed checkpoints."""
+"""Encoders, the registry and the original project's checkpoints."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from torch import nn
 from rlsight.config import Config, ModelConfig, validate
 from rlsight.errors import RlsightError
 from rlsight.models import build_model, register_encoder
+from rlsight.models.original_import import detect_model_config, read_foreign_checkpoint
 from rlsight.models.registry import ENCODERS
-from rlsight.models.seed_import import detect_model_config, read_foreign_checkpoint
-from tests.conftest import SEED_CHECKPOINTS, seed_checkpoint
+from tests.conftest import ORIGINAL_CHECKPOINTS, original_checkpoint
 
 
 def test_encoders_give_logits_and_values():
@@ -41,9 +41,9 @@ def test_a_new_encoder_is_one_small_class():
         ENCODERS.pop("tiny")
 
 
-@pytest.mark.parametrize("name", list(SEED_CHECKPOINTS))
-def test_seed_checkpoints_load_exactly(name):
-    sd = read_foreign_checkpoint(seed_checkpoint(name))
+@pytest.mark.parametrize("name", list(ORIGINAL_CHECKPOINTS))
+def test_original_checkpoints_load_exactly(name):
+    sd = read_foreign_checkpoint(original_checkpoint(name))
     cfg = detect_model_config(sd)
     assert cfg.encoder == ("nature" if name in ("0_baseline", "2_500_lvls") else "impala")
     m = build_model(cfg)

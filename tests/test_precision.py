@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-from rlsight.cli.train import bf16_hint
-from rlsight.ppo.precision import cpu_native_bf16
+from rlsight.hardware import bf16_hint, cpu_native_bf16
 from tests.conftest import tiny_config
 
 ZEN5 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
@@ -28,5 +27,5 @@ def test_hint_only_for_float32_cpu_runs_of_measured_encoders_on_a_bf16_cpu(monke
         assert hint is not None and "avx512_bf16" in hint and "train.autocast=bf16" in hint and preset in hint
         assert bf16_hint(tiny_config(**cpu, train__autocast="bf16"), flag="avx512_bf16") is None
     # an encoder nobody measured in bf16 gets no advice
-    monkeypatch.setattr("rlsight.cli.train.BF16_MEASURED", {"impala": "x"})
+    monkeypatch.setattr("rlsight.hardware.BF16_MEASURED", {"impala": "x"})
     assert bf16_hint(tiny_config(train__device="cpu", model__encoder="nature"), flag="avx512_bf16") is None

@@ -1,22 +1,15 @@
-"""Rollouts with the training environments split into groups that take turns
-(``train.env_groups``): every stored observation, action and reward belongs to
-the same environment and step, the environments are driven act/observe in turn,
-and training with groups still learns and resumes exactly."""
+"""Rollouts: every stored observation, action and reward belongs to the same
+environment and step, and the environments are driven act/observe in turn."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 import torch
 
-from rlsight.runs import TIMING_COLUMNS
-from rlsight.training import resume, train
-from rlsight.training.rollout import GROUP_SEED_OFFSET, RolloutCollector, group_sizes
+from rlsight.training.rollout import RolloutCollector
 from rlsight.training.trainer import Trainer
 from tests.conftest import tiny_config
-from tests.toy_env import QuadrantEnv
 
 EPISODE = 5
 PENALTY = 0.5
@@ -72,28 +65,21 @@ def _decode(obs: torch.Tensor) -> np.ndarray:
     return o[..., 0, 0, 0] + 256 * o[..., 0, 0, 1]
 
 
-def test_group_sizes_cover_all_environments():
-    assert group_sizes(7, 1) == [7]
-    assert group_sizes(7, 3) == [2, 2, 3]
-    assert group_sizes(64, 2) == [32, 32]
-
-
-@pytest.mark.parametrize("groups", [1, 2, 3])
-def test_stored_steps_line_up_in_every_group(groups):
-    """Seven environments in one, two or three groups, with held-out envs and the
-    death penalty: observation, action and reward of each (step, env) agree."""
+def test_stored_steps_line_up():
+    """Seven environments with held-out envs and the death penalty: observation,
+    action and reward of each (step, env) agree."""
     CounterEnv.made = []
     T, N = 6, 7
     cfg = tiny_config(env__num_envs=N, env__num_test_envs=3, ppo__num_steps=T, ppo__batch_size=T * N,
                       ppo__gamma=1e-9, ppo__normalize_reward=False, env__penalize_on_death=True,
-                      env__death_penalty=PENALTY, train__env_groups=groups)
+                      env__death_penalty=PENALTY)
     torch.manual_seed(0)
     from rlsight.models import build_model
 
     model = build_model(cfg.model)
     envs = RolloutCollector(cfg, model, torch.device("cpu"), CounterEnv, seed=3)
     train_envs = [e for e in CounterEnv.made if e.split == "train"]
-    assert [e.seed for e in train_envs] == [3 + g * GROUP_SEED_OFFSET for g in range(groups)]
+    assert [e.seed for e in train_envs] == [3]
     envs.start()
     last = None
     for _ in range(2):  # two rollouts: the second continues where the first stopped
@@ -117,8 +103,6 @@ def test_stored_steps_line_up_in_every_group(groups):
 def test_validation_names_the_value():
     from rlsight.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"train.env_groups = 9: must be between 1 and env.num_envs = 8"):
-        tiny_config(train__env_groups=9)
     with pytest.raises(ConfigError, match=r"train.autocast = 'fp8': valid: off, bf16"):
         tiny_config(train__autocast="fp8")
 
@@ -134,47 +118,18 @@ def test_keys_added_later_keep_the_hash_of_older_runs():
     written_before = "\n".join(line for line in C.load("cpu-30min").to_toml().splitlines()
                                if not line.startswith(("env_groups", "autocast", "compile")))
     assert C.loads(written_before).hash() == "9da9873845a3a54f"
-    assert C.load("cpu-30min", ["train.env_groups=2"]).hash() != "9da9873845a3a54f"
     assert C.load("cpu-30min", ["train.autocast=bf16"]).hash() != "9da9873845a3a54f"
 
 
-@pytest.mark.slow
-def test_two_groups_learn_the_quadrant_task(tmp_path):
-    cfg = tiny_config(
-        env__num_envs=16, env__num_test_envs=8, ppo__num_steps=32, ppo__batch_size=128, ppo__num_epochs=3,
-        ppo__lr=1e-3, ppo__gamma=0.9, ppo__normalize_reward=False, ppo__entropy_coef=0.0,
-        train__total_steps=16 * 32 * 20, train__save_step=10**9, train__env_groups=2,
-    )
-    rows = train(cfg, tmp_path / "toy", progress=False, env_factory=QuadrantEnv).metrics()
-    ret = sum(r["test_return"] for r in rows[-3:]) / 3
-    assert ret >= 4 * 8 / 15, f"test return {ret:.2f} with two env groups"
-
-
-@pytest.mark.slow
-def test_two_groups_on_procgen_resume_exactly(tmp_path):
-    """Stopped after two updates and resumed, a two-group Procgen run matches an
-    uninterrupted one: each group's environment states are saved and restored."""
-    cfg = tiny_config(train__total_steps=256 * 4, train__save_step=10**9, train__env_groups=2)
-    ref = train(cfg, tmp_path / "ref", progress=False).metrics()
-    stopped = train(cfg, tmp_path / "run", progress=False, on_update=lambda row: row["update"] == 2)
-    assert len(stopped.metrics()) == 2
-    rows = resume(tmp_path / "run", progress=False).metrics()
-    assert [r["update"] for r in rows] == [1, 2, 3, 4]
-    for a, b in zip(rows, ref):
-        for k in a:
-            if k not in TIMING_COLUMNS:
-                assert a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])), (a["update"], k, a[k], b[k])
-
-
-def test_trainer_steps_every_group(tmp_path):
-    """The trainer builds one environment per group and steps them all."""
+def test_trainer_steps_the_environments(tmp_path):
+    """The trainer builds the training environments and steps them num_steps times per update."""
     from rlsight.runs import RunDir
 
     CounterEnv.made = []
     cfg = tiny_config(env__num_envs=6, env__num_test_envs=0, ppo__num_steps=4, ppo__batch_size=24,
-                      train__total_steps=48, train__env_groups=3)
+                      train__total_steps=48)
     Trainer(cfg, RunDir.create(tmp_path / "r", cfg), progress=False, env_factory=CounterEnv).train()
-    assert [e.acts for e in CounterEnv.made] == [8, 8, 8]
+    assert [e.acts for e in CounterEnv.made] == [8]
 
 
 def test_procgen_steps_the_same_on_any_number_of_threads():

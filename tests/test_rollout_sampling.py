@@ -1,5 +1,5 @@
 """The actions a rollout sends to the environments are independent draws from the
-policy: right frequencies, no draw shared between steps, environments, groups,
+policy: right frequencies, no draw shared between steps, environments,
 the held-out environments or consecutive rollouts. A sampler whose plumbing reuses
 random numbers keeps every single draw's distribution and only shows up here."""
 
@@ -52,10 +52,9 @@ def _agreement_z(a: np.ndarray, b: np.ndarray) -> float:
     return (same - n * P_SAME) / np.sqrt(n * P_SAME * (1 - P_SAME))
 
 
-def _rollouts(groups: int, rollouts: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def _rollouts(rollouts: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Actions sent to the training envs (rollout, step, env) and held-out envs."""
-    cfg = tiny_config(env__num_envs=16, env__num_test_envs=8, ppo__num_steps=64, ppo__batch_size=256,
-                      train__env_groups=groups)
+    cfg = tiny_config(env__num_envs=16, env__num_test_envs=8, ppo__num_steps=64, ppo__batch_size=256)
     sent: dict[str, list[np.ndarray]] = {"train": [], "test": []}
 
     def make_env(cfg, split, *args, **kwargs):
@@ -68,7 +67,7 @@ def _rollouts(groups: int, rollouts: int = 2) -> tuple[np.ndarray, np.ndarray]:
         collector.collect()
     collector.close()
     T = cfg.ppo.num_steps
-    # one row per group and step, groups in turn within a step: (rollout, step, env) in order
+    # one row per step: (rollout, step, env) in order
     train = np.stack(sent["train"]).reshape(rollouts, T, -1)
     test = np.stack(sent["test"]).reshape(rollouts, T, -1)
     return train, test
@@ -93,9 +92,8 @@ def check_independent_draws(train: np.ndarray, test: np.ndarray) -> None:
         assert abs(z) < Z_LIMIT, f"{what}: draws agree too often or too rarely (z = {z:.1f})"
 
 
-@pytest.mark.parametrize("groups", [1, 2])
-def test_rollout_actions_are_independent_draws_from_the_policy(groups):
-    check_independent_draws(*_rollouts(groups))
+def test_rollout_actions_are_independent_draws_from_the_policy():
+    check_independent_draws(*_rollouts())
 
 
 def test_the_check_catches_shared_random_numbers():

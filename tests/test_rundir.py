@@ -117,7 +117,8 @@ def test_each_update_records_where_its_time_went(tiny_run):
 def test_metrics_written_before_the_time_columns_load_and_resume(tmp_path):
     """A run recorded before rollout_time and learn_time existed: its rows load with
     those cells empty (NaN), and resuming it keeps them and writes every column."""
-    cfg = tiny_config(train__save_step=512, train__keep_checkpoints=0)
+    cfg = tiny_config(env__num_envs=4, env__num_test_envs=2, ppo__num_steps=16, ppo__batch_size=32,
+                      train__total_steps=256, train__save_step=128, train__keep_checkpoints=0)  # 4 updates of 64
     ref = train(cfg, tmp_path / "ref", progress=False).metrics()
     d = tmp_path / "old"
     shutil.copytree(tmp_path / "ref", d)
@@ -128,7 +129,7 @@ def test_metrics_written_before_the_time_columns_load_and_resume(tmp_path):
     assert len(old) == 2 and all(math.isnan(r["rollout_time"]) and math.isnan(r["learn_time"]) for r in old)
     assert [r["policy_loss"] for r in old] == [r["policy_loss"] for r in ref[:2]]
 
-    shutil.rmtree(RunDir(d).latest_checkpoint())  # back to the checkpoint at step 512
+    shutil.rmtree(RunDir(d).latest_checkpoint())  # back to the checkpoint at step 128
     (d / "model.safetensors").unlink()
     RunDir(d).update_info(status="running")
     rows = resume(d, progress=False).metrics()

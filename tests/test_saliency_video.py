@@ -107,12 +107,12 @@ def test_folder_output_gets_a_name_from_the_settings(tmp_path):
     assert all(x in p.name for x in ("starpilot", "L3", "seed1", "perturbation", "stride4", "r5", "n8"))
 
 
-# -- the command on imported seed checkpoints (acceptance 3) -------------------------------
+# -- the command on imported original-project checkpoints (acceptance 3) -------------------------------
 
-@pytest.mark.seed
-def test_cli_writes_mp4_with_requested_frames_and_size(seed_run_nature, tmp_path, capsys):
+@pytest.mark.original
+def test_cli_writes_mp4_with_requested_frames_and_size(original_run_nature, tmp_path, capsys):
     out = tmp_path / "one.mp4"
-    rc = main(["saliency", str(seed_run_nature), "--game", "starpilot", "--level", "2", "--frames", "4",
+    rc = main(["saliency", str(original_run_nature), "--game", "starpilot", "--level", "2", "--frames", "4",
                "--method", "perturbation", "--stride", "16", "--target", "both", "--size", "96", "--fps", "8",
                "--out", str(out)])
     assert rc == 0
@@ -124,26 +124,27 @@ def test_cli_writes_mp4_with_requested_frames_and_size(seed_run_nature, tmp_path
     assert r.get_meta_data()["fps"] == 8
     assert "4 frame(s)" in capsys.readouterr().out
     # the same command again refuses to replace the file
-    assert main(["saliency", str(seed_run_nature), "--frames", "1", "--out", str(out)]) == 2
+    assert main(["saliency", str(original_run_nature), "--frames", "1", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
 
 
-@pytest.mark.seed
+@pytest.mark.original
 @pytest.mark.parametrize("mode", ["own", "replay"])
-def test_cli_side_by_side_two_models(seed_run_nature, seed_run_impala, tmp_path, mode):
+def test_cli_side_by_side_two_models(original_run_nature, original_run_impala, tmp_path, mode):
     out = tmp_path / f"pair-{mode}.mp4"
-    rc = main(["saliency", str(seed_run_nature), str(seed_run_impala), "--frames", "3", "--method", "gradient",
+    rc = main(["saliency", str(original_run_nature), str(original_run_impala), "--frames", "3", "--method", "gradient",
                "--target", "actor", "--size", "64", "--mode", mode, "--out", str(out)])
     assert rc == 0
     frames = [f for f in iio.get_reader(str(out))]
     assert len(frames) == 3 and frames[0].shape[:2] == layout_size(2, 1, RenderOptions(size=64))
 
 
-@pytest.mark.seed
-def test_replay_shows_every_model_the_same_observations(seed_run_nature, seed_run_impala):
+@pytest.mark.original
+@pytest.mark.slow
+def test_replay_shows_every_model_the_same_observations(original_run_nature, original_run_impala):
     from rlsight.explain.saliency import MethodOptions, RenderOptions, record
 
-    res = record([seed_run_nature, seed_run_impala], frames=3, method="perturbation", target="critic",
+    res = record([original_run_nature, original_run_impala], frames=3, method="perturbation", target="critic",
                  mode="replay", method_options=MethodOptions(stride=16), render=RenderOptions(size=64))
     a, b = res.trajectories
     assert np.array_equal(a.obs, b.obs) and np.array_equal(a.actions, b.actions)
@@ -152,10 +153,10 @@ def test_replay_shows_every_model_the_same_observations(seed_run_nature, seed_ru
     assert res.frames.shape[:3] == (3, *layout_size(2, 1, RenderOptions(size=64)))
 
 
-@pytest.mark.seed
-def test_png_of_one_frame(seed_run_impala, tmp_path):
+@pytest.mark.original
+def test_png_of_one_frame(original_run_impala, tmp_path):
     out = tmp_path / "f.png"
-    assert main(["saliency", str(seed_run_impala), "--frames", "1", "--method", "gradcam", "--color", "jet",
+    assert main(["saliency", str(original_run_impala), "--frames", "1", "--method", "gradcam", "--color", "jet",
                  "--size", "64", "--out", str(out)]) == 0
     img = Image.open(out)
     h, w = layout_size(1, 2, RenderOptions(size=64))

@@ -140,6 +140,7 @@ def test_one_at_a_time_picks_winners_and_writes_loadable_best(tmp_path, capsys):
 # -- acceptance 3: crashes and interruptions ------------------------------------------------
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_crashing_trial_is_recorded_as_failed_and_sweep_completes(tmp_path, fakes, capsys):
     f = write(tmp_path, fakes + """
         strategy = "grid"
@@ -236,6 +237,7 @@ def test_sigkilled_sweep_resumes_without_rerunning_finished_trials(tmp_path):
 # -- acceptance 4: TPE with a pruner ------------------------------------------------------------
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_tpe_with_median_pruner_stops_weak_trials_early(tmp_path, fakes):
     f = write(tmp_path, fakes + """
         strategy = "tpe"
@@ -266,6 +268,7 @@ def test_tpe_with_median_pruner_stops_weak_trials_early(tmp_path, fakes):
         assert len(RunDir.open(d / r.run_dirs[0]).metrics()) == 10
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_successive_halving_and_journal_storage(tmp_path, fakes):
     f = write(tmp_path, fakes + """
         strategy = "random"
@@ -288,6 +291,7 @@ def test_successive_halving_and_journal_storage(tmp_path, fakes):
     assert len([r for r in recs if r.state in ("COMPLETE", "PRUNED")]) == 6
 
 
+@pytest.mark.slow  # a worker process per trial (2-8 trials)
 def test_database_url_storage(tmp_path, fakes):
     db = tmp_path / "shared.db"
     f = write(tmp_path, fakes + f"""
@@ -327,10 +331,18 @@ def test_local_launcher_splits_threads_and_gpus(tmp_path, fakes):
     spec.base.train.device = "cpu"
     la = LocalLauncher(spec, tmp_path / "sw")
     assert la.slots.get() is None  # a CPU sweep hides no GPUs and assigns none
-    recs = run_sweep(f, tmp_path / "sw")  # the config's torch_threads = 0 becomes the worker's share
-    from rlsight.runs import RunDir
 
-    assert RunDir.open(tmp_path / "sw" / recs[0].run_dirs[0]).config().train.torch_threads == la.threads
+
+@pytest.mark.slow  # a worker process
+def test_local_worker_gets_its_share_of_the_threads(tmp_path, fakes):
+    from rlsight.runs import RunDir
+    from rlsight.sweep.launchers import LocalLauncher
+
+    f = write(tmp_path, fakes + '[local]\nworkers = 2\ngpus = [0, 1]\n[params]\n"ppo.lr" = [1e-4]\n',
+              base={"train__torch_threads": 0})
+    threads = LocalLauncher(load_sweep(f), tmp_path / "sw").threads
+    recs = run_sweep(f, tmp_path / "sw")  # the config's torch_threads = 0 becomes the worker's share
+    assert RunDir.open(tmp_path / "sw" / recs[0].run_dirs[0]).config().train.torch_threads == threads
 
 
 def test_slurm_launcher_without_sbatch_is_a_clear_error(tmp_path, monkeypatch, capsys, fakes):

@@ -2,10 +2,31 @@
 bootstrap intervals and IQM (Agarwal et al. 2021), summary tables and plots.
 
 See docs/compare.md.
+
+Public API for notebooks and the CLI: ``load_runs``, ``plot_runs``, ``collect`` (a
+``Comparison``), ``compare`` (figure and table, as ``rlsight compare``),
+``check_figure_path``, ``summary_table``, ``render_table``. For tools that present a
+comparison in their own form (``rlsight.report``): ``check_metric``,
+``check_x`` and ``label`` (metric names and their labels), ``build_panels``,
+``present_metrics`` and ``Panel`` (curves with seed bands per group),
+``differing_keys`` and ``format_value`` (the config keys that tell groups
+apart), ``display_frame`` and ``number`` (table formatting), ``colors`` (one
+colour per group), and ``Warn`` (the warning callback's type).
 """
 
 from rlsight.analysis.api import Comparison, RlsightWarning, collect, load_runs, plot_runs
+from rlsight.analysis.compare import check_figure_path, compare
+from rlsight.analysis.curves import Panel, build_panels, present_metrics
+from rlsight.analysis.groups import differing_keys, format_value
+from rlsight.analysis.inputs import Warn
+from rlsight.analysis.metrics import check_metric, check_x, label
+from rlsight.analysis.plot import colors
 from rlsight.analysis.summary import summary_table
+from rlsight.analysis.tables import display_frame, number
 from rlsight.analysis.tables import render as render_table
 
-__all__ = ["Comparison", "RlsightWarning", "collect", "load_runs", "plot_runs", "summary_table", "render_table"]
+__all__ = [
+    "Comparison", "RlsightWarning", "collect", "compare", "check_figure_path", "load_runs", "plot_runs", "summary_table", "render_table",
+    "Panel", "build_panels", "present_metrics", "differing_keys", "format_value", "Warn",
+    "check_metric", "check_x", "label", "colors", "display_frame", "number",
+]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rlsight.analysis.inputs import RunInfo
-from rlsight.envs.normalization import normalized_return
+from rlsight.envs import DEFAULT_FAMILY, get_family
 from rlsight.errors import RlsightError
 from rlsight.runs import METRIC_COLUMNS
 
@@ -58,8 +58,9 @@ def run_frame(run: RunInfo) -> pd.DataFrame:
     return wide
 
 
-def add_derived(wide: pd.DataFrame, game: str, mode: str) -> None:
+def add_derived(wide: pd.DataFrame, game: str, mode: str, family: str = DEFAULT_FAMILY) -> None:
     """Add normalised returns (where the paper has constants) and the gap, in place."""
+    normalized_return = get_family(family).normalized_return
     for split in ("train", "test"):
         col = f"{split}_return"
         if col in wide:

@@ -21,7 +21,7 @@ REF_STYLES = [("#222222", "--"), ("#666666", ":"), ("#444444", "-."), ("#888888"
 
 
 def resolve_metrics(frame: pd.DataFrame, metric: str | list[str]) -> list[str]:
-    """'auto' picks test return, else the seed's test reward rate; 'a,b' is a list."""
+    """'auto' picks test return, else the original project's test reward rate; 'a,b' is a list."""
     names = metric.split(",") if isinstance(metric, str) else list(metric)
     names = [m.strip() for m in names if m.strip()]
     if names == ["auto"]:

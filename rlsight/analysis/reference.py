@@ -1,8 +1,8 @@
-"""Reference curves: the seed project's rewards.json and published CSV learning curves.
+"""Reference curves: the original project's rewards.json and published CSV learning curves.
 
 Accepted files (a folder stands for the files in it, two levels deep):
 
-- ``rewards.json`` with ``steps``, ``train_reward``, ``val_reward`` (the seed
+- ``rewards.json`` with ``steps``, ``train_reward``, ``val_reward`` (the original
   project's reward rate per 256 steps, *not* episodic return);
 - CSV files with ``total_timesteps`` and ``eprewmean`` columns (the Procgen
   paper's ``train_procgen`` format), named ``GAME-train-runK.csv`` or
@@ -63,7 +63,7 @@ def _load_file(f: Path, root: Path) -> pd.DataFrame:
     mode = "hard" if "hard" in str(f.relative_to(root.parent)).lower() else "easy"
     base = root.name if root.is_dir() else f.parent.name
     if f.suffix == ".json":
-        wide = _seed_rewards(f)
+        wide = _original_rewards(f)
         group = f"ref: {f.parent.name}"
         run = f.parent.name
     elif f.suffix == ".csv":
@@ -82,13 +82,13 @@ def _run_number(stem: str) -> str:
     return f"-{m.group(0)}" if m else ""
 
 
-def _seed_rewards(f: Path) -> pd.DataFrame:
+def _original_rewards(f: Path) -> pd.DataFrame:
     try:
         d = json.loads(f.read_text())
         wide = pd.DataFrame({"step": d["steps"], "train_reward_rate": d["train_reward"],
                              "test_reward_rate": d["val_reward"]}, dtype=float)
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
-        raise RlsightError(f"{f}: not the seed project's rewards.json format ({e})") from None
+        raise RlsightError(f"{f}: not the original project's rewards.json format ({e})") from None
     wide["wall_time"] = math.nan
     return wide
 

@@ -24,7 +24,7 @@ def register(sub) -> None:
                    help="group runs by these config keys (e.g. model.encoder); 'none': one group per run; "
                         "default: runs that differ only in train.seed")
     p.add_argument("--reference", action="append", default=[], metavar="FILE_OR_DIR",
-                   help="reference curves: the seed's rewards.json or published CSVs (repeatable)")
+                   help="reference curves: the original project's rewards.json or published CSVs (repeatable)")
     p.add_argument("--full-reference", action="store_true", help="draw reference curves beyond the runs' last step")
     p.add_argument("--stat", default="auto", choices=["auto", "mean", "iqm"],
                    help="aggregate over runs (default: mean; IQM for groups that span games)")
@@ -37,8 +37,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlsight.analysis.compare import check_figure_path, compare
-    from rlsight.analysis.tables import render
+    from rlsight.analysis import check_figure_path, compare
+    from rlsight.analysis import render_table as render
 
     out = check_figure_path(args.out) if args.out else None
 

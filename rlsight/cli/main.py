@@ -17,7 +17,7 @@ from rlsight.errors import ConfigWarning, RlsightError
 COMMANDS = [
     "rlsight.cli.train",
     "rlsight.cli.evaluate",
-    "rlsight.cli.import_seed",
+    "rlsight.cli.import_checkpoint",
     "rlsight.cli.config",
     "rlsight.cli.saliency",
     "rlsight.cli.compare",

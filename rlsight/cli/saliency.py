@@ -26,7 +26,7 @@ def register(sub) -> None:
     p = sub.add_parser("saliency", help="saliency video or image of one or more runs",
                        description="Play a level and draw where the policy (actor) and the value (critic) look. "
                                    "Several runs go side by side on the same level and seed.")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (imported seed checkpoints work)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (imported original-project checkpoints work)")
     _common(p)
     p.add_argument("--frames", type=int, default=32, help="frames to draw (default 32)")
     p.add_argument("--start", type=int, default=0, help="steps to play before the first drawn frame (default 0)")

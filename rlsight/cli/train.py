@@ -25,6 +25,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rlsight import config as C
     from rlsight.errors import RlsightError
+    from rlsight.hardware import bf16_hint
     from rlsight.training import resume, train
 
     progress = not args.no_progress
@@ -51,29 +52,6 @@ def run(args: argparse.Namespace) -> int:
               f"train return {last['train_return']:.2f}, test return {last['test_return']:.2f}, sps {last['sps']:.0f}"
               f"{_time_split(rows)}")
     return 0
-
-
-# What bf16 forward passes did on a CPU with native bfloat16 (a 2-core Zen 5; docs/training.md)
-BF16_MEASURED = {
-    "impala": "trained procgen-paper 1.55x faster on such a CPU, its learning curve within seed noise",
-    "nature": "trained cpu-30min about 1.25x faster on such a CPU, its held-out return within seed noise",
-}
-
-
-def bf16_hint(cfg, flag: str | None = None) -> str | None:
-    """One line for a float32 CPU run of a measured encoder (``BF16_MEASURED``) on a CPU
-    with native bfloat16, where bf16 forward passes trained faster and learned as well."""
-    from rlsight.ppo.precision import cpu_native_bf16
-    from rlsight.training.trainer import resolve_device
-
-    measured = BF16_MEASURED.get(cfg.model.encoder)
-    if cfg.train.autocast != "off" or measured is None or resolve_device(cfg.train.device).type != "cpu":
-        return None
-    flag = flag or cpu_native_bf16()
-    if flag is None:
-        return None
-    return (f"hint: this CPU computes in bfloat16 natively ({flag}); --set train.autocast=bf16 {measured} "
-            "(docs/training.md)")
 
 
 def _time_split(rows: list[dict]) -> str:

@@ -1,6 +1,20 @@
-"""Procgen vector environments, level splits and episode statistics."""
+"""Environment families behind one vector-env interface (``family``), and episode statistics.
 
-from rlsight.envs.procgen import LevelSplit, ProcgenVecEnv, make_env, split_levels
+Code above this package uses ``make_env``, ``family_of`` and ``normalized_return``;
+only ``rlsight.envs.<family>`` imports a backend.
+"""
+
+from rlsight.envs.family import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    EnvFamily,
+    VecEnv,
+    family_of,
+    get_family,
+    make_env,
+    normalized_return,
+)
 from rlsight.envs.stats import EpisodeTracker
 
-__all__ = ["ProcgenVecEnv", "make_env", "split_levels", "LevelSplit", "EpisodeTracker"]
+__all__ = ["DEFAULT_FAMILY", "EnvFamily", "VecEnv", "FAMILIES", "family_of", "get_family", "make_env", "normalized_return",
+           "EpisodeTracker"]

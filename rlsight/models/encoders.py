@@ -1,4 +1,4 @@
-"""Convolutional encoders. Layer names follow the seed project's checkpoints
+"""Convolutional encoders. Layer names follow the original project's checkpoints
 (see docs/run-directory.md) so that its state dicts load unchanged."""
 
 from __future__ import annotations

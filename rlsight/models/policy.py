@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Categorical
 
 from rlsight.config import ModelConfig
 from rlsight.models.registry import encoder_class
@@ -38,14 +37,7 @@ class ActorCritic(nn.Module):
         h = self.encoder(self.preprocess(obs))
         return self.policy(h), self.value(h).squeeze(-1)
 
-    def act(self, obs: torch.Tensor, greedy: bool = False):
-        """Sample actions: returns (action, log_prob, value)."""
-        logits, value = self(obs)
-        dist = Categorical(logits=logits)
-        action = logits.argmax(-1) if greedy else dist.sample()
-        return action, dist.log_prob(action), value
-
 
 def build_model(cfg: ModelConfig) -> ActorCritic:
-    """An ActorCritic for ``cfg``."""
+    """A freshly initialised actor-critic for ``cfg``."""
     return ActorCritic(cfg)

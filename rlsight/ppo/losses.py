@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.distributions import Categorical
+
+from rlsight.models.sampling import action_distribution
 
 
 def clipped_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip_eps: float) -> torch.Tensor:
@@ -59,7 +60,7 @@ def ppo_loss(
     entropy_coef: float,
 ) -> LossSums:
     """PPO loss (clipped surrogate, value loss, entropy bonus) and its stats, summed over samples."""
-    dist = Categorical(logits=logits, validate_args=False)  # argument checks would wait for the GPU
+    dist = action_distribution(logits)
     logp = dist.log_prob(actions)
     log_ratio = logp - old_logp
     ratio = log_ratio.exp()

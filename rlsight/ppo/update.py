@@ -40,7 +40,6 @@ def ppo_update(
     batch: Batch,
     cfg: PPOConfig,
     chunk: int = 0,
-    channels_last: bool = False,
     workers: int = 1,
     autocast: str = "off",
 ) -> dict[str, float]:
@@ -70,8 +69,6 @@ def ppo_update(
         for lo, hi in spans:
             ci = idx[lo:hi]
             x = preprocess(batch.obs[ci].to(device, non_blocking=True))
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
             with autocast_context(device, autocast):
                 logits, value = model(x)
             s = losses.ppo_loss(

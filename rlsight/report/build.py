@@ -6,7 +6,6 @@ import json
 import math
 import shlex
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from html import escape
@@ -15,16 +14,26 @@ from pathlib import Path
 import numpy as np
 
 from rlsight import __version__
-from rlsight.analysis.api import Comparison, collect
-from rlsight.analysis.curves import Panel, build_panels, present_metrics
-from rlsight.analysis.groups import differing_keys, format_value
-from rlsight.analysis.inputs import Warn
-from rlsight.analysis.metrics import check_metric, check_x, label
-from rlsight.analysis.plot import colors
-from rlsight.analysis.summary import summary_table
-from rlsight.analysis.tables import display_frame, number
+from rlsight.analysis import (
+    Comparison,
+    Panel,
+    Warn,
+    build_panels,
+    check_metric,
+    check_x,
+    collect,
+    colors,
+    differing_keys,
+    display_frame,
+    format_value,
+    label,
+    number,
+    present_metrics,
+    summary_table,
+)
 from rlsight.errors import RlsightError
 from rlsight.report.media import Video, find_videos
+from rlsight.runs.atomic import atomic_dir
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = ("report.js", "report.css")
@@ -67,7 +76,7 @@ def build_report(inputs: Iterable[str | Path], out: str | Path, metrics: list[st
         (tmp / MARKER).write_text(f"rlsight {__version__}\n")
         tmp.chmod(0o755)
 
-    _replace_dir(out, fill)
+    atomic_dir(out, fill, replace=True)
     return out / "index.html"
 
 
@@ -79,23 +88,6 @@ def _check_out(out: Path) -> None:
                            "choose a new or empty folder")
     if not out.parent.is_dir():
         raise RlsightError(f"--out {out}: folder {out.parent} does not exist")
-
-
-def _replace_dir(out: Path, fill) -> None:
-    """Build in a sibling temporary folder, then swap it in (an old report is removed last)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        fill(tmp)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{time.time_ns()}")
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # -- page ---------------------------------------------------------------------------------

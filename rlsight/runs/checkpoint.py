@@ -1,26 +1,35 @@
-"""Checkpoint files: tensors in safetensors, everything else in JSON; no pickle."""
+"""Checkpoint files: tensors in safetensors, everything else in JSON; no pickle.
+
+torch and safetensors are imported by the functions that need them, so that
+reading a run's JSON and CSV files (``rlsight.runs``) does not load torch.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING
 
 from rlsight.errors import RunDirError
 from rlsight.runs.atomic import atomic_write, atomic_write_text
 
+if TYPE_CHECKING:
+    import torch
+
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
-    """Save tensors (moved to CPU) and string metadata as a safetensors file, atomically."""
+    """Write tensors (moved to the CPU) and string metadata as one safetensors file, atomically."""
+    from safetensors.torch import save_file
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     atomic_write(path, lambda p: save_file(tensors, str(p), metadata={k: str(v) for k, v in (meta or {}).items()}))
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     """Load a safetensors file; a truncated or corrupted file raises RunDirError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     if not path.is_file():
         raise RunDirError(f"{path}: file not found")
     try:

@@ -43,7 +43,7 @@ class ProgressBar:
 
 
 def plot_progress(path: Path, rows: list[dict], title: str, compare: list[dict] | None = None, compare_name: str = "") -> None:
-    """Episodic return and the seed's reward rate against steps, with an optional
+    """Episodic return and the original project's reward rate against steps, with an optional
     comparison run drawn dashed."""
     import matplotlib
 

@@ -21,12 +21,12 @@ from torch import nn
 from rlsight.config import Config
 from rlsight.envs import make_env
 from rlsight.errors import RlsightError
+from rlsight.hardware import keep_freed_memory, resolve_device
 from rlsight.models import build_model
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
 from rlsight.runs.checkpoint import save_json, save_tensors
 from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
-from rlsight.training.allocator import keep_freed_memory
 from rlsight.training.progress import ProgressBar, plot_progress
 from rlsight.training.rollout import RolloutCollector
 from rlsight.training.state import load_training_state, save_training_state
@@ -39,12 +39,12 @@ CPU_UPDATE_CHUNK = {"impala": 64, "nature": 256}
 CPU_UPDATE_CHUNK_OTHER = 64
 
 
-def chunk_sizes(cfg: Config, device: torch.device) -> tuple[int, int]:
-    """(update chunk, inference chunk) with 0 resolved for the device; 0 out = no chunking."""
-    upd, inf = cfg.train.update_chunk, cfg.train.inference_chunk
+def update_chunk_size(cfg: Config, device: torch.device) -> int:
+    """``train.update_chunk`` with 0 resolved for the device; 0 out = no chunking."""
+    upd = cfg.train.update_chunk
     if device.type == "cpu" and not upd:
         upd = CPU_UPDATE_CHUNK.get(cfg.model.encoder, CPU_UPDATE_CHUNK_OTHER)
-    return upd, inf
+    return upd
 
 
 # Encoders whose update runs faster with its chunks spread over the cores, one thread
@@ -65,15 +65,6 @@ def update_workers(cfg: Config, device: torch.device) -> int:
 def make_optimizer(model: torch.nn.Module, cfg: Config, device: torch.device) -> torch.optim.Adam:
     """Adam as the config says; on a GPU its fused kernel (one launch for all parameters)."""
     return torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=cfg.ppo.adam_eps, fused=device.type == "cuda")
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device for ``train.device`` (auto: CUDA if available); RlsightError if no GPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RlsightError(f"train.device = {name!r}, but no CUDA GPU is available; use cpu or auto")
-    return torch.device(name)
 
 
 class Trainer:
@@ -98,17 +89,14 @@ class Trainer:
             keep_freed_memory()  # fewer page faults in the update; results unchanged
         elif self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # the shapes repeat: time the convolution algorithms once
-        self.update_chunk, inference_chunk = chunk_sizes(c, self.device)
+        self.update_chunk = update_chunk_size(c, self.device)
         self.update_workers = update_workers(c, self.device)
         self.model = build_model(c.model).to(self.device)
-        if c.train.channels_last:
-            # Module.to accepts memory_format at runtime; torch's overloads do not declare it
-            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.optimizer = make_optimizer(self.model, c, self.device)
         # the network as it computes; self.model (same parameters) is what checkpoints save
         self.net: nn.Module = (self.model if c.train.compile == "off"  # compiling a Module gives a Module
                                else cast(nn.Module, torch.compile(self.model, mode=c.train.compile)))
-        self.collector = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed, inference_chunk)
+        self.collector = RolloutCollector(c, self.net, self.device, self.env_factory, c.train.seed)
         self.batch_per_update = c.env.num_envs * c.ppo.num_steps
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
         self.update = 0
@@ -199,8 +187,7 @@ class Trainer:
             g["lr"] = lr
         b: Batch = roll["batch"]
         stats = ppo_update(self.net, self.optimizer, b, c.ppo, chunk=self.update_chunk,
-                           channels_last=c.train.channels_last, workers=self.update_workers,
-                           autocast=c.train.autocast)
+                           workers=self.update_workers, autocast=c.train.autocast)
         var = torch.var(b.returns)
         stats["explained_variance"] = float("nan") if var == 0 else float(1 - torch.var(b.returns - b.values) / var)
         stats["lr"] = lr

@@ -32,6 +32,7 @@ from rlsight.explain.saliency.render import (
     normalise,
     reduce_map,
 )
+from rlsight.models.sampling import sample_actions
 
 MODES = ("own", "replay")
 TARGET_CHOICES = ("actor", "critic", "both")
@@ -100,7 +101,7 @@ def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
 def play(model: torch.nn.Module, env_cfg: EnvConfig, frames: int, seed: int = 0, start: int = 0,
          greedy: bool = False) -> Trajectory:
     """Run ``start + frames`` steps on a single environment and keep the last ``frames``."""
-    from rlsight.envs.procgen import make_env
+    from rlsight.envs import make_env
 
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
@@ -112,7 +113,7 @@ def play(model: torch.nn.Module, env_cfg: EnvConfig, frames: int, seed: int = 0,
             with torch.inference_mode():
                 logits, value = model(torch.from_numpy(obs).to(device))
             probs = torch.softmax(logits.float(), -1).cpu()
-            a = probs.argmax(-1) if greedy else torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            a = probs.argmax(-1) if greedy else sample_actions(logits.float(), generator=gen)
             if t >= start:
                 rec["obs"].append(obs[0].copy())
                 rec["renders"].append(env.info()[0]["rgb"].copy())

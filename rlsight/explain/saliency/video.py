@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from rlsight.errors import RlsightError
+from rlsight.runs.atomic import atomic_write
 
 FORMATS = (".mp4", ".gif", ".png")
 
@@ -83,11 +82,9 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
     resolve_output(path, settings or {}, overwrite)
     comment = json.dumps(settings or {}, sort_keys=True, default=str)
     suffix = path.suffix.lower()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    def write(tmp: Path) -> None:
         if suffix == ".mp4":
-            _write_mp4(Path(tmp), frames, fps, comment)
+            _write_mp4(tmp, frames, fps, comment)
         elif suffix == ".gif":
             imgs = [Image.fromarray(f) for f in frames]
             imgs[0].save(tmp, save_all=True, append_images=imgs[1:], duration=int(round(1000 / fps)), loop=0,
@@ -97,15 +94,13 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
             info = PngImagePlugin.PngInfo()
             info.add_text("rlsight", comment)
             Image.fromarray(img).save(tmp, pnginfo=info)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; outputs are ordinary files
+
+    def still_free() -> None:
         if path.exists() and not overwrite:  # appeared while we worked
             raise RlsightError(f"output {path} already exists; pass --overwrite to replace it")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    # the real suffix: ffmpeg and PIL choose the format by it; outputs get ordinary permissions
+    atomic_write(path, write, suffix=suffix, ordinary_permissions=True, before_replace=still_free)
     return path
 
 

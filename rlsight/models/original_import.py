@@ -1,4 +1,4 @@
-"""Reading the seed project's checkpoints (plain PyTorch state dicts)."""
+"""Reading the original project's checkpoints (plain PyTorch state dicts)."""
 
 from __future__ import annotations
 

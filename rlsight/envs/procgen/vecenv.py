@@ -92,9 +92,11 @@ class ProcgenVecEnv:
         return rew.astype(np.float32), ob["rgb"], first.astype(bool)
 
     def act(self, actions: np.ndarray) -> None:
+        """Start a step; Procgen steps on its own threads until ``observe``."""
         self._env.act(np.asarray(actions, dtype=np.int32))
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``act`` then ``observe``."""
         self.act(actions)
         return self.observe()
 
@@ -103,15 +105,19 @@ class ProcgenVecEnv:
         return self._env.get_info()
 
     def get_state(self) -> list[bytes]:
+        """Each environment's serialised state (game and random state)."""
         return self._env.callmethod("get_state")
 
     def set_state(self, states: list[bytes]) -> None:
+        """Restore what ``get_state`` returned."""
         self._env.callmethod("set_state", states)
 
     def close(self) -> None:
+        """Free the environments."""
         self._env.close()
 
 
-def make_env(cfg: EnvConfig, split: str = "train", num_envs: int | None = None, seed: int = 0, render: bool = False) -> ProcgenVecEnv:
-    """A vector env on the ``train`` or held-out ``test`` levels."""
+def make_procgen(cfg: EnvConfig, split: str = "train", num_envs: int | None = None, seed: int = 0,
+                 render: bool = False) -> ProcgenVecEnv:
+    """A Procgen vector env on the ``train`` or held-out ``test`` levels (the family's ``make``)."""
     return ProcgenVecEnv(cfg, split, num_envs or cfg.num_envs, seed, render=render)

@@ -24,9 +24,15 @@ RETURN_RANGES = {
 }
 
 
-def normalized_return(game: str, mode: str, ret: float) -> float | None:
-    """Normalised return for easy and hard mode; None where the paper gives no constants."""
+def return_range(game: str, mode: str) -> tuple[float, float] | None:
+    """(R_min, R_max) of ``game`` in easy or hard mode; None where the paper gives no constants."""
     if game not in RETURN_RANGES or mode not in ("easy", "hard"):
         return None
     lo, hi = RETURN_RANGES[game][:2] if mode == "easy" else RETURN_RANGES[game][2:]
-    return (ret - lo) / (hi - lo)
+    return float(lo), float(hi)
+
+
+def normalized_return(game: str, mode: str, ret: float) -> float | None:
+    """Normalised return for easy and hard mode; None where the paper gives no constants."""
+    r = return_range(game, mode)
+    return None if r is None else (ret - r[0]) / (r[1] - r[0])

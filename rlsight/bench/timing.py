@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: timing a call, and the matrix-product peak to compare with."""
+"""Timing helpers for benchmarks: waiting for the GPU, timing a call, a random PPO batch, the matmul peak."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a hardware line, and writing one section of BENCHMARKS.md."""
+"""Reporting benchmark results: a hardware line, and writing one section of BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/`; each section 
 
 
 def hardware(device: str = "cpu") -> str:
+    """One line naming the CPU, its cores, torch, its threads and (on ``cuda``) the GPU."""
     cpu = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

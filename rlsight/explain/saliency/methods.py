@@ -14,12 +14,12 @@ the value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from rlsight.errors import RlsightError
+from rlsight.explain.saliency.options import MethodOptions
 from rlsight.explain.saliency.perturbation import (
     CPU_CHUNKS,
     TARGETS,
@@ -233,20 +233,6 @@ class GradCam(_CaptumMethod):
         layer = self.model.encoder.last_conv()
         a = LayerGradCam(head, layer).attribute(x, target=target, relu_attributions=True)
         return LayerAttribution.interpolate(a, (x.shape[2], x.shape[3]), interpolate_mode="bilinear")
-
-
-@dataclass
-class MethodOptions:
-    """Every method's settings; each method reads the ones it has."""
-
-    stride: int = 4
-    radius: float = 5.0
-    blur_sigma: float = 3.0
-    per_channel: bool = False
-    samples: int = 16
-    noise: float = 0.1
-    chunk: int | None = None
-    seed: int = 0
 
 
 def make_method(name: str, model: nn.Module, opts: MethodOptions | None = None) -> SaliencyMethod:

@@ -28,6 +28,7 @@ class MethodOptions:
     noise: float = 0.1
     chunk: int | None = None
     seed: int = 0
+    signed: bool = False  # signed maps (no absolute value / positive part); see methods.py
 
 
 @dataclass

@@ -136,3 +136,65 @@ def test_cli_other_run_of_another_game_names_both(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "coinrun" in err and "starpilot" in err and err.count("\n") == 1
     assert not (run / "explain").exists()
+
+
+def _assert_ci(d, where):
+    assert isinstance(d, dict) and {"mean", "low", "high", "n"} <= set(d), where
+
+
+def _assert_every_metric(res: dict, methods, targets, other: bool):
+    for m in methods:
+        for t in targets:
+            e = res["results"][m][t]
+            w = f"{m}/{t}"
+            for part in ("deletion", "insertion", "edge") + (("other",) if other else ()):
+                _assert_ci(e[part]["auc"], w)
+                _assert_ci(e[part]["ratio_to_random"], w)
+            if not other:
+                assert e["other"] == "n/a"
+            _assert_ci(e["random"]["deletion_auc"], w)
+            _assert_ci(e["random"]["insertion_auc"], w)
+            _assert_ci(e["stability"], w)
+            _assert_ci(e["randomisation"]["criterion"], w)
+            for step in e["randomisation"]["steps"]:
+                for k in ("signed_all", "abs_all", "signed_nonzero", "abs_nonzero"):
+                    _assert_ci(step[k], w)
+            assert e["fps"] > 0 and e["verdict"] in ("faithful", "weak", "fails")
+            assert set(e["criteria"]) == {"a", "b", "c"} and (e["criteria"]["c"] is None) == (not other)
+
+
+def test_check_scores_every_metric_with_intervals_and_stores_it(tmp_path):
+    from rlsight.explain.faithfulness.check import check_run
+    from rlsight.explain.saliency.options import CheckOptions
+    from rlsight.explain.states import StatesSpec
+
+    run, other = model_run(tmp_path / "a"), model_run(tmp_path / "b", seed=1)
+    opts = CheckOptions(resamples=200, stability_samples=2, stability_frames=4, deletion_steps=5)
+    said: list[str] = []
+    methods = ["gradient", "perturbation-logp"]
+    res = check_run(run, methods, other=other, frames=8, quick=True, opts=opts, spec=StatesSpec(2, 4),
+                    say=said.append)
+    assert any("recording 8 frames" in m for m in said)
+    _assert_every_metric(res, methods, ("actor", "critic"), other=True)
+    assert len(res["results"]["gradient"]["actor"]["randomisation"]["steps"]) == 1  # quick: top block only
+    stored = load_results(run)
+    assert stored["results"]["gradient"]["actor"]["deletion"] == json.loads(json.dumps(
+        res["results"]["gradient"]["actor"]["deletion"]))
+    assert stored["settings"]["frames"] == 8 and stored["settings"]["quick"] is True
+
+
+@pytest.mark.seed
+def test_cli_json_on_an_imported_checkpoint_prints_every_metric(seed_run_nature, tmp_path, capsys):
+    """Acceptance: ``saliency-check RUN --json`` on an imported original checkpoint."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(seed_run_nature, run)
+    assert main(["saliency-check", str(run), "--quick", "--frames", "16", "--method", "gradient,perturbation",
+                 "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "recording 4096 frames" in err
+    _assert_every_metric(json.loads(out), ["gradient", "perturbation"], ("actor", "critic"), other=False)
+    assert main(["saliency-check", str(run), "--quick", "--frames", "16", "--method", "gradient"]) == 0
+    out, err = capsys.readouterr()
+    assert "recording" not in err and "gradient: actor" in out and "n/a (no --other run)" in out

@@ -212,11 +212,17 @@ def _below_limit(ci: dict) -> bool:
 
 
 def _curves_fn(model, frames, actions, opts: CheckOptions):
+    """A function (maps, target) -> Curves on these frames, with one network built for every call."""
     from rlsight.explain.faithfulness.deletion import deletion_insertion
+    from rlsight.explain.saliency.methods import as_float_frames
+    from rlsight.explain.saliency.perturbation import inference_network
+
+    x = as_float_frames(model, frames[:1])
+    net = inference_network(model, x.expand(32, *x.shape[1:]).contiguous()) if x.device.type == "cpu" else model
 
     def curves(maps, target):
         return deletion_insertion(model, frames, maps, target, actions=actions if target == "actor" else None,
-                                  steps=opts.deletion_steps, blur_sigma=opts.blur_sigma)
+                                  steps=opts.deletion_steps, blur_sigma=opts.blur_sigma, network=net)
     return curves
 
 

@@ -198,3 +198,17 @@ def test_cli_json_on_an_imported_checkpoint_prints_every_metric(seed_run_nature,
     assert main(["saliency-check", str(run), "--quick", "--frames", "16", "--method", "gradient"]) == 0
     out, err = capsys.readouterr()
     assert "recording" not in err and "gradient: actor" in out and "n/a (no --other run)" in out
+
+
+def test_ratio_to_random_is_a_ratio_of_means_with_a_paired_interval():
+    from rlsight.explain.faithfulness.check import ratio_interval
+
+    rng = np.random.default_rng(0)
+    r = rng.uniform(0.5, 1.0, 200)
+    a = 0.2 * r + rng.normal(0, 0.01, 200)
+    ci = ratio_interval(a, r)
+    assert ci["mean"] == pytest.approx(a.mean() / r.mean()) and ci["low"] < ci["mean"] < ci["high"]
+    assert 0.19 < ci["low"] and ci["high"] < 0.21  # paired: tight, although r varies by a factor 2
+    r[0] = 1e-9  # one near-zero random AUC does not blow it up (it would as a mean of ratios)
+    assert ratio_interval(a, r)["mean"] < 0.25
+    assert math.isnan(ratio_interval([np.nan], [1.0])["mean"])

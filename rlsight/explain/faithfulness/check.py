@@ -91,11 +91,30 @@ def verdict(criteria: dict[str, bool | None]) -> dict:
     return {"verdict": word, "label": label, "met": met, "checked": list(checked)}
 
 
-def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-frame a / b (NaN where b is 0)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b != 0, a / b, np.nan)
+def ratio_interval(a, b, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
+    """mean(a) / mean(b) over the frames where both are finite, with a paired percentile
+    bootstrap CI over frames (the frames resampled together for a and b). A ratio of
+    means, not a mean of per-frame ratios, which frames with a near-zero random AUC
+    would dominate."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    nan = {"mean": math.nan, "low": math.nan, "high": math.nan, "n": int(a.size)}
+    if a.size == 0 or b.mean() == 0:
+        return nan
+    mean = float(a.mean() / b.mean())
+    if a.size < 2 or (np.all(a == a[0]) and np.all(b == b[0])):
+        return {**nan, "mean": mean, **({"low": mean, "high": mean} if a.size >= 2 else {})}
+    from scipy.stats import bootstrap
+
+    def stat(x, y, axis=-1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return x.mean(axis) / y.mean(axis)
+
+    res = bootstrap((a, b), stat, paired=True, vectorized=True, n_resamples=opts.resamples,
+                    confidence_level=opts.confidence, method="percentile", random_state=np.random.default_rng(seed))
+    ci = res.confidence_interval
+    return {"mean": mean, "low": float(ci.low), "high": float(ci.high), "n": int(a.size)}
 
 
 def _np(x) -> np.ndarray:
@@ -227,10 +246,10 @@ def _curves_fn(model, frames, actions, opts: CheckOptions):
 
 
 def _auc(c, rnd, kind: str, opts: CheckOptions) -> dict:
-    """AUC of ``kind`` with its CI, and its per-frame ratio to the random order's."""
+    """AUC of ``kind`` with its CI, and its ratio to the random order's (ratio of means)."""
     a = _np(getattr(c, f"{kind}_auc"))
     r = _np(getattr(rnd, f"{kind}_auc"))
-    return {"auc": interval(a, opts), "ratio_to_random": interval(ratio(a, r), opts)}
+    return {"auc": interval(a, opts), "ratio_to_random": ratio_interval(a, r, opts)}
 
 
 def _randomisation(model, frames, name, targets, mopts, actions, quick: bool, opts: CheckOptions) -> dict:

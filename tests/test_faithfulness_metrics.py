@@ -1,0 +1,176 @@
+"""Faithfulness metrics (issue 27): deletion/insertion, baselines, bootstrap, cascading
+randomisation, max-sensitivity; small hand-built models, a few seconds in all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rlsight.errors import RlsightError
+from rlsight.explain.faithfulness.baselines import edge_maps, random_maps
+from rlsight.explain.faithfulness.bootstrap import bootstrap_ci
+from rlsight.explain.faithfulness.deletion import deletion_insertion, pixel_ranks
+from rlsight.explain.saliency.perturbation import gaussian_blur
+from tests.saliency_helpers import ActionRegionNet
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _frames(n: int = 8, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
+
+
+def _region_map(net: ActionRegionNet, box, n: int, seed: int = 1) -> torch.Tensor:
+    """1 on ``box``, 0 elsewhere, plus a little noise so that the order inside is not all ties."""
+    noise = 0.01 * torch.rand(n, 1, 64, 64, generator=torch.Generator().manual_seed(seed))
+    return net.region(box).float().expand(n, 1, 64, 64) + noise
+
+
+# -- deletion / insertion ---------------------------------------------------------------
+
+@pytest.mark.parametrize("target, own, other", [("actor", "a", "b"), ("critic", "b", "a")])
+def test_deletion_auc_far_below_random_for_the_region_the_model_reads(target, own, other):
+    """Action 0's probability reads region a, the value region b (ActionRegionNet). A map on
+    the region the output reads deletes it first: AUC far below a random order's and an edge
+    map's; a map pointing elsewhere does not beat them (the metric fails it)."""
+    net = ActionRegionNet()
+    x = _frames()
+    right = deletion_insertion(net, x, _region_map(net, getattr(net, own), 8), target)
+    wrong = deletion_insertion(net, x, _region_map(net, getattr(net, other), 8), target)
+    rand = deletion_insertion(net, x, random_maps(x, seed=0), target)
+    edge = deletion_insertion(net, x, edge_maps(x), target)
+    assert right.deletion.shape == right.insertion.shape == (8, 21)
+    assert right.valid.all()
+    r, w, b, e = (c.deletion_auc.mean().item() for c in (right, wrong, rand, edge))
+    assert r < 0.4 * b and r < 0.4 * e
+    assert w >= 0.95 * b and w >= 0.95 * e
+    # insertion: revealing the right region first restores the output fastest
+    assert right.insertion_auc.mean() > 1.5 * rand.insertion_auc.mean()
+    assert wrong.insertion_auc.mean() <= 1.05 * rand.insertion_auc.mean()
+
+
+def test_curves_equal_a_one_input_at_a_time_reference():
+    """Every (frame, step) row lands in the right place: compare with deletion and insertion
+    done pixel set by pixel set, one forward pass each."""
+    net = ActionRegionNet()
+    x = _frames(3)
+    maps = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(5))  # no ties
+    actions = torch.tensor([0, 2, 1])
+    steps = 5
+    for chunk in (4, 64):  # slices of one frame's 10 rows; several frames per chunk
+        for target in ("actor", "critic"):
+            got = deletion_insertion(net, x, maps, target, actions=actions, steps=steps, chunk=chunk,
+                                     network=net)
+            blur = gaussian_blur(x, 3.0)
+            order = maps.amax(1).flatten(1).argsort(1, descending=True)
+            want_d, want_i = torch.empty(3, steps + 1), torch.empty(3, steps + 1)
+            with torch.no_grad():
+                for i in range(3):
+                    outs = []
+                    for s in range(steps + 1):
+                        top = order[i, : round(s * 4096 / steps)]
+                        d, ins = x[i].clone().flatten(1), blur[i].clone().flatten(1)
+                        d[:, top] = blur[i].flatten(1)[:, top]
+                        ins[:, top] = x[i].flatten(1)[:, top]
+                        outs.append(torch.stack([d, ins]).reshape(2, 3, 64, 64))
+                    logits, value = net(torch.cat(outs))
+                    if target == "actor":
+                        q = logits.softmax(-1)[:, actions[i]]
+                    else:
+                        q = (value - value[2 * steps]) / (value[0] - value[2 * steps])
+                    want_d[i], want_i[i] = q[0::2], q[1::2]
+            torch.testing.assert_close(got.deletion, want_d, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(got.insertion, want_i, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(got.deletion_auc, torch.trapezoid(want_d, dx=1 / steps, dim=1))
+
+
+def test_ties_are_broken_in_a_fixed_random_order_not_the_scan_order():
+    flat = torch.zeros(2, 1, 64, 64)
+    r = pixel_ranks(flat, seed=0)
+    assert torch.equal(r, pixel_ranks(flat, seed=0)) and torch.equal(r[0], r[1])
+    assert sorted(r[0].flatten().tolist()) == list(range(4096))
+    first = r[0] < 2048  # the first half of the deletion order is spread over the whole frame
+    assert 0.4 < first[:32].float().mean() < 0.6
+    m = torch.zeros(1, 1, 64, 64)
+    m[0, 0, 10, 20] = 5.0
+    assert pixel_ranks(m)[0, 10, 20] == 0
+
+
+def test_critic_curves_are_nan_where_blurring_leaves_the_value_unchanged():
+    net = ActionRegionNet()
+    x = _frames(2)
+    x[1] = 0.5  # a flat frame: its blur is itself
+    c = deletion_insertion(net, x, random_maps(x), "critic", steps=4)
+    assert c.valid.tolist() == [True, False]
+    assert torch.isnan(c.deletion[1]).all() and torch.isfinite(c.deletion[0]).all()
+    assert c.deletion[0, 0] == pytest.approx(1.0) and c.deletion[0, -1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_deletion_rejects_bad_input():
+    net, x = ActionRegionNet(), _frames(2)
+    with pytest.raises(RlsightError, match="actor, critic"):
+        deletion_insertion(net, x, random_maps(x), "policy")
+    with pytest.raises(RlsightError, match="maps of shape"):
+        deletion_insertion(net, x, torch.rand(3, 1, 64, 64), "actor")
+    with pytest.raises(RlsightError, match="steps 0"):
+        deletion_insertion(net, x, random_maps(x), "actor", steps=0)
+
+
+def test_uint8_frames_give_the_float_frames_curves():
+    net = ActionRegionNet()
+    obs = (torch.rand(2, 64, 64, 3, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    maps = random_maps(obs)
+    a = deletion_insertion(net, obs, maps, "actor", steps=4)
+    b = deletion_insertion(net, obs.permute(0, 3, 1, 2).float() / 255, maps, "actor", steps=4)
+    torch.testing.assert_close(a.deletion, b.deletion)
+
+
+# -- baselines --------------------------------------------------------------------------
+
+def test_edge_map_is_large_on_edges_and_zero_on_flat_areas():
+    x = torch.zeros(1, 3, 64, 64)
+    x[:, 1, :, 32:] = 1.0  # a vertical edge in the green channel
+    e = edge_maps(x)
+    assert e.shape == (1, 1, 64, 64)
+    assert (e[0, 0, :, 31:33] == 4).all()  # Sobel: 1 + 2 + 1
+    assert e[0, 0, :, :30].abs().max() == 0 and e[0, 0, :, 34:].abs().max() == 0
+    obs = (x.permute(0, 2, 3, 1) * 255).to(torch.uint8)
+    torch.testing.assert_close(edge_maps(obs), e)
+
+
+def test_random_maps_are_seeded():
+    x = _frames(2)
+    assert random_maps(x, 0).shape == (2, 1, 64, 64)
+    assert torch.equal(random_maps(x, 3), random_maps(x, 3)) and not torch.equal(random_maps(x, 3), random_maps(x, 4))
+
+
+# -- bootstrap --------------------------------------------------------------------------
+
+def test_bootstrap_interval_contains_the_mean_and_shrinks_with_more_frames():
+    rng = np.random.default_rng(0)
+    small = bootstrap_ci(rng.normal(1.0, 1.0, 32))
+    large = bootstrap_ci(rng.normal(1.0, 1.0, 512))
+    for ci in (small, large):
+        assert ci.low < ci.mean < ci.high
+    assert (large.high - large.low) < 0.4 * (small.high - small.low)  # ~ 1/sqrt(16) = 0.25
+    assert large.low < 1.0 < large.high
+    assert small.as_dict() == {"mean": small.mean, "low": small.low, "high": small.high, "n": 32,
+                               "confidence": 0.95}
+    assert bootstrap_ci(rng.normal(size=32), seed=1) != bootstrap_ci(rng.normal(size=32), seed=2)
+
+
+def test_bootstrap_leaves_nan_out_and_handles_tiny_samples():
+    ci = bootstrap_ci([1.0, np.nan, 3.0, 2.0])
+    assert ci.n == 3 and ci.mean == pytest.approx(2.0)
+    assert np.isnan(bootstrap_ci([1.0]).low) and bootstrap_ci([1.0]).mean == 1.0
+    assert bootstrap_ci([]).n == 0
+    assert bootstrap_ci([2.0, 2.0, 2.0]).as_dict()["low"] == 2.0
+    with pytest.raises(RlsightError, match="confidence"):
+        bootstrap_ci([1.0, 2.0], confidence=95)

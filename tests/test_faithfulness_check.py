@@ -157,7 +157,7 @@ def _assert_every_metric(res: dict, methods, targets, other: bool):
             _assert_ci(e["stability"], w)
             _assert_ci(e["randomisation"]["criterion"], w)
             for step in e["randomisation"]["steps"]:
-                for k in ("signed_all", "abs_all", "signed_nonzero", "abs_nonzero"):
+                for k in ("signed", "abs", "signed_nonzero", "abs_nonzero"):
                     _assert_ci(step[k], w)
             assert e["fps"] > 0 and e["verdict"] in ("faithful", "weak", "fails")
             assert set(e["criteria"]) == {"a", "b", "c"} and (e["criteria"]["c"] is None) == (not other)

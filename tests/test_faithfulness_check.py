@@ -163,24 +163,27 @@ def _assert_every_metric(res: dict, methods, targets, other: bool):
             assert set(e["criteria"]) == {"a", "b", "c"} and (e["criteria"]["c"] is None) == (not other)
 
 
+@pytest.mark.slow  # about 35 s on a shared 2-core CPU (perturbation measures its fastest network)
 def test_check_scores_every_metric_with_intervals_and_stores_it(tmp_path):
     from rlsight.explain.faithfulness.check import check_run
     from rlsight.explain.saliency.options import CheckOptions
     from rlsight.explain.states import StatesSpec
 
     run, other = model_run(tmp_path / "a"), model_run(tmp_path / "b", seed=1)
-    opts = CheckOptions(resamples=200, stability_samples=2, stability_frames=4, deletion_steps=5)
+    from rlsight.explain.saliency.options import MethodOptions
+
+    opts = CheckOptions(resamples=200, stability_samples=2, stability_frames=2, deletion_steps=5)
     said: list[str] = []
     methods = ["gradient", "perturbation-logp"]
-    res = check_run(run, methods, other=other, frames=8, quick=True, opts=opts, spec=StatesSpec(2, 4),
-                    say=said.append)
+    res = check_run(run, methods, other=other, frames=4, quick=True, opts=opts, spec=StatesSpec(2, 4),
+                    method_options=MethodOptions(stride=16, radius=8, chunk=64), say=said.append)
     assert any("recording 8 frames" in m for m in said)
     _assert_every_metric(res, methods, ("actor", "critic"), other=True)
     assert len(res["results"]["gradient"]["actor"]["randomisation"]["steps"]) == 1  # quick: top block only
     stored = load_results(run)
     assert stored["results"]["gradient"]["actor"]["deletion"] == json.loads(json.dumps(
         res["results"]["gradient"]["actor"]["deletion"]))
-    assert stored["settings"]["frames"] == 8 and stored["settings"]["quick"] is True
+    assert stored["settings"]["frames"] == 4 and stored["settings"]["quick"] is True
 
 
 @pytest.mark.seed

@@ -253,34 +253,45 @@ def _auc(c, rnd, kind: str, opts: CheckOptions) -> dict:
 
 
 def _randomisation(model, frames, name, targets, mopts, actions, quick: bool, opts: CheckOptions) -> dict:
-    """Per target: the cascade's steps (each with four correlations and their CIs) and
-    ``criterion``, the abs / nonzero-pixel correlation of the most randomised step."""
+    """Per target: the cascade's steps (each with the four correlations of ``CASCADE_STATS``
+    and their CIs) and ``criterion``, the abs / nonzero-pixel correlation of the last step
+    (full: every block randomised; ``quick``: the top block only)."""
     from rlsight.explain.faithfulness.randomisation import cascading_randomisation
 
-    steps = cascading_randomisation(model, frames, name, targets, mopts, seed=opts.seed, actions=actions)
-    if quick:
-        steps = steps[:1]
+    steps = top_block_randomisation(model, frames, name, targets, mopts, opts.seed, actions) if quick else \
+        cascading_randomisation(model, frames, name, targets, mopts, seed=opts.seed, actions=actions,
+                                max_steps=opts.cascade_steps)
     out = {}
     for t in targets:
-        rows = []
-        for s in steps:
-            vals = _step_values(s, t)
-            rows.append({"layer": str(getattr(s, "layer", getattr(s, "name", len(rows)))),
-                         **{k: interval(v, opts) for k, v in vals.items()}})
-        out[t] = {"steps": rows, "criterion": rows[-1]["abs_nonzero"] if rows else interval([], opts),
-                  "criterion_step": rows[-1]["layer"] if rows else None}
+        rows = [{"layer": s.group, **{k: interval(v, opts) for k, v in s.per_frame[t].items()}} for s in steps]
+        out[t] = {"steps": rows, "criterion": rows[-1]["abs_nonzero"], "criterion_step": rows[-1]["layer"]}
     return out
 
 
-def _step_values(step, target: str) -> dict[str, np.ndarray]:
-    """The four per-frame correlations of one cascade step for ``target``."""
-    keys = {"signed_all": "spearman", "abs_all": "spearman_abs", "signed_nonzero": "spearman_nonzero",
-            "abs_nonzero": "spearman_abs_nonzero"}
-    out = {}
-    for k, attr in keys.items():
-        v = getattr(step, attr)
-        out[k] = _np(v[target] if isinstance(v, dict) else v)
-    return out
+def top_block_randomisation(model, frames, name, targets, mopts, seed, actions) -> list:
+    """The first step of ``cascading_randomisation`` alone (the top layer group
+    re-initialised), without computing the steps below it."""
+    import copy
+
+    from rlsight.explain.faithfulness.randomisation import (
+        CascadeStep,
+        layer_groups,
+        map_correlations,
+    )
+
+    o = dataclasses.replace(mopts, signed=True)  # as the cascade does
+    label, names = layer_groups(model)[0]
+    first = make_method(name, model, o)
+    trained = first.attribute_all(frames, targets, actions)
+    fresh = copy.deepcopy(model).eval()
+    torch.manual_seed(seed)
+    for n in names:
+        for m in fresh.get_submodule(n).modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    second = first.for_model(fresh) if hasattr(first, "for_model") else make_method(name, fresh, o)
+    random = second.attribute_all(frames, targets, actions)
+    return [CascadeStep(label, list(names), {t: map_correlations(trained[t], random[t]) for t in targets})]
 
 
 def _stability(method, frames, target, actions, opts: CheckOptions) -> dict:

@@ -87,6 +87,7 @@ class CheckOptions:
     frames: int = 256
     quick_frames: int = 64
     deletion_steps: int = 20
+    cascade_steps: int = 6  # cascading randomisation: at most this many layer groups, top first
     blur_sigma: float = 3.0
     resamples: int = 1000
     confidence: float = 0.95

@@ -166,8 +166,8 @@ def test_random_maps_are_seeded():
 
 def test_bootstrap_interval_contains_the_mean_and_shrinks_with_more_frames():
     rng = np.random.default_rng(0)
-    small = bootstrap_ci(rng.normal(1.0, 1.0, 32))
-    large = bootstrap_ci(rng.normal(1.0, 1.0, 512))
+    small = bootstrap_ci(rng.normal(1.0, 1.0, 32), n_resamples=500)
+    large = bootstrap_ci(rng.normal(1.0, 1.0, 512), n_resamples=500)
     for ci in (small, large):
         assert ci.low < ci.mean < ci.high
     assert (large.high - large.low) < 0.4 * (small.high - small.low)  # ~ 1/sqrt(16) = 0.25
@@ -299,3 +299,66 @@ def test_max_sensitivity_leaves_out_copies_that_change_the_action():
     both = max_sensitivity(method, x, "actor", noise=torch.cat([small, kill]))
     assert both == max_sensitivity(method, x, "actor", noise=small)
     assert torch.isnan(max_sensitivity(method, x, "actor", noise=kill)).all()
+
+
+# -- cross-checks against Quantus -------------------------------------------------------
+
+class _Logits(torch.nn.Module):
+    """The policy logits alone: the classifier shape Quantus expects."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)[0]
+
+
+def test_deletion_curve_matches_quantus_pixel_flipping():
+    """Quantus' PixelFlipping with a black baseline and the class probability = our deletion
+    curve (after step 0) with a zero baseline. Quantus flips each channel as its own feature
+    (a one-channel map is broadcast to three) and wants a step that divides H x W: at 256
+    features a step, every third of its steps ends on 256 whole pixels, one of our 16 steps."""
+    quantus = pytest.importorskip("quantus")
+    net = ActionRegionNet()
+    x = _frames(4)
+    maps = torch.rand(4, 1, 64, 64, generator=torch.Generator().manual_seed(2))  # no ties
+    actions = torch.tensor([0, 2, 0, 5])
+    ours = deletion_insertion(net, x, maps, "actor", actions=actions, steps=16, baseline=torch.zeros_like(x),
+                              network=net)
+    metric = quantus.PixelFlipping(features_in_step=256, perturb_baseline="black", disable_warnings=True)
+    theirs = metric(model=_Logits(net).eval(), x_batch=x.numpy(), y_batch=actions.numpy(),
+                    a_batch=maps.numpy(), channel_first=True, softmax=True, device="cpu")
+    theirs = np.asarray(theirs)
+    assert theirs.shape == (4, 48)
+    np.testing.assert_allclose(theirs[:, 2::3], ours.deletion[:, 1:].numpy(), rtol=1e-4, atol=1e-6)
+    assert (ours.deletion.amax(1) - ours.deletion.amin(1) > 0.01).all()  # the curves do move
+
+
+def test_max_sensitivity_matches_quantus_on_the_same_noise():
+    """Quantus' MaxSensitivity draws np.random.uniform(-r, r, (N, C*H*W)) per sample: seed the
+    global generator, give our function the same draws, and compare (no clipping needed in
+    [0.1, 0.9]; no copy changes the action here, where Quantus' NaN rule differs from ours)."""
+    quantus = pytest.importorskip("quantus")
+    net = ActionRegionNet()
+    x = 0.1 + 0.8 * _frames(3)
+    method = make_method("gradient", net)
+    actions = torch.zeros(3, dtype=torch.long)
+    samples, radius = 4, 0.02
+    np.random.seed(7)
+    noise = np.stack([np.random.uniform(-radius, radius, (3, 3 * 64 * 64)) for _ in range(samples)])
+    ours = max_sensitivity(method, x, "actor", actions=actions,
+                           noise=torch.from_numpy(noise).float().reshape(samples, 3, 3, 64, 64))
+
+    def explain(model, inputs, targets, **kwargs):
+        return method.attribute(torch.as_tensor(inputs).float(), "actor",
+                                actions=torch.as_tensor(targets)).numpy()
+
+    np.random.seed(7)
+    metric = quantus.MaxSensitivity(nr_samples=samples, lower_bound=radius, disable_warnings=True,
+                                    return_nan_when_prediction_changes=True)
+    a = method.attribute(x, "actor", actions=actions).numpy()
+    theirs = metric(model=_Logits(net).eval(), x_batch=x.numpy(), y_batch=actions.numpy(), a_batch=a,
+                    explain_func=explain, channel_first=True, device="cpu")
+    assert np.isfinite(theirs).all()
+    np.testing.assert_allclose(np.asarray(theirs), ours.numpy(), rtol=1e-3)

@@ -12,10 +12,12 @@ action). Lower is more stable. NaN where no copy kept the action or map(x) is
 zero everywhere (the ratio is undefined; the bootstrap leaves NaN out).
 
 This is Quantus' ``MaxSensitivity`` (uniform noise, ``difference`` similarity,
-Frobenius norms, ``return_nan_when_prediction_changes=True``); the tests check
-the two agree on the same noise. Differences: we clip the noisy frames to the
-valid range [0, 1] (Quantus does not), and all copies of all frames are
-explained in one batched call rather than one call per sample.
+Frobenius norms); the tests check the two agree on the same noise. Differences:
+we clip the noisy frames to the valid range [0, 1] (Quantus does not); a copy
+that changes the action is left out, where Quantus either keeps it
+(``return_nan_when_prediction_changes=False``) or makes the whole frame NaN
+(``True``); and all copies of all frames are explained in one batched call
+rather than one call per sample.
 """
 
 from __future__ import annotations

@@ -7,11 +7,22 @@ import numpy as np
 import pytest
 import torch
 
+from rlsight.config import ModelConfig
 from rlsight.errors import RlsightError
 from rlsight.explain.faithfulness.baselines import edge_maps, random_maps
 from rlsight.explain.faithfulness.bootstrap import bootstrap_ci
 from rlsight.explain.faithfulness.deletion import deletion_insertion, pixel_ranks
+from rlsight.explain.faithfulness.randomisation import (
+    CASCADE_STATS,
+    cascading_randomisation,
+    layer_groups,
+    map_correlations,
+    randomisation_check,
+)
+from rlsight.explain.faithfulness.stability import max_sensitivity
+from rlsight.explain.saliency.methods import SaliencyMethod, make_method
 from rlsight.explain.saliency.perturbation import gaussian_blur
+from rlsight.models import ActorCritic
 from tests.saliency_helpers import ActionRegionNet
 
 
@@ -155,8 +166,8 @@ def test_random_maps_are_seeded():
 
 def test_bootstrap_interval_contains_the_mean_and_shrinks_with_more_frames():
     rng = np.random.default_rng(0)
-    small = bootstrap_ci(rng.normal(1.0, 1.0, 32))
-    large = bootstrap_ci(rng.normal(1.0, 1.0, 512))
+    small = bootstrap_ci(rng.normal(1.0, 1.0, 32), n_resamples=500)
+    large = bootstrap_ci(rng.normal(1.0, 1.0, 512), n_resamples=500)
     for ci in (small, large):
         assert ci.low < ci.mean < ci.high
     assert (large.high - large.low) < 0.4 * (small.high - small.low)  # ~ 1/sqrt(16) = 0.25
@@ -174,3 +185,180 @@ def test_bootstrap_leaves_nan_out_and_handles_tiny_samples():
     assert bootstrap_ci([2.0, 2.0, 2.0]).as_dict()["low"] == 2.0
     with pytest.raises(RlsightError, match="confidence"):
         bootstrap_ci([1.0, 2.0], confidence=95)
+
+
+# -- model randomisation ----------------------------------------------------------------
+
+class EdgeMethod(SaliencyMethod):
+    """An edge detector posing as a saliency method: it never looks at the model."""
+
+    name = "edge"
+
+    def attribute(self, frames, target="actor", actions=None):
+        return edge_maps(frames)
+
+
+def _tiny(encoder: str = "impala") -> ActorCritic:
+    torch.manual_seed(0)
+    return ActorCritic(ModelConfig(encoder=encoder, n_features=32, impala_channels=[8, 8, 8])).eval()
+
+
+def test_layer_groups_go_from_the_heads_down_the_encoder():
+    names = [g for g, _ in layer_groups(_tiny("impala"))]
+    assert names == ["heads", "encoder.fc", "encoder.block3", "encoder.block2", "encoder.block1"]
+    assert layer_groups(_tiny("impala"))[0][1] == ["policy", "value"]
+    nature = [g for g, _ in layer_groups(_tiny("nature"))]
+    assert nature == ["heads", "encoder.layers.7", "encoder.layers.4", "encoder.layers.2", "encoder.layers.0"]
+    merged = layer_groups(_tiny("impala"), max_steps=3)
+    assert [g for g, _ in merged] == ["heads", "encoder.fc", "encoder.block3..encoder.block1"]
+    assert merged[-1][1] == ["encoder.block3", "encoder.block2", "encoder.block1"]
+
+
+def test_randomisation_flags_an_edge_detector_posing_as_a_method():
+    model, x = _tiny(), _frames(3)
+    top = randomisation_check(model, x, EdgeMethod)
+    assert top.method == "edge" and top.mean["actor"] == pytest.approx(1.0)
+    steps = cascading_randomisation(model, x, EdgeMethod, ("actor",))
+    assert len(steps) == 5
+    for st in steps:
+        for stat in CASCADE_STATS:
+            assert st.per_frame["actor"][stat] == pytest.approx(np.ones(3)), (st.group, stat)
+
+
+def test_cascading_randomisation_is_cumulative_from_the_top():
+    model = _tiny()
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    seen = []
+
+    def probe(m):
+        changed = {k.split(".")[0] if k.startswith(("policy", "value")) else ".".join(k.split(".")[:2])
+                   for k, v in m.state_dict().items() if not torch.equal(v, original[k])}
+        seen.append(changed)
+        return EdgeMethod(m)
+
+    steps = cascading_randomisation(model, _frames(2), probe, ("critic",))
+    assert seen[0] == set()  # the trained model
+    assert seen[1] == {"policy", "value"}
+    assert seen[2] == {"policy", "value", "encoder.fc"}
+    assert seen[-1] == {"policy", "value", "encoder.fc", "encoder.block3", "encoder.block2", "encoder.block1"}
+    assert steps[-1].randomised == ["policy", "value", "encoder.fc", "encoder.block3", "encoder.block2",
+                                    "encoder.block1"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, original[k])  # the model itself is untouched
+
+
+def test_correlations_over_nonzero_pixels_and_signs():
+    """Shared zeros inflate whole-frame correlations; signed maps that disagree only in sign
+    correlate -1 signed and +1 in absolute value."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.zeros(1, 1, 64, 64)
+    b = torch.zeros(1, 1, 64, 64)
+    a[0, 0, :8] = torch.rand(8, 64, generator=gen)
+    b[0, 0, :8] = torch.rand(8, 64, generator=gen)  # unrelated values on the same support
+    c = map_correlations(a, b)
+    assert c["abs"][0] > 0.6 and abs(c["abs_nonzero"][0]) < 0.1
+    s = map_correlations(a - 0.5 * (a > 0), -(a - 0.5 * (a > 0)))
+    assert s["signed_nonzero"][0] == pytest.approx(-1.0) and s["abs_nonzero"][0] == pytest.approx(1.0)
+
+
+def test_cascade_of_a_gradient_method_drops_below_the_edge_detector():
+    model, x = _tiny(), _frames(3)
+    steps = cascading_randomisation(model, x, "gradient", ("actor",))
+    last = steps[-1].mean()["actor"]
+    assert set(last) == set(CASCADE_STATS)
+    assert last["abs_nonzero"] < 0.9 and last["signed_nonzero"] < 0.9
+
+
+# -- stability --------------------------------------------------------------------------
+
+def test_max_sensitivity_of_a_linear_map_is_the_relative_noise():
+    """The gradient of 40 * mean(x^2) over region a is 80 x / |a| there: the map's relative change
+    is ||u_a|| / ||x_a|| for the noise u."""
+    net = ActionRegionNet()
+    x = 0.1 + 0.8 * _frames(2)  # no clipping at radius 0.02
+    method = make_method("gradient", net)
+    gen = torch.Generator().manual_seed(3)
+    noise = (torch.rand(4, 2, 3, 64, 64, generator=gen) * 2 - 1) * 0.02
+    got = max_sensitivity(method, x, "actor", noise=noise)
+    inside = net.region(net.a)
+    want = (noise[:, :, :, inside].flatten(2).norm(dim=2) / x[:, :, inside].flatten(1).norm(dim=1)).amax(0)
+    torch.testing.assert_close(got.float(), want, rtol=1e-4, atol=1e-7)
+    # seeded draws: same seed, same result; radius scales it
+    a = max_sensitivity(method, x, "actor", samples=4, seed=1)
+    assert torch.equal(a, max_sensitivity(method, x, "actor", samples=4, seed=1))
+    assert (max_sensitivity(method, x, "actor", radius=0.04, samples=4, seed=1) > 1.5 * a).all()
+
+
+def test_max_sensitivity_leaves_out_copies_that_change_the_action():
+    net = ActionRegionNet()
+    x = 0.1 + 0.8 * _frames(1)
+    method = make_method("gradient", net)
+    small = (torch.rand(1, 1, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1) * 0.02
+    kill = torch.zeros(1, 1, 3, 64, 64)
+    kill[..., net.region(net.a)] = -1.0  # blanks region a: action 0 loses to the constant logits
+    both = max_sensitivity(method, x, "actor", noise=torch.cat([small, kill]))
+    assert both == max_sensitivity(method, x, "actor", noise=small)
+    assert torch.isnan(max_sensitivity(method, x, "actor", noise=kill)).all()
+
+
+# -- cross-checks against Quantus -------------------------------------------------------
+
+class _Logits(torch.nn.Module):
+    """The policy logits alone: the classifier shape Quantus expects."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)[0]
+
+
+def test_deletion_curve_matches_quantus_pixel_flipping():
+    """Quantus' PixelFlipping with a black baseline and the class probability = our deletion
+    curve (after step 0) with a zero baseline. Quantus flips each channel as its own feature
+    (a one-channel map is broadcast to three) and wants a step that divides H x W: at 256
+    features a step, every third of its steps ends on 256 whole pixels, one of our 16 steps."""
+    quantus = pytest.importorskip("quantus")
+    net = ActionRegionNet()
+    x = _frames(4)
+    maps = torch.rand(4, 1, 64, 64, generator=torch.Generator().manual_seed(2))  # no ties
+    actions = torch.tensor([0, 2, 0, 5])
+    ours = deletion_insertion(net, x, maps, "actor", actions=actions, steps=16, baseline=torch.zeros_like(x),
+                              network=net)
+    metric = quantus.PixelFlipping(features_in_step=256, perturb_baseline="black", disable_warnings=True)
+    theirs = metric(model=_Logits(net).eval(), x_batch=x.numpy(), y_batch=actions.numpy(),
+                    a_batch=maps.numpy(), channel_first=True, softmax=True, device="cpu")
+    theirs = np.asarray(theirs)
+    assert theirs.shape == (4, 48)
+    np.testing.assert_allclose(theirs[:, 2::3], ours.deletion[:, 1:].numpy(), rtol=1e-4, atol=1e-6)
+    assert (ours.deletion.amax(1) - ours.deletion.amin(1) > 0.01).all()  # the curves do move
+
+
+def test_max_sensitivity_matches_quantus_on_the_same_noise():
+    """Quantus' MaxSensitivity draws np.random.uniform(-r, r, (N, C*H*W)) per sample: seed the
+    global generator, give our function the same draws, and compare (no clipping needed in
+    [0.1, 0.9]; no copy changes the action here, where Quantus' NaN rule differs from ours)."""
+    quantus = pytest.importorskip("quantus")
+    net = ActionRegionNet()
+    x = 0.1 + 0.8 * _frames(3)
+    method = make_method("gradient", net)
+    actions = torch.zeros(3, dtype=torch.long)
+    samples, radius = 4, 0.02
+    np.random.seed(7)
+    noise = np.stack([np.random.uniform(-radius, radius, (3, 3 * 64 * 64)) for _ in range(samples)])
+    ours = max_sensitivity(method, x, "actor", actions=actions,
+                           noise=torch.from_numpy(noise).float().reshape(samples, 3, 3, 64, 64))
+
+    def explain(model, inputs, targets, **kwargs):
+        return method.attribute(torch.as_tensor(inputs).float(), "actor",
+                                actions=torch.as_tensor(targets)).numpy()
+
+    np.random.seed(7)
+    metric = quantus.MaxSensitivity(nr_samples=samples, lower_bound=radius, disable_warnings=True,
+                                    return_nan_when_prediction_changes=True)
+    a = method.attribute(x, "actor", actions=actions).numpy()
+    theirs = metric(model=_Logits(net).eval(), x_batch=x.numpy(), y_batch=actions.numpy(), a_batch=a,
+                    explain_func=explain, channel_first=True, device="cpu")
+    assert np.isfinite(theirs).all()
+    np.testing.assert_allclose(np.asarray(theirs), ours.numpy(), rtol=1e-3)

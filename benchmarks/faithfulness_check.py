@@ -55,6 +55,7 @@ def main() -> int:
     ap.add_argument("--other", default=str(OTHER), help="the other model's checkpoint ('' for none)")
     ap.add_argument("--methods", default=None, help="comma-separated methods (default: every one)")
     ap.add_argument("--skip-full", action="store_true", help="time --quick only")
+    ap.add_argument("--results", default=None, metavar="PATH", help="also write the full check's results (JSON)")
     ap.add_argument("--write", default=None, metavar="BENCHMARKS.md", help="write the section to this file")
     add_machine_argument(ap)
     args = ap.parse_args()
@@ -76,8 +77,15 @@ def main() -> int:
         print(f"state dataset recorded in {rec:.1f} s", flush=True)
         quick_s, quick_per, _ = timed_check(run, other, True, methods)
         print(f"quick: {quick_s:.1f} s ({quick_per})", flush=True)
-        full_s, full_per, _ = (math_nan(), {}, None) if args.skip_full else timed_check(run, other, False, methods)
+        full_s, full_per, res = (math_nan(), {}, None) if args.skip_full else timed_check(run, other, False, methods)
         print(f"full: {full_s:.1f} s ({full_per})", flush=True)
+        if res is not None:
+            from rlsight.explain.faithfulness.check import to_json
+            from rlsight.explain.faithfulness.report import format_result
+
+            print(format_result(res), flush=True)
+            if args.results:
+                Path(args.results).write_text(to_json(res) + "\n")
     load_after = os.getloadavg()
     rows = ["| check | seconds | target | per method (s) |", "| --- | --- | --- | --- |",
             f"| full (256 frames, cascade per block) | {full_s:.0f} | {TARGET_FULL} | "

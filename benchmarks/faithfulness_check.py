@@ -39,7 +39,7 @@ def timed_check(run: Path, other: Path | None, quick: bool, methods: list[str] |
 
     def say(msg: str) -> None:
         marks.append((time.perf_counter(), msg))
-        print(f"  {msg}", file=sys.stderr, flush=True)
+        print(f"  {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
     res = check_run(run, methods, other=other, quick=quick, say=say)

@@ -163,7 +163,7 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
                 "deletion_steps": opts.deletion_steps, "blur_sigma": opts.blur_sigma,
                 "bootstrap_resamples": opts.resamples, "confidence": opts.confidence,
                 "stability": {"radius": opts.stability_radius, "samples": opts.stability_samples,
-                              "frames": min(n, opts.stability_frames)},
+                              "frames": min(n, opts.quick_stability_frames if quick else opts.stability_frames)},
                 "seed": opts.seed, "method_options": dataclasses.asdict(mopts),
                 "states": {k: states.meta.get(k) for k in ("levels", "steps", "seed", "first_level", "frames")},
                 "other": None if other_rd is None else str(other_rd.path)}
@@ -213,7 +213,7 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
                 "edge": _auc(edge, rnd, "deletion", opts),
                 "other": "n/a" if other_maps is None else _auc(curves(other_maps[t], t), rnd, "deletion", opts),
                 "randomisation": cascade[t],
-                "stability": _stability(method, frames, t, actions, opts),
+                "stability": _stability(method, frames, t, actions, opts, quick),
                 "fps": round(fps, 2),
             }
             other_auc = None if entry["other"] == "n/a" else entry["other"]["auc"]
@@ -294,10 +294,10 @@ def top_block_randomisation(model, frames, name, targets, mopts, seed, actions) 
     return [CascadeStep(label, list(names), {t: map_correlations(trained[t], random[t]) for t in targets})]
 
 
-def _stability(method, frames, target, actions, opts: CheckOptions) -> dict:
+def _stability(method, frames, target, actions, opts: CheckOptions, quick: bool = False) -> dict:
     from rlsight.explain.faithfulness.stability import max_sensitivity
 
-    k = min(len(frames), opts.stability_frames)
+    k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
     v = max_sensitivity(method, frames[:k], target, actions=actions[:k] if target == "actor" else None,
                         radius=opts.stability_radius, samples=opts.stability_samples, seed=opts.seed)
     return interval(_np(v), opts)

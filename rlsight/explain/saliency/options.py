@@ -94,6 +94,7 @@ class CheckOptions:
     stability_radius: float = 0.02
     stability_samples: int = 8
     stability_frames: int = 64  # max-sensitivity on the first this many of the checked frames (it costs samples x maps)
+    quick_stability_frames: int = 16  # the same with quick
     seed: int = 0
 
 

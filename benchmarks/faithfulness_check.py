@@ -55,7 +55,7 @@ def main() -> int:
     ap.add_argument("--other", default=str(OTHER), help="the other model's checkpoint ('' for none)")
     ap.add_argument("--methods", default=None, help="comma-separated methods (default: every one)")
     ap.add_argument("--skip-full", action="store_true", help="time --quick only")
-    ap.add_argument("--results", default=None, metavar="PATH", help="also write the full check's results (JSON)")
+    ap.add_argument("--results", default=None, metavar="PATH", help="also write the full check's results (JSON; --skip-full: the quick one's)")
     ap.add_argument("--write", default=None, metavar="BENCHMARKS.md", help="write the section to this file")
     add_machine_argument(ap)
     args = ap.parse_args()
@@ -75,10 +75,11 @@ def main() -> int:
         load_or_record_states(run)
         rec = time.perf_counter() - t
         print(f"state dataset recorded in {rec:.1f} s", flush=True)
-        quick_s, quick_per, _ = timed_check(run, other, True, methods)
+        quick_s, quick_per, quick_res = timed_check(run, other, True, methods)
         print(f"quick: {quick_s:.1f} s ({quick_per})", flush=True)
         full_s, full_per, res = (math_nan(), {}, None) if args.skip_full else timed_check(run, other, False, methods)
         print(f"full: {full_s:.1f} s ({full_per})", flush=True)
+        res = res if res is not None else quick_res
         if res is not None:
             from rlsight.explain.faithfulness.check import to_json
             from rlsight.explain.faithfulness.report import format_result
@@ -88,8 +89,8 @@ def main() -> int:
                 Path(args.results).write_text(to_json(res) + "\n")
     load_after = os.getloadavg()
     rows = ["| check | seconds | target | per method (s) |", "| --- | --- | --- | --- |",
-            f"| full (256 frames, cascade per block) | {full_s:.0f} | {TARGET_FULL} | "
-            + ", ".join(f"{m} {s:.0f}" for m, s in full_per.items()) + " |",
+            f"| full (256 frames, cascade per block) | {'not run' if args.skip_full else f'{full_s:.0f}'} | "
+            f"{TARGET_FULL} | " + ", ".join(f"{m} {s:.0f}" for m, s in full_per.items()) + " |",
             f"| quick (64 frames, top block) | {quick_s:.0f} | {TARGET_QUICK} | "
             + ", ".join(f"{m} {s:.0f}" for m, s in quick_per.items()) + " |"]
     cmd = "python benchmarks/faithfulness_check.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])

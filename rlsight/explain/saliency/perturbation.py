@@ -206,7 +206,7 @@ def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 class Reference:
     """What the scores need from the intact frames, computed once per frame: logits
-    (N, A), value (N,), the chosen action (N,), its log-probability (N,), and for
+    (N, A), value (N,), the chosen action (N, 1), its log-probability (N, 1), and for
     SARFA the log-softmax over the other actions (N, A; -inf at the chosen one)."""
 
     def __init__(self, out: tuple[torch.Tensor, torch.Tensor], actions: torch.Tensor | None, score: str):
@@ -220,7 +220,7 @@ class Reference:
         a = self.logits.argmax(-1) if actions is None else torch.as_tensor(actions).to(self.logits.device)
         self.action = a.long().reshape(-1, 1)
         if self.action.shape[0] != self.logits.shape[0]:
-            raise ValueError(f"actions: {self.action.shape[0]} for {self.logits.shape[0]} frames")
+            raise RlsightError(f"actions: {self.action.shape[0]} for {self.logits.shape[0]} frames")
         self.logp = self.logits.log_softmax(-1).gather(1, self.action)  # (N, 1)
         self.log_rem = _log_rem(self.logits, self.action) if score == "sarfa" else None
 

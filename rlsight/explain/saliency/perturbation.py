@@ -214,8 +214,10 @@ class Reference:
             raise RlsightError(f"unknown score {score!r}; valid: {', '.join(SCORES)}")
         self.logits, self.value = out
         self.score = score
+        self.action: torch.Tensor | None = None
+        self.logp: torch.Tensor | None = None
+        self.log_rem: torch.Tensor | None = None
         if score == "l2":
-            self.action = self.logp = self.log_rem = None
             return
         a = self.logits.argmax(-1) if actions is None else torch.as_tensor(actions).to(self.logits.device)
         self.action = a.long().reshape(-1, 1)
@@ -252,6 +254,7 @@ def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: Reference,
     if "critic" in targets:
         s["critic"] = ref.value - out[1]
     if "actor" in targets:
+        assert ref.action is not None and ref.logp is not None
         action = ref.action.expand(out[0].shape[0], 1)  # one frame's reference broadcasts over its masks
         logp = out[0].log_softmax(-1).gather(1, action)  # (B, 1)
         if ref.score == "logp":
@@ -259,6 +262,7 @@ def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: Reference,
         elif ref.score == "prob":
             s["actor"] = -torch.expm1(logp - ref.logp).squeeze(1)
         else:  # sarfa
+            assert ref.log_rem is not None
             dp = (ref.logp.exp() - logp.exp()).squeeze(1)
             log_rem = _log_rem(out[0], action)
             p_rem = log_rem.exp()

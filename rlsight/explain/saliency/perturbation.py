@@ -19,8 +19,9 @@ most likely action on the intact frame) and f(I) computed once per frame:
   ``dP = p(a|I) - p(a|I')`` (specificity) and ``K = 1 / (1 + KL(P'_rem || P_rem))``
   (relevance), where ``P_rem`` is the softmax over the other actions' logits, the
   score is their harmonic mean ``2 K dP / (K + dP)`` where ``dP > 0``, else 0. The
-  paper's text puts the perturbed distribution first in the KL, as here; its
-  published Atari code computes ``KL(P_rem || P'_rem)``.
+  KL puts the perturbed distribution first, as the paper's text does (below its
+  eq. 2); the authors' released chess and Atari code compute ``KL(P_rem || P'_rem)``
+  instead, which changes only the down-weighting factor K.
 - critic, for all three: the signed change of the value ``v(I) - v(I')``.
 
 These are signed (except SARFA's, which is >= 0): positive where blurring the

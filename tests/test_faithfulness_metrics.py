@@ -102,6 +102,25 @@ def test_curves_equal_a_one_input_at_a_time_reference():
             torch.testing.assert_close(got.deletion_auc, torch.trapezoid(want_d, dx=1 / steps, dim=1))
 
 
+def test_curves_are_the_same_with_every_network_kind():
+    """The frozen oneDNN graph (the CPU default) and the channels-last copy give the eager
+    model's curves: the batches are built right in either layout."""
+    from rlsight.explain.saliency.perturbation import ChannelsLastNetwork, inference_network
+
+    model = _tiny("nature")
+    with torch.no_grad():
+        model.value.weight.mul_(100)  # a value that blurring moves well above min_value_change
+    x, maps = _frames(3), random_maps(_frames(3), seed=1)
+    want = {t: deletion_insertion(model, x, maps, t, steps=6, chunk=8, network=model) for t in ("actor", "critic")}
+    for net in (inference_network(model, x[:8].contiguous()), ChannelsLastNetwork(model)):
+        for chunk in (8, 64):
+            for t in ("actor", "critic"):
+                got = deletion_insertion(model, x, maps, t, steps=6, chunk=chunk, network=net)
+                assert got.valid.all()
+                torch.testing.assert_close(got.deletion, want[t].deletion, rtol=1e-3, atol=1e-5)
+                torch.testing.assert_close(got.insertion, want[t].insertion, rtol=1e-3, atol=1e-5)
+
+
 def test_ties_are_broken_in_a_fixed_random_order_not_the_scan_order():
     flat = torch.zeros(2, 1, 64, 64)
     r = pixel_ranks(flat, seed=0)

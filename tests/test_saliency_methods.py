@@ -276,3 +276,6 @@ def test_vectorised_action_scores_equal_per_mask_loop(score, chunk, actions):
 def test_unknown_score_is_named():
     with pytest.raises(RlsightError, match="l2, logp, prob, sarfa"):
         perturbation_scores(RegionNet(), _frames(1), make_masks((64, 64), 16, 5), score="kl")
+    with pytest.raises(RlsightError, match="actions: 3 for 1 frames"):
+        perturbation_scores(RegionNet(), _frames(1), make_masks((64, 64), 16, 5), score="logp",
+                            actions=torch.tensor([0, 1, 2]))

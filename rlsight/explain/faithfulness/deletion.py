@@ -101,7 +101,9 @@ def deletion_insertion(model: nn.Module, frames, maps: torch.Tensor, target: str
     """Deletion and insertion curves of ``maps`` (N, C, H, W) on ``frames`` (module docstring).
 
     ``baseline`` (N, C, H, W) replaces the blurred frames (e.g. zeros); ``network``
-    runs the batches (default on a CPU: ``inference_network(model)``).
+    runs the batches (default on a CPU: ``inference_network(model, ...)``, traced
+    anew on every call (about a second for IMPALA): pass one, or the network a
+    ``Perturbation`` method picked, when scoring many maps of one model).
     """
     check_choice("target", target, TARGETS)
     if steps < 1:

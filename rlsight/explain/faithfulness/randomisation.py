@@ -27,6 +27,12 @@ frame (``CASCADE_STATS``):
 
 Both models explain the same action: ``actions``, or the trained model's most
 likely action on each frame.
+
+Quantus (0.6) has this test as ``MPRT`` (``layer_order="top_down"``). We do not
+use it: it re-initialises every module with ``reset_parameters`` one at a time
+(18 steps for the IMPALA actor-critic, where the issue budgets at most 6), it
+explains a classifier's single output (no value head), and it correlates whole
+maps only (no nonzero-pixel variant, which starpilot's black background needs).
 """
 
 from __future__ import annotations

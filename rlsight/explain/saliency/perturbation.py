@@ -19,8 +19,9 @@ most likely action on the intact frame) and f(I) computed once per frame:
   ``dP = p(a|I) - p(a|I')`` (specificity) and ``K = 1 / (1 + KL(P'_rem || P_rem))``
   (relevance), where ``P_rem`` is the softmax over the other actions' logits, the
   score is their harmonic mean ``2 K dP / (K + dP)`` where ``dP > 0``, else 0. The
-  paper's text puts the perturbed distribution first in the KL, as here; its
-  published Atari code computes ``KL(P_rem || P'_rem)``.
+  KL puts the perturbed distribution first, as the paper's text does (below its
+  eq. 2); the authors' released chess and Atari code compute ``KL(P_rem || P'_rem)``
+  instead, which changes only the down-weighting factor K.
 - critic, for all three: the signed change of the value ``v(I) - v(I')``.
 
 These are signed (except SARFA's, which is >= 0): positive where blurring the
@@ -206,7 +207,7 @@ def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 class Reference:
     """What the scores need from the intact frames, computed once per frame: logits
-    (N, A), value (N,), the chosen action (N,), its log-probability (N,), and for
+    (N, A), value (N,), the chosen action (N, 1), its log-probability (N, 1), and for
     SARFA the log-softmax over the other actions (N, A; -inf at the chosen one)."""
 
     def __init__(self, out: tuple[torch.Tensor, torch.Tensor], actions: torch.Tensor | None, score: str):
@@ -214,13 +215,15 @@ class Reference:
             raise RlsightError(f"unknown score {score!r}; valid: {', '.join(SCORES)}")
         self.logits, self.value = out
         self.score = score
+        self.action: torch.Tensor | None = None
+        self.logp: torch.Tensor | None = None
+        self.log_rem: torch.Tensor | None = None
         if score == "l2":
-            self.action = self.logp = self.log_rem = None
             return
         a = self.logits.argmax(-1) if actions is None else torch.as_tensor(actions).to(self.logits.device)
         self.action = a.long().reshape(-1, 1)
         if self.action.shape[0] != self.logits.shape[0]:
-            raise ValueError(f"actions: {self.action.shape[0]} for {self.logits.shape[0]} frames")
+            raise RlsightError(f"actions: {self.action.shape[0]} for {self.logits.shape[0]} frames")
         self.logp = self.logits.log_softmax(-1).gather(1, self.action)  # (N, 1)
         self.log_rem = _log_rem(self.logits, self.action) if score == "sarfa" else None
 
@@ -252,6 +255,7 @@ def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: Reference,
     if "critic" in targets:
         s["critic"] = ref.value - out[1]
     if "actor" in targets:
+        assert ref.action is not None and ref.logp is not None
         action = ref.action.expand(out[0].shape[0], 1)  # one frame's reference broadcasts over its masks
         logp = out[0].log_softmax(-1).gather(1, action)  # (B, 1)
         if ref.score == "logp":
@@ -259,6 +263,7 @@ def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: Reference,
         elif ref.score == "prob":
             s["actor"] = -torch.expm1(logp - ref.logp).squeeze(1)
         else:  # sarfa
+            assert ref.log_rem is not None
             dp = (ref.logp.exp() - logp.exp()).squeeze(1)
             log_rem = _log_rem(out[0], action)
             p_rem = log_rem.exp()

@@ -16,8 +16,10 @@ from rlsight.shift import apply_shift, parse_levels, setting_label
 
 @pytest.fixture
 def run(tiny_run, tmp_path):
-    """A copy of the shared tiny run (evaluations write into the run directory)."""
-    return shutil.copytree(tiny_run, tmp_path / "run")
+    """A copy of the shared tiny run without the evaluations other tests saved into it."""
+    copy = shutil.copytree(tiny_run, tmp_path / "run")
+    shutil.rmtree(copy / "eval", ignore_errors=True)
+    return copy
 
 
 @pytest.fixture

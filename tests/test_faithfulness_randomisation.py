@@ -93,14 +93,3 @@ def test_randomisation_check_on_the_original_best_model(original_run_impala):
         # perturbation maps follow the scene's objects whatever the weights (measured 0.8-0.99 on
         # starpilot's black background: docs/saliency.md); they are still not the same ranking
         assert -1 <= pert.mean[t] < 0.999, pert.mean
-
-
-@pytest.mark.original
-def test_saliency_check_command_prints_the_correlation(original_run_nature, capsys):
-    from rlsight.cli.main import main
-
-    assert main(["saliency-check", str(original_run_nature), "--method", "gradient", "--frames", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "Spearman rank correlation" in out
-    vals = [float(line.split("mean ")[1].split()[0]) for line in out.splitlines() if "mean " in line]
-    assert len(vals) == 2 and all(-1 <= v < 0.9 for v in vals)

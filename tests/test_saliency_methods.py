@@ -20,7 +20,7 @@ from rlsight.explain.saliency.perturbation import (
     upsample_scores,
 )
 from rlsight.models import ActorCritic
-from tests.saliency_helpers import RegionNet
+from tests.saliency_helpers import ActionRegionNet, BlindNet, RegionNet
 
 
 @pytest.fixture(autouse=True)
@@ -175,3 +175,107 @@ def test_unknown_method_and_target_list_the_valid_ones():
         make_method("gradient", model).attribute(_frames(1), "policy")
     with pytest.raises(RlsightError, match="actor, critic"):
         Perturbation(model).attribute(_frames(1), "values")
+
+
+# -- action-specific scores (issue 27) ---------------------------------------------------
+
+ACTION_SCORES = ("logp", "prob", "sarfa")
+
+
+@pytest.mark.parametrize("name", ["perturbation-logp", "perturbation-prob", "perturbation-sarfa",
+                                  "gradient-logp", "integrated-gradients-logp"])
+def test_action_specific_maps_of_a_model_that_ignores_the_input_are_exactly_zero(name):
+    net = BlindNet()
+    for signed in (False, True):
+        maps = make_method(name, net, MethodOptions(stride=8, samples=4, signed=signed)).attribute_all(_frames())
+        for t in ("actor", "critic"):
+            assert maps[t].shape[0] == 2 and (maps[t] == 0).all(), (name, t, signed)
+
+
+@pytest.mark.parametrize("score", ACTION_SCORES)
+def test_action_specific_scores_of_a_model_that_ignores_the_input_are_exactly_zero(score):
+    s = perturbation_scores(BlindNet(), _frames(), make_masks((64, 64), 8, 5), score=score,
+                            actions=torch.tensor([3, 9]))
+    assert s["actor"].shape == s["critic"].shape == (2, 64)
+    assert (s["actor"] == 0).all() and (s["critic"] == 0).all()
+
+
+@pytest.mark.parametrize("name", ["perturbation-logp", "perturbation-prob", "perturbation-sarfa"])
+def test_action_specific_score_points_at_the_region_of_the_chosen_action(name):
+    """Region b moves the logits as much as region a, but not p(chosen action):
+    the L2 score of the logits lights up both, the action-specific scores only a."""
+    net = ActionRegionNet()
+    x = _frames()
+    with torch.no_grad():
+        assert (net(x)[0].argmax(-1) == 0).all()
+    opts = MethodOptions(stride=4, radius=3)
+    grown_a, grown_b = net.region(net.a, 8), net.region(net.b, 8)  # a mask's soft edge reaches ~8 px
+    maps = make_method(name, net, opts).attribute_all(x)
+    assert (_mass_inside(maps["actor"], grown_a) >= 0.99).all()
+    assert (_mass_inside(maps["critic"], grown_b) >= 0.99).all()  # the value reads b
+    l2 = make_method("perturbation", net, opts).attribute(x, "actor")
+    assert (_mass_inside(l2, grown_b) >= 0.2).all()  # what an action-blind score does
+    signed = make_method(name, net, MethodOptions(stride=4, radius=3, signed=True)).attribute(x, "critic")
+    assert signed[:, :, grown_b].sum() > 0  # blurring b lowers mean x^2 and so the value: v - v' > 0
+    # explaining action 1 instead (explicitly given) moves the actor's map to region b
+    other = make_method(name, net, opts).attribute(x, "actor", actions=torch.tensor([1, 1]))
+    assert (_mass_inside(other, grown_b) >= 0.99).all()
+
+
+def test_gradient_logp_follows_the_log_probability():
+    net = ActionRegionNet()
+    g = make_method("gradient-logp", net).attribute(_frames(), "actor")
+    assert (_mass_inside(g, net.region(net.a)) >= 0.99).all()
+    signed = make_method("gradient-logp", net, MethodOptions(signed=True)).attribute(_frames(), "actor")
+    assert (signed < 0).any() and torch.equal(signed.abs(), g)
+
+
+def test_sarfa_matches_the_papers_formula():
+    """Puri et al. 2020, eq. 2, written out with numpy and scipy on one pair of logits."""
+    import numpy as np
+    from scipy.special import softmax
+    from scipy.stats import entropy
+
+    from rlsight.explain.saliency.perturbation import Reference, _scores
+
+    gen = torch.Generator().manual_seed(1)
+    ref_logits = torch.randn(1, 15, generator=gen) * 2
+    for k in range(20):
+        out = ref_logits + torch.randn(1, 15, generator=gen) * (0.2 + k / 10)
+        a = int(ref_logits.argmax())
+        got = _scores((out, torch.zeros(1)), Reference((ref_logits, torch.zeros(1)), None, "sarfa"), ("actor",))
+        p, q = softmax(ref_logits[0].double().numpy()), softmax(out[0].double().numpy())
+        dp = p[a] - q[a]
+        kl = entropy(np.delete(q, a), np.delete(p, a))  # KL(P'_rem || P_rem), both renormalised
+        kk = 1 / (1 + kl)
+        want = 2 * kk * dp / (kk + dp) if dp > 0 else 0.0
+        assert float(got["actor"][0]) == pytest.approx(want, abs=1e-5)
+
+
+@pytest.mark.parametrize("score", ACTION_SCORES)
+@pytest.mark.parametrize("chunk, actions", [(24, None), (160, [3, 7, 0])])
+def test_vectorised_action_scores_equal_per_mask_loop(score, chunk, actions):
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(encoder="nature", n_features=32)).eval()
+    x = _frames(3)
+    acts = None if actions is None else torch.tensor(actions)
+    masks = make_masks((64, 64), stride=8, radius=5)
+    blurred = gaussian_blur(x, 3.0)
+    slow = loop_scores(model, x, masks, blurred, score=score, actions=acts)
+    nets = (None, inference_network(model, torch.rand(chunk, 3, 64, 64)), ChannelsLastNetwork(model))
+    for net in nets:
+        fast = perturbation_scores(model, x, masks, blurred, chunk=chunk, network=net, score=score, actions=acts)
+        for t in ("actor", "critic"):
+            assert fast[t].shape == slow[t].shape == (3, 64)
+            assert slow[t].abs().max() > 1e-4
+            # a drop in log p(a) is the difference of two log-probabilities of size ~log(15), each
+            # rounded to ~2e-7 in float32; the scores themselves are ~1e-3 for this random network
+            torch.testing.assert_close(fast[t], slow[t], rtol=1e-4, atol=1e-6)
+
+
+def test_unknown_score_is_named():
+    with pytest.raises(RlsightError, match="l2, logp, prob, sarfa"):
+        perturbation_scores(RegionNet(), _frames(1), make_masks((64, 64), 16, 5), score="kl")
+    with pytest.raises(RlsightError, match="actions: 3 for 1 frames"):
+        perturbation_scores(RegionNet(), _frames(1), make_masks((64, 64), 16, 5), score="logp",
+                            actions=torch.tensor([0, 1, 2]))

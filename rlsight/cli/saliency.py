@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-METHOD_HELP = "perturbation, gradient, smoothgrad, integrated-gradients or gradcam"
+from rlsight.explain.saliency.options import CHECK, PLAY, MethodOptions, RenderOptions, default
+
+METHOD_HELP = "a saliency method (see docs/saliency.md; a wrong name lists them all)"
+M, R = MethodOptions, RenderOptions
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--game", default=None, help="Procgen game (default: the run's)")
-    p.add_argument("--level", type=int, default=0, help="level to play (start_level; default 0)")
-    p.add_argument("--seed", type=int, default=0, help="environment and action-sampling seed (default 0)")
-    p.add_argument("--method", default="perturbation", help=f"{METHOD_HELP} (default perturbation)")
-    p.add_argument("--stride", type=int, default=4, help="perturbation: grid spacing in pixels (default 4)")
-    p.add_argument("--radius", type=float, default=5.0, help="perturbation: mask radius in pixels (default 5)")
-    p.add_argument("--blur-sigma", type=float, default=3.0, help="perturbation: sigma of the blurred frame (default 3)")
-    p.add_argument("--per-channel", action="store_true", help="perturbation: perturb each colour channel on its own")
-    p.add_argument("--samples", type=int, default=16, help="smoothgrad: noisy copies; integrated-gradients: steps (default 16)")
-    p.add_argument("--noise", type=float, default=0.1, help="smoothgrad: noise std on [0, 1] frames (default 0.1)")
-    p.add_argument("--chunk", type=int, default=None, help="inputs per forward pass (default: the fastest of 32-256 measured on a CPU, 2048 on a GPU)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--level", type=int, default=PLAY.level, help=f"level to play (start_level; default {PLAY.level})")
+    p.add_argument("--seed", type=int, default=PLAY.seed,
+                   help=f"environment and action-sampling seed (default {PLAY.seed})")
+    p.add_argument("--stride", type=int, default=default(M, "stride"),
+                   help=f"perturbation: grid spacing in pixels (default {default(M, 'stride')})")
+    p.add_argument("--radius", type=float, default=default(M, "radius"),
+                   help=f"perturbation: mask radius in pixels (default {default(M, 'radius'):g})")
+    p.add_argument("--blur-sigma", type=float, default=default(M, "blur_sigma"),
+                   help=f"perturbation: sigma of the blurred frame (default {default(M, 'blur_sigma'):g})")
+    p.add_argument("--per-channel", action="store_true", default=default(M, "per_channel"),
+                   help="perturbation: perturb each colour channel on its own")
+    p.add_argument("--samples", type=int, default=default(M, "samples"),
+                   help=f"smoothgrad: noisy copies; integrated-gradients: steps (default {default(M, 'samples')})")
+    p.add_argument("--noise", type=float, default=default(M, "noise"),
+                   help=f"smoothgrad: noise std on [0, 1] frames (default {default(M, 'noise'):g})")
+    p.add_argument("--chunk", type=int, default=default(M, "chunk"),
+                   help="inputs per forward pass (default: the fastest of 32-256 measured on a CPU, 2048 on a GPU)")
+    p.add_argument("--device", default=PLAY.device, help=f"cpu or cuda (default {PLAY.device})")
 
 
 def register(sub) -> None:
@@ -28,47 +38,70 @@ def register(sub) -> None:
                                    "Several runs go side by side on the same level and seed.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (imported original-project checkpoints work)")
     _common(p)
-    p.add_argument("--frames", type=int, default=32, help="frames to draw (default 32)")
-    p.add_argument("--start", type=int, default=0, help="steps to play before the first drawn frame (default 0)")
-    p.add_argument("--target", default="both", help="actor, critic or both (default both)")
-    p.add_argument("--mode", default="own", help="several runs: 'own' (each plays its own episode; default) or "
-                                                 "'replay' (every model sees the first run's trajectory)")
-    p.add_argument("--greedy", action="store_true", help="take the most likely action instead of sampling")
+    p.add_argument("--method", default=PLAY.method, help=f"{METHOD_HELP} (default {PLAY.method})")
+    p.add_argument("--frames", type=int, default=PLAY.frames, help=f"frames to draw (default {PLAY.frames})")
+    p.add_argument("--start", type=int, default=PLAY.start,
+                   help=f"steps to play before the first drawn frame (default {PLAY.start})")
+    p.add_argument("--target", default=PLAY.target, help=f"actor, critic or both (default {PLAY.target})")
+    p.add_argument("--mode", default=PLAY.mode, help="several runs: 'own' (each plays its own episode) or "
+                                                     f"'replay' (every model sees the first run's trajectory; "
+                                                     f"default {PLAY.mode})")
+    p.add_argument("--greedy", action="store_true", default=PLAY.greedy,
+                   help="take the most likely action instead of sampling")
     p.add_argument("--out", default=None, help="output .mp4, .gif or .png (a grid when --frames > 1), or a folder "
                                                "for a name made from the settings (default: current folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--fps", type=float, default=15.0, help="frames per second of a video (default 15)")
-    p.add_argument("--color", default="red", help="red, green, blue (add to that channel) or a matplotlib "
-                                                  "colour map such as jet or inferno (default red)")
-    p.add_argument("--intensity", type=float, default=1.0, help="channel overlay strength (default 1)")
-    p.add_argument("--alpha", type=float, default=0.6, help="colour-map overlay opacity at the map's peak (default 0.6)")
-    p.add_argument("--sigma", type=float, default=0.0, help="Gaussian smoothing of the map, in 64x64 pixels (default 0)")
-    p.add_argument("--reduce", default="max", help="over colour channels of a map: mean or max (default max)")
-    p.add_argument("--normalize", default="frame", help="scale maps per frame or per video (default frame)")
-    p.add_argument("--background", default="render", help="render (512x512 frame) or obs (64x64 observation)")
-    p.add_argument("--size", type=int, default=384, help="tile side in pixels, a multiple of 16 (default 384)")
+    p.add_argument("--color", default=default(R, "color"), help="red, green, blue (add to that channel) or a "
+                   f"matplotlib colour map such as jet or inferno (default {default(R, 'color')})")
+    p.add_argument("--intensity", type=float, default=default(R, "intensity"),
+                   help=f"channel overlay strength (default {default(R, 'intensity'):g})")
+    p.add_argument("--alpha", type=float, default=default(R, "alpha"),
+                   help=f"colour-map overlay opacity at the map's peak (default {default(R, 'alpha'):g})")
+    p.add_argument("--sigma", type=float, default=default(R, "sigma"),
+                   help=f"Gaussian smoothing of the map, in 64x64 pixels (default {default(R, 'sigma'):g})")
+    p.add_argument("--reduce", default=default(R, "reduce"),
+                   help=f"over colour channels of a map: mean or max (default {default(R, 'reduce')})")
+    p.add_argument("--normalize", default=default(R, "normalize"),
+                   help=f"scale maps per frame or per video (default {default(R, 'normalize')})")
+    p.add_argument("--background", default=default(R, "background"),
+                   help=f"render (512x512 frame) or obs (64x64 observation; default {default(R, 'background')})")
+    p.add_argument("--size", type=int, default=default(R, "size"),
+                   help=f"tile side in pixels, a multiple of 16 (default {default(R, 'size')})")
     p.add_argument("--no-panel", action="store_true", help="leave out the side panel (step, action, probabilities, value)")
     p.add_argument("--grid-cols", type=int, default=None, help="PNG grid: frames per row")
     p.set_defaults(func=run)
 
-    c = sub.add_parser("saliency-check", help="model-randomisation sanity check of a saliency method",
-                       description="Spearman rank correlation between maps of the trained model and of the same "
-                                   "architecture re-initialised (Adebayo et al. 2018). Near 1: the maps do not "
-                                   "depend on what the model learned.")
-    c.add_argument("run", help="run directory")
-    _common(c)
-    c.add_argument("--frames", type=int, default=8, help="frames to compare (default 8)")
-    c.add_argument("--start", type=int, default=0, help="steps to play before the first frame (default 0)")
-    c.add_argument("--target", default="both", help="actor, critic or both (default both)")
+    c = sub.add_parser("saliency-check", help="faithfulness check of every saliency method on a run",
+                       description="Score saliency methods on the run's state dataset (recorded on first use: "
+                                   "64 held-out levels x 64 steps of its own policy): model randomisation, "
+                                   "deletion/insertion against a random order, an edge-map and another model's "
+                                   "maps, stability and speed, with bootstrap CIs over frames; ends with a verdict "
+                                   "per method and stores the result in RUN/explain/faithfulness.json.")
+    c.add_argument("runs", nargs="+", metavar="RUN", help="run directories (imported checkpoints work)")
+    c.add_argument("--method", default=None, help="comma-separated methods to check (default: every method)")
+    c.add_argument("--target", default=PLAY.target, help=f"actor, critic or both (default {PLAY.target})")
+    c.add_argument("--other", default=None, metavar="RUN",
+                   help="a run of the same game whose maps serve as the other-model baseline (default: n/a)")
+    c.add_argument("--frames", type=int, default=None,
+                   help=f"frames to score (default {CHECK.frames}; --quick {CHECK.quick_frames})")
+    c.add_argument("--quick", action="store_true",
+                   help=f"{CHECK.quick_frames} frames, top-block randomisation only")
+    c.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="also write the results as JSON to PATH (no PATH: to stdout instead of the table)")
+    for a in ("stride", "radius", "blur_sigma", "samples", "noise", "chunk"):
+        typ = type(default(M, a)) if default(M, a) is not None else int
+        c.add_argument("--" + a.replace("_", "-"), type=typ, default=default(M, a),
+                       help=f"method option (default {default(M, a)})")
+    c.add_argument("--seed", type=int, default=CHECK.seed, help=f"seed of every random choice (default {CHECK.seed})")
+    c.add_argument("--device", default=PLAY.device, help=f"cpu or cuda (default {PLAY.device})")
     c.set_defaults(func=check)
 
 
 def _method_options(args: argparse.Namespace):
-    from rlsight.explain.saliency.methods import MethodOptions
-
     return MethodOptions(stride=args.stride, radius=args.radius, blur_sigma=args.blur_sigma,
-                         per_channel=args.per_channel, samples=args.samples, noise=args.noise,
-                         chunk=args.chunk, seed=args.seed)
+                         per_channel=getattr(args, "per_channel", default(M, "per_channel")), samples=args.samples,
+                         noise=args.noise, chunk=args.chunk, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,22 +137,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from rlsight.explain.faithfulness.randomisation import randomisation_check
-    from rlsight.explain.saliency.methods import METHODS, check_choice
-    from rlsight.explain.saliency.record import level_env, load_models, play, targets_for
+    import sys
 
-    check_choice("method", args.method, METHODS)
+    from rlsight.explain.faithfulness.check import check_methods, check_run, to_json
+    from rlsight.explain.faithfulness.report import format_result
+    from rlsight.explain.saliency.record import targets_for
+    from rlsight.runs import RunDir
+
+    methods = check_methods([m.strip() for m in args.method.split(",") if m.strip()] if args.method else None)
     targets = targets_for(args.target)
-    (label, model, cfg), = load_models([args.run], args.device)
-    env_cfg = level_env(cfg.env, args.game or cfg.env.game, args.level)
-    traj = play(model, env_cfg, args.frames, seed=args.seed, start=args.start)
-    r = randomisation_check(model, traj.obs, args.method, targets, _method_options(args), seed=args.seed)
-    print(f"{label}: {args.method} maps, trained vs re-initialised weights, Spearman rank correlation "
-          f"over {args.frames} frames of {env_cfg.game} level {args.level} (1 = same ranking)")
-    for t in targets:
-        vals = " ".join(f"{v:.2f}" for v in r.per_frame[t])
-        verdict = ("low: the maps depend on the learned weights" if r.mean[t] < 0.5 else
-                   "moderate" if r.mean[t] < 0.8 else
-                   "high: the maps follow the image more than the learned weights")
-        print(f"  {t}: mean {r.mean[t]:.3f}  [{vals}]  {verdict}")
+    if args.frames is not None and args.frames < 1:
+        from rlsight.errors import RlsightError
+
+        raise RlsightError(f"--frames {args.frames}: must be >= 1")
+    for r in [*args.runs, *([args.other] if args.other else [])]:
+        RunDir.open(r)  # every run named before the slow part
+    if args.json not in (None, "-"):
+        from pathlib import Path
+
+        from rlsight.errors import RlsightError
+
+        if not Path(args.json).parent.is_dir():
+            raise RlsightError(f"--json {args.json}: folder {Path(args.json).parent} does not exist")
+    results = []
+    for r in args.runs:
+        res = check_run(r, methods, targets, other=args.other, frames=args.frames, quick=args.quick,
+                        method_options=_method_options(args), device=args.device)
+        results.append(res)
+        if args.json != "-":
+            print(format_result(res))
+    if args.json is not None:
+        text = to_json(results[0] if len(results) == 1 else results)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            from rlsight.runs.atomic import atomic_write_text
+
+            atomic_write_text(args.json, text + "\n")
+            print(f"wrote {args.json}")
     return 0

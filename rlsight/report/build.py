@@ -100,6 +100,7 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
         ("summary", "Summary", _summary_html(comp)),
         ("config", "Configuration differences", _config_html(comp)),
         ("evaluation", "Evaluation results", _eval_html(comp)),
+        ("faithfulness", "Saliency faithfulness", _faithfulness_html(comp)),
         ("saliency", "Saliency videos", _videos_html(videos)),
         ("tensorboard", "TensorBoard", _tensorboard_html(comp)),
         ("runs", "Runs", _runs_html(comp)),
@@ -254,6 +255,34 @@ def _videos_html(videos: list[Video]) -> str:
         button = '<button type="button" class="play-row">Play together</button>' if any(not v.is_gif for v in vs) else ""
         out.append(f'<h3>{escape(name)}</h3> {button}<div class="video-row">{"".join(figs)}</div>')
     return "\n".join(out)
+
+
+def _faithfulness_html(comp: Comparison) -> str:
+    from rlsight.explain.faithfulness.report import COLUMNS, rows
+    from rlsight.explain.verdicts import load_results
+
+    out, notes = [], []
+    for r in comp.runs:
+        try:
+            res = load_results(r.path)
+        except RlsightError as e:
+            notes.append(str(e))
+            continue
+        if not res:
+            continue
+        s = res.get("settings") or {}
+        other = (res.get("other") or {}).get("run", "n/a")
+        out += [[r.label, str(s.get("frames", "")), str(other), *row] for row in rows(res)]
+    if not out and not notes:
+        return ("<p>No faithfulness results. <code>rlsight saliency-check RUN [--other RUN]</code> scores every "
+                "saliency method and stores the result in <code>RUN/explain/faithfulness.json</code>.</p>")
+    note = ('<p class="muted">Deletion and insertion AUC as a ratio to a random pixel order (deletion: lower is '
+            "better); intervals are 95% bootstrap CIs over frames. Verdict: faithful = (a) randomisation rank "
+            "correlation below 0.5 on nonzero pixels, (b) deletion AUC below the edge map's and (c) below the other "
+            "model's map's, CIs not overlapping; weak = some; fails = none (docs/saliency.md).</p>")
+    bad = "".join(f"<p class=warn>{escape(n)}</p>" for n in notes)
+    table = _table_html(["run", "frames", "other model", *COLUMNS], out, set(range(5, 12))) if out else ""
+    return note + bad + table
 
 
 def _tensorboard_html(comp: Comparison) -> str:

@@ -7,21 +7,31 @@ per-channel maps (gradients, per-channel perturbation), which the renderer
 reduces with mean or max.
 
 For gradient methods the actor's scalar is the logit of the action taken
-(``actions``), or of the most likely action when none is given; the critic's is
-the value.
+(``actions``), or of the most likely action when none is given (``-logp``
+methods: its log-probability, ``log_softmax``); the critic's is the value.
+
+Action-specific perturbation scores (``perturbation-logp``, ``-prob``,
+``-sarfa``; see ``perturbation``) are signed: the default maps keep the
+contract by taking, for the actor, the positive part (regions whose blurring
+lowers the chosen action's probability; SARFA is >= 0 by definition) and, for
+the critic, the absolute change of the value. ``MethodOptions(signed=True)``
+returns signed maps instead: the raw scores, gradients and integrated gradients
+without absolute values, Grad-CAM without its ReLU (the L2 perturbation score
+and SARFA are non-negative either way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from rlsight.errors import RlsightError
+from rlsight.explain.saliency.options import MethodOptions
 from rlsight.explain.saliency.perturbation import (
     CPU_CHUNKS,
+    SCORES,
     TARGETS,
     ChannelsLastNetwork,
     fastest_network,
@@ -32,7 +42,11 @@ from rlsight.explain.saliency.perturbation import (
     upsample_scores,
 )
 
-METHODS = ("perturbation", "gradient", "smoothgrad", "integrated-gradients", "gradcam")
+METHODS = ("perturbation", "gradient", "smoothgrad", "integrated-gradients", "gradcam",
+           "perturbation-logp", "perturbation-prob", "perturbation-sarfa", "gradient-logp",
+           "integrated-gradients-logp")
+PERTURBATION_SCORES = {"perturbation": "l2", "perturbation-logp": "logp", "perturbation-prob": "prob",
+                       "perturbation-sarfa": "sarfa"}
 
 
 def check_choice(kind: str, value: str, valid: Sequence[str]) -> str:
@@ -70,13 +84,18 @@ class SaliencyMethod:
 
 
 class Perturbation(SaliencyMethod):
-    """Greydanus et al. (2018) perturbation saliency, vectorised (see ``perturbation``)."""
+    """Greydanus et al. (2018) perturbation saliency, vectorised (see ``perturbation``);
+    ``score`` is one of ``perturbation.SCORES`` ("l2": the original's)."""
 
     name = "perturbation"
 
     def __init__(self, model: nn.Module, stride: int = 4, radius: float = 5.0, blur_sigma: float = 3.0,
-                 per_channel: bool = False, chunk: int | None = None, optimize: bool = True):
+                 per_channel: bool = False, chunk: int | None = None, optimize: bool = True,
+                 score: str = "l2", signed: bool = False):
         super().__init__(model)
+        check_choice("score", score, SCORES)
+        self.score, self.signed = score, signed
+        self.name = next(k for k, v in PERTURBATION_SCORES.items() if v == score)
         self.optimize = optimize
         self._network: nn.Module | None = None
         self._example: torch.Tensor | None = None  # a prepared frame, to trace another model's network
@@ -87,7 +106,7 @@ class Perturbation(SaliencyMethod):
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
         check_choice("target", target, TARGETS)
-        return self.attribute_all(frames, (target,))[target]
+        return self.attribute_all(frames, (target,), actions)[target]
 
     def _prepare(self, x: torch.Tensor) -> None:
         """Pick the network and chunk size once: on a CPU the fastest of the measured candidates."""
@@ -103,7 +122,7 @@ class Perturbation(SaliencyMethod):
         way (the network kind and chunk size this one picked), so that the two
         models' maps differ by their weights only, not by float rounding."""
         other = Perturbation(model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
-                             self.optimize)
+                             self.optimize, self.score, self.signed)
         if self._network is None:
             return other
         if isinstance(self._network, ChannelsLastNetwork):
@@ -127,32 +146,41 @@ class Perturbation(SaliencyMethod):
         if self._network is None:
             self._prepare(x)
         s = perturbation_scores(self.model, x, masks, blurred, tuple(targets), self.per_channel, self.chunk,
-                                network=self._network)
+                                network=self._network, score=self.score, actions=actions)
         out = {}
         for t, v in s.items():
             v = v if self.per_channel else v.unsqueeze(1)  # (N, C, K)
-            out[t] = upsample_scores(v, size, self.stride).clamp_min(0)
+            m = upsample_scores(v, size, self.stride)
+            if self.score in ("l2", "sarfa") or (not self.signed and t == "actor"):
+                m = m.clamp_min(0)  # >= 0 by definition (float noise aside), or the positive part
+            elif not self.signed:
+                m = m.abs()  # the critic's signed value change: its size
+            out[t] = m
         return out
 
 
 class _Head(nn.Module):
-    """The actor's logits or the critic's value as a Captum forward function."""
+    """The actor's logits (or log-probabilities) or the critic's value as a Captum forward function."""
 
-    def __init__(self, model: nn.Module, target: str):
+    def __init__(self, model: nn.Module, target: str, logp: bool = False):
         super().__init__()
-        self.model, self.target = model, target
+        self.model, self.target, self.logp = model, target, logp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits, value = self.model(x)
-        return logits if self.target == "actor" else value
+        if self.target == "critic":
+            return value
+        return logits.log_softmax(-1) if self.logp else logits
 
 
 class _CaptumMethod(SaliencyMethod):
     """Shared plumbing for Captum's gradient attributions."""
 
-    def __init__(self, model: nn.Module, chunk: int = 32):
+    def __init__(self, model: nn.Module, chunk: int = 32, logp: bool = False, signed: bool = False):
         super().__init__(model)
-        self.chunk = chunk
+        self.chunk, self.logp, self.signed = chunk, logp, signed
+        if logp:
+            self.name = f"{self.name}-logp"
 
     def _attr(self, head: _Head, x: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
@@ -160,7 +188,7 @@ class _CaptumMethod(SaliencyMethod):
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
         check_choice("target", target, TARGETS)
         x = as_float_frames(self.model, frames)
-        head = _Head(self.model, target)
+        head = _Head(self.model, target, self.logp)
         idx = None
         if target == "actor":
             if actions is None:
@@ -174,7 +202,8 @@ class _CaptumMethod(SaliencyMethod):
             ti = None if idx is None else idx[s:s + self.chunk]
             maps.append(self._attr(head, xi, ti).detach())
         self.model.zero_grad(set_to_none=True)
-        return torch.cat(maps).abs()
+        out = torch.cat(maps)
+        return out if self.signed else out.abs()
 
 
 class Gradient(_CaptumMethod):
@@ -185,7 +214,7 @@ class Gradient(_CaptumMethod):
     def _attr(self, head, x, target):
         from captum.attr import Saliency
 
-        return Saliency(head).attribute(x, target=target, abs=True)
+        return Saliency(head).attribute(x, target=target, abs=not self.signed)
 
 
 class SmoothGrad(_CaptumMethod):
@@ -193,8 +222,9 @@ class SmoothGrad(_CaptumMethod):
 
     name = "smoothgrad"
 
-    def __init__(self, model: nn.Module, samples: int = 16, noise: float = 0.1, chunk: int = 32, seed: int = 0):
-        super().__init__(model, chunk)
+    def __init__(self, model: nn.Module, samples: int = 16, noise: float = 0.1, chunk: int = 32, seed: int = 0,
+                 logp: bool = False, signed: bool = False):
+        super().__init__(model, chunk, logp, signed)
         self.samples, self.noise, self.seed = samples, noise, seed
 
     def _attr(self, head, x, target):
@@ -203,7 +233,7 @@ class SmoothGrad(_CaptumMethod):
         torch.manual_seed(self.seed)
         return NoiseTunnel(Saliency(head)).attribute(
             x, nt_type="smoothgrad", nt_samples=self.samples, nt_samples_batch_size=self.chunk,
-            stdevs=self.noise, target=target, abs=True)
+            stdevs=self.noise, target=target, abs=not self.signed)
 
 
 class IntegratedGradients(_CaptumMethod):
@@ -211,8 +241,9 @@ class IntegratedGradients(_CaptumMethod):
 
     name = "integrated-gradients"
 
-    def __init__(self, model: nn.Module, samples: int = 32, chunk: int = 32):
-        super().__init__(model, chunk)
+    def __init__(self, model: nn.Module, samples: int = 32, chunk: int = 32, logp: bool = False,
+                 signed: bool = False):
+        super().__init__(model, chunk, logp, signed)
         self.samples = samples
 
     def _attr(self, head, x, target):
@@ -231,35 +262,24 @@ class GradCam(_CaptumMethod):
         from captum.attr import LayerAttribution, LayerGradCam
 
         layer = self.model.encoder.last_conv()
-        a = LayerGradCam(head, layer).attribute(x, target=target, relu_attributions=True)
+        a = LayerGradCam(head, layer).attribute(x, target=target, relu_attributions=not self.signed)
         return LayerAttribution.interpolate(a, (x.shape[2], x.shape[3]), interpolate_mode="bilinear")
-
-
-@dataclass
-class MethodOptions:
-    """Every method's settings; each method reads the ones it has."""
-
-    stride: int = 4
-    radius: float = 5.0
-    blur_sigma: float = 3.0
-    per_channel: bool = False
-    samples: int = 16
-    noise: float = 0.1
-    chunk: int | None = None
-    seed: int = 0
 
 
 def make_method(name: str, model: nn.Module, opts: MethodOptions | None = None) -> SaliencyMethod:
     """Build a method by name (one of ``METHODS``)."""
     check_choice("method", name, METHODS)
     o = opts or MethodOptions()
-    if name == "perturbation":
-        return Perturbation(model, o.stride, o.radius, o.blur_sigma, o.per_channel, o.chunk)
+    if name in PERTURBATION_SCORES:
+        return Perturbation(model, o.stride, o.radius, o.blur_sigma, o.per_channel, o.chunk,
+                            score=PERTURBATION_SCORES[name], signed=o.signed)
     chunk = o.chunk or 32
-    if name == "gradient":
-        return Gradient(model, chunk)
-    if name == "smoothgrad":
-        return SmoothGrad(model, o.samples, o.noise, chunk, o.seed)
-    if name == "integrated-gradients":
-        return IntegratedGradients(model, o.samples, chunk)
-    return GradCam(model, chunk)
+    base = name.removesuffix("-logp")
+    logp = base != name
+    if base == "gradient":
+        return Gradient(model, chunk, logp, o.signed)
+    if base == "smoothgrad":
+        return SmoothGrad(model, o.samples, o.noise, chunk, o.seed, logp, o.signed)
+    if base == "integrated-gradients":
+        return IntegratedGradients(model, o.samples, chunk, logp, o.signed)
+    return GradCam(model, chunk, signed=o.signed)

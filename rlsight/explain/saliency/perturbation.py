@@ -8,6 +8,24 @@ value (critic). Masks and blurred frames are built once as tensors; the (frame, 
 then go through the network in chunks of ``chunk`` inputs (perturbed frames
 built by broadcasting, one frame's masks at a time),
 and one forward pass serves the actor and the critic together.
+
+Besides that score (``"l2"``), ``score`` picks an action-specific one, computed
+from the same forward passes, with the chosen action a (``actions``, default the
+most likely action on the intact frame) and f(I) computed once per frame:
+
+- ``"logp"``: actor ``log p(a|I) - log p(a|I')``;
+- ``"prob"``: actor ``1 - p(a|I') / p(a|I)`` (the relative drop of p(a));
+- ``"sarfa"``: actor, SARFA (Puri et al., ICLR 2020, eq. 2): with
+  ``dP = p(a|I) - p(a|I')`` (specificity) and ``K = 1 / (1 + KL(P'_rem || P_rem))``
+  (relevance), where ``P_rem`` is the softmax over the other actions' logits, the
+  score is their harmonic mean ``2 K dP / (K + dP)`` where ``dP > 0``, else 0. The
+  KL puts the perturbed distribution first, as the paper's text does (below its
+  eq. 2); the authors' released chess and Atari code compute ``KL(P_rem || P'_rem)``
+  instead, which changes only the down-weighting factor K.
+- critic, for all three: the signed change of the value ``v(I) - v(I')``.
+
+These are signed (except SARFA's, which is >= 0): positive where blurring the
+region lowers p(a) or the value.
 """
 
 from __future__ import annotations
@@ -22,7 +40,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlsight.errors import RlsightError
+
 TARGETS = ("actor", "critic")
+SCORES = ("l2", "logp", "prob", "sarfa")
 
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> torch.Tensor:
@@ -184,26 +205,88 @@ def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return logits.float(), value.float().reshape(-1)
 
 
-def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor],
+class Reference:
+    """What the scores need from the intact frames, computed once per frame: logits
+    (N, A), value (N,), the chosen action (N, 1), its log-probability (N, 1), and for
+    SARFA the log-softmax over the other actions (N, A; -inf at the chosen one)."""
+
+    def __init__(self, out: tuple[torch.Tensor, torch.Tensor], actions: torch.Tensor | None, score: str):
+        if score not in SCORES:
+            raise RlsightError(f"unknown score {score!r}; valid: {', '.join(SCORES)}")
+        self.logits, self.value = out
+        self.score = score
+        self.action: torch.Tensor | None = None
+        self.logp: torch.Tensor | None = None
+        self.log_rem: torch.Tensor | None = None
+        if score == "l2":
+            return
+        a = self.logits.argmax(-1) if actions is None else torch.as_tensor(actions).to(self.logits.device)
+        self.action = a.long().reshape(-1, 1)
+        if self.action.shape[0] != self.logits.shape[0]:
+            raise RlsightError(f"actions: {self.action.shape[0]} for {self.logits.shape[0]} frames")
+        self.logp = self.logits.log_softmax(-1).gather(1, self.action)  # (N, 1)
+        self.log_rem = _log_rem(self.logits, self.action) if score == "sarfa" else None
+
+    def rows(self, i: int, j: int, repeats: int = 1) -> Reference:
+        """Frames i..j, each repeated ``repeats`` times (rows of a batch)."""
+        r = copy.copy(self)
+        for k in ("logits", "value", "action", "logp", "log_rem"):
+            v = getattr(self, k)
+            if v is not None:
+                v = v[i:j]
+                setattr(r, k, v.repeat_interleave(repeats, 0) if repeats > 1 else v)
+        return r
+
+
+def _log_rem(logits: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """Log-softmax over every action but ``action`` (N, 1); -inf at ``action``."""
+    return logits.scatter(1, action, float("-inf")).log_softmax(-1)
+
+
+def _scores(out: tuple[torch.Tensor, torch.Tensor], ref: Reference,
             targets: Sequence[str]) -> dict[str, torch.Tensor]:
     s = {}
-    if "actor" in targets:
-        s["actor"] = 0.5 * (out[0] - ref[0]).pow(2).sum(-1)
+    if ref.score == "l2":
+        if "actor" in targets:
+            s["actor"] = 0.5 * (out[0] - ref.logits).pow(2).sum(-1)
+        if "critic" in targets:
+            s["critic"] = 0.5 * (out[1] - ref.value).pow(2)
+        return s
     if "critic" in targets:
-        s["critic"] = 0.5 * (out[1] - ref[1]).pow(2)
+        s["critic"] = ref.value - out[1]
+    if "actor" in targets:
+        assert ref.action is not None and ref.logp is not None
+        action = ref.action.expand(out[0].shape[0], 1)  # one frame's reference broadcasts over its masks
+        logp = out[0].log_softmax(-1).gather(1, action)  # (B, 1)
+        if ref.score == "logp":
+            s["actor"] = (ref.logp - logp).squeeze(1)
+        elif ref.score == "prob":
+            s["actor"] = -torch.expm1(logp - ref.logp).squeeze(1)
+        else:  # sarfa
+            assert ref.log_rem is not None
+            dp = (ref.logp.exp() - logp.exp()).squeeze(1)
+            log_rem = _log_rem(out[0], action)
+            p_rem = log_rem.exp()
+            terms = p_rem * (log_rem - ref.log_rem)
+            kl = torch.where(p_rem > 0, terms, torch.zeros_like(terms)).sum(-1)
+            k = 1.0 / (1.0 + kl)
+            s["actor"] = torch.where(dp > 0, 2 * k * dp / (k + dp), torch.zeros_like(dp))
     return s
 
 
 def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,
                         blurred: torch.Tensor | None = None, targets: Sequence[str] = TARGETS,
                         per_channel: bool = False, chunk: int = 32, blur_sigma: float = 3.0,
-                        network: nn.Module | None = None) -> dict[str, torch.Tensor]:
+                        network: nn.Module | None = None, score: str = "l2",
+                        actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Scores on the mask grid, batched.
 
     frames: float (N, C, H, W) in [0, 1]; masks: (K, H, W). Returns, per target,
     (N, K) scores, or (N, C, K) with ``per_channel`` (each channel perturbed on
     its own). ``network`` is what runs the batches (default: ``model`` itself;
-    ``inference_network(model, ...)`` is faster on the CPU).
+    ``inference_network(model, ...)`` is faster on the CPU). ``score`` is one of
+    ``SCORES`` (module docstring); ``actions`` (N,) the chosen actions for the
+    action-specific scores (default: each frame's most likely action).
     """
     net = network if network is not None else model
     n, c, h, w = frames.shape
@@ -223,10 +306,10 @@ def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Ten
     else:
         fr = frames
     with torch.inference_mode():
-        ref = _outputs(net, frames)
+        ref = Reference(_outputs(net, frames), actions, score)
         if per_frame >= chunk:  # slices of one frame's masks: broadcasting, no gathers
             for i in range(n):
-                r = (ref[0][i:i + 1], ref[1][i:i + 1])
+                r = ref.rows(i, i + 1)
                 for s in range(0, per_frame, chunk):
                     x = _perturbed(fr[i:i + 1], diff[i:i + 1], m[s:s + chunk], cl)
                     sc = _scores(_outputs(net, x), r, targets)
@@ -237,7 +320,7 @@ def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Ten
             for i in range(0, n, g):
                 j = min(n, i + g)
                 x = _perturbed(fr[i:j, None], diff[i:j, None], m[None], cl)
-                r = (ref[0][i:j].repeat_interleave(per_frame, 0), ref[1][i:j].repeat_interleave(per_frame, 0))
+                r = ref.rows(i, j, per_frame)
                 sc = _scores(_outputs(net, x), r, targets)
                 for t in targets:
                     out[t][i:j] = sc[t].reshape(j - i, per_frame)
@@ -247,7 +330,8 @@ def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Ten
 
 def loop_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,
                 blurred: torch.Tensor | None = None, targets: Sequence[str] = TARGETS,
-                blur_sigma: float = 3.0) -> dict[str, torch.Tensor]:
+                blur_sigma: float = 3.0, score: str = "l2",
+                actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Reference: one forward pass per (frame, mask), all channels perturbed.
 
     Masks and blurred frames are precomputed and float32; returns (N, K) per target.
@@ -259,7 +343,7 @@ def loop_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,
     with torch.inference_mode():
         for i in range(n):
             img, blur = frames[i:i + 1], blurred[i:i + 1]
-            ref = _outputs(model, img)
+            ref = Reference(_outputs(model, img), None if actions is None else actions[i:i + 1], score)
             for j in range(k):
                 m = masks[j]
                 s = _scores(_outputs(model, img * (1 - m) + blur * m), ref, targets)

@@ -23,6 +23,7 @@ import torch
 from rlsight.config import GAMES, EnvConfig
 from rlsight.errors import RlsightError
 from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
+from rlsight.explain.saliency.options import PLAY
 from rlsight.explain.saliency.perturbation import TARGETS
 from rlsight.explain.saliency.render import (
     ModelFrame,
@@ -32,6 +33,7 @@ from rlsight.explain.saliency.render import (
     normalise,
     reduce_map,
 )
+from rlsight.explain.verdicts import caption, stored_verdicts
 from rlsight.models.sampling import sample_actions
 
 MODES = ("own", "replay")
@@ -139,9 +141,9 @@ def policy_outputs(model: torch.nn.Module, obs: np.ndarray, chunk: int = 256) ->
     return torch.cat(ps).numpy(), torch.cat(vs).numpy()
 
 
-def record(runs: Sequence[str | Path], game: str | None = None, level: int = 0, frames: int = 32,
-           method: str = "perturbation", target: str = "both", mode: str = "own", seed: int = 0,
-           start: int = 0, greedy: bool = False, device: str = "cpu",
+def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLAY.level, frames: int = PLAY.frames,
+           method: str = PLAY.method, target: str = PLAY.target, mode: str = PLAY.mode, seed: int = PLAY.seed,
+           start: int = PLAY.start, greedy: bool = PLAY.greedy, device: str = PLAY.device,
            method_options: MethodOptions | None = None, render: RenderOptions | None = None) -> SaliencyResult:
     """Play ``frames`` steps of ``game`` level ``level`` and return maps and composed frames."""
     check_choice("method", method, METHODS)
@@ -185,6 +187,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = 0, 
     heats = [{t: normalise(reduce_map(mm[t], ropts.reduce, ropts.sigma), ropts.normalize).numpy() for t in targets}
              for mm in maps]
     labels = [n for n, _, _ in models]
+    captions = [caption(method, stored_verdicts(r, method)) for r in runs]
     out = []
     for i in range(frames):
         parts = []
@@ -192,9 +195,9 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = 0, 
             note = "replay" if mode == "replay" and k > 0 else ("new episode" if tr.first[i] else "")
             parts.append(ModelFrame(label, background(tr.renders[i], tr.obs[i], ropts),
                                     {t: heats[k][t][i] for t in targets}, start + i, int(tr.actions[i]),
-                                    tr.probs[i], float(tr.values[i]), note))
+                                    tr.probs[i], float(tr.values[i]), note, captions[k]))
         out.append(compose(parts, targets, ropts))
     settings = {"runs": [str(r) for r in runs], "game": game, "level": level, "frames": frames, "seed": seed,
                 "start": start, "greedy": greedy, "method": method, "target": target, "mode": mode,
-                **dataclasses.asdict(mopts), **dataclasses.asdict(ropts)}
+                "captions": captions, **dataclasses.asdict(mopts), **dataclasses.asdict(ropts)}
     return SaliencyResult(labels, targets, maps, trajs, np.stack(out), settings)

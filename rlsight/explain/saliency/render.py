@@ -18,14 +18,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from rlsight.errors import RlsightError
+from rlsight.explain.saliency.options import (  # noqa: F401  (re-exported)
+    BACKGROUNDS,
+    CHANNEL_COLORS,
+    CMAP_EXAMPLES,
+    NORMALIZATIONS,
+    REDUCTIONS,
+    RenderOptions,
+)
 from rlsight.explain.saliency.perturbation import gaussian_blur
 
-CHANNEL_COLORS = ("red", "green", "blue")
-CMAP_EXAMPLES = ("jet", "inferno", "magma", "viridis", "turbo", "hot")
-REDUCTIONS = ("mean", "max")
-NORMALIZATIONS = ("frame", "video")
-BACKGROUNDS = ("render", "obs")
 # Procgen's 15 actions (the key combinations of procgen's env.py).
 ACTION_NAMES = ("left-down", "left", "left-up", "down", "noop", "up", "right-down", "right",
                 "right-up", "key-d", "key-a", "key-w", "key-s", "key-q", "key-e")
@@ -33,39 +35,6 @@ _BG = (24, 24, 28)
 _FG = (235, 235, 235)
 _BAR = (90, 160, 240)
 _TAKEN = (250, 180, 60)
-
-
-@dataclass
-class RenderOptions:
-    """How maps become pictures."""
-
-    color: str = "red"  # red, green, blue or a matplotlib colour-map name
-    intensity: float = 1.0  # channel overlays: added brightness at the map's maximum (1 = +255)
-    alpha: float = 0.6  # colour-map overlays: opacity at the map's maximum
-    sigma: float = 0.0  # Gaussian smoothing of the map, in observation pixels
-    reduce: str = "max"  # over the map's channels: mean or max
-    normalize: str = "frame"  # scale each map by its frame's maximum, or by the video's
-    background: str = "render"  # the 512x512 Procgen render, or the 64x64 observation scaled up
-    size: int = 384  # tile side in pixels
-    panel: bool = True  # side panel with step, action, probabilities and value
-
-    def validate(self) -> RenderOptions:
-        valid_colors = (*CHANNEL_COLORS, "or a matplotlib colour map such as " + ", ".join(CMAP_EXAMPLES))
-        if self.color not in CHANNEL_COLORS:
-            import matplotlib
-
-            if self.color not in matplotlib.colormaps:
-                raise RlsightError(f"unknown colour {self.color!r}; valid: {', '.join(valid_colors)}")
-        for kind, v, ok in (("channel reduction", self.reduce, REDUCTIONS),
-                            ("normalisation", self.normalize, NORMALIZATIONS),
-                            ("background", self.background, BACKGROUNDS)):
-            if v not in ok:
-                raise RlsightError(f"unknown {kind} {v!r}; valid: {', '.join(ok)}")
-        if self.size < 32 or self.size % 16:
-            raise RlsightError(f"tile size {self.size}: must be a multiple of 16, at least 32")
-        if self.intensity <= 0 or not 0 < self.alpha <= 1 or self.sigma < 0:
-            raise RlsightError("intensity must be > 0, alpha in (0, 1], sigma >= 0")
-        return self
 
 
 def reduce_map(maps: torch.Tensor, how: str = "max", sigma: float = 0.0) -> torch.Tensor:
@@ -175,9 +144,13 @@ def side_panel(height: int, width: int, step: int, action: int, probs: np.ndarra
 
 
 def header(width: int, height: int, text: str) -> np.ndarray:
+    """A title bar; the font shrinks (down to 7 px) until ``text`` fits the width."""
     img = Image.new("RGB", (width, height), _BG)
     d = ImageDraw.Draw(img)
-    d.text((6, max(0, height // 2 - height * 0.35)), text, fill=_FG, font=_font(max(9, int(height * 0.7))))
+    px = max(9, int(height * 0.7))
+    while px > 7 and d.textlength(text, font=_font(px)) > width - 12:
+        px -= 1
+    d.text((6, max(0, height // 2 - px // 2)), text, fill=_FG, font=_font(px))
     return np.asarray(img)
 
 
@@ -193,6 +166,7 @@ class ModelFrame:
     probs: np.ndarray
     value: float
     note: str = ""
+    caption: str = ""  # the method and its stored faithfulness verdict (or "unchecked")
 
 
 def compose(models: Sequence[ModelFrame], targets: Sequence[str], opts: RenderOptions) -> np.ndarray:
@@ -204,7 +178,8 @@ def compose(models: Sequence[ModelFrame], targets: Sequence[str], opts: RenderOp
             tiles.append(side_panel(opts.size, panel_width(opts.size), mf.step, mf.action, mf.probs,
                                     mf.value, mf.note))
         row = np.concatenate(tiles, axis=1)
-        top = header(row.shape[1], header_height(opts.size), mf.label)
+        title = f"{mf.label} | {mf.caption}" if mf.caption else mf.label
+        top = header(row.shape[1], header_height(opts.size), title)
         block = np.concatenate([top, row], axis=0)
         if blocks:  # a thin separator between models
             block = block.copy()

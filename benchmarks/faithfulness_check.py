@@ -1,0 +1,112 @@
+"""The faithfulness check's wall time on one IMPALA model: the full check and ``--quick``.
+
+    python benchmarks/faithfulness_check.py                        # the original's best starpilot model
+    python benchmarks/faithfulness_check.py --write BENCHMARKS.md
+
+Full: 256 frames, every method, cascading randomisation per block, 20-step
+deletion and insertion (the default of ``rlsight saliency-check``). Quick: 64
+frames, top-block randomisation only. Both on the same imported checkpoint, with
+the original's 500-level Nature-DQN model as the other model, after the state
+dataset is recorded (timed on its own: it is recorded once per run). Per-method
+seconds come from the check's progress messages. The load average is printed:
+the machine may be shared, which makes every figure slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import add_machine_argument, hardware, write_section  # noqa: E402
+
+SHARED = Path(os.environ.get("RLSIGHT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+BEST = SHARED / "seed/experiments/5_500_lvls_impala_valclip/model_5_500_lvls_impala_valclip.pt"
+OTHER = SHARED / "seed/experiments/2_500_lvls/model_2_500_lvls.pt"
+TARGET_FULL, TARGET_QUICK = 15 * 60, 2 * 60
+
+
+def timed_check(run: Path, other: Path | None, quick: bool, methods: list[str] | None) -> tuple[float, dict, dict]:
+    """(seconds, per-method seconds, result) of one check."""
+    from rlsight.explain.faithfulness.check import check_run
+
+    marks: list[tuple[float, str]] = []
+
+    def say(msg: str) -> None:
+        marks.append((time.perf_counter(), msg))
+        print(f"  {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    res = check_run(run, methods, other=other, quick=quick, say=say)
+    total = time.perf_counter() - t0
+    ends = [t for t, _ in marks[1:]] + [t0 + total]
+    per = {m.split()[1]: e - t for (t, m), e in zip(marks, ends) if m.startswith("checking ")}
+    return total, per, res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default=str(BEST), help="IMPALA checkpoint of the original project")
+    ap.add_argument("--other", default=str(OTHER), help="the other model's checkpoint ('' for none)")
+    ap.add_argument("--methods", default=None, help="comma-separated methods (default: every one)")
+    ap.add_argument("--skip-full", action="store_true", help="time --quick only")
+    ap.add_argument("--results", default=None, metavar="PATH", help="also write the full check's results (JSON; --skip-full: the quick one's)")
+    ap.add_argument("--write", default=None, metavar="BENCHMARKS.md", help="write the section to this file")
+    add_machine_argument(ap)
+    args = ap.parse_args()
+
+    import torch
+
+    from rlsight.explain.states import load_or_record_states
+    from rlsight.runs.importer import import_seed
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    methods = args.methods.split(",") if args.methods else None
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = import_seed(args.checkpoint, "starpilot", Path(tmp) / "best").path
+        other = import_seed(args.other, "starpilot", Path(tmp) / "other").path if args.other else None
+        t = time.perf_counter()
+        load_or_record_states(run)
+        rec = time.perf_counter() - t
+        print(f"state dataset recorded in {rec:.1f} s", flush=True)
+        quick_s, quick_per, quick_res = timed_check(run, other, True, methods)
+        print(f"quick: {quick_s:.1f} s ({quick_per})", flush=True)
+        full_s, full_per, res = (math_nan(), {}, None) if args.skip_full else timed_check(run, other, False, methods)
+        print(f"full: {full_s:.1f} s ({full_per})", flush=True)
+        res = res if res is not None else quick_res
+        if res is not None:
+            from rlsight.explain.faithfulness.check import to_json
+            from rlsight.explain.faithfulness.report import format_result
+
+            print(format_result(res), flush=True)
+            if args.results:
+                Path(args.results).write_text(to_json(res) + "\n")
+    load_after = os.getloadavg()
+    rows = ["| check | seconds | target | per method (s) |", "| --- | --- | --- | --- |",
+            f"| full (256 frames, cascade per block) | {'not run' if args.skip_full else f'{full_s:.0f}'} | "
+            f"{TARGET_FULL} | " + ", ".join(f"{m} {s:.0f}" for m, s in full_per.items()) + " |",
+            f"| quick (64 frames, top block) | {quick_s:.0f} | {TARGET_QUICK} | "
+            + ", ".join(f"{m} {s:.0f}" for m, s in quick_per.items()) + " |"]
+    cmd = "python benchmarks/faithfulness_check.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    body = (f"`{cmd.strip()}` on {hardware()}, {time.strftime('%Y-%m-%d')}; load average "
+            f"{load[0]:.1f} before, {load_after[0]:.1f} after (the machine was shared). The original's best "
+            f"starpilot model (IMPALA), the other model its 500-level Nature-DQN; recording the state dataset "
+            f"(4,096 frames, once per run) took {rec:.0f} s and is not counted.\n\n" + "\n".join(rows))
+    print(body)
+    if args.write:
+        write_section(Path(args.write), "faithfulness-check", "Saliency faithfulness check: wall time", body)
+    return 0
+
+
+def math_nan() -> float:
+    return float("nan")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""The faithfulness check of one run: every method x target scored on the run's state dataset.
+
+For each saliency method and target (actor: the probability of the action the
+policy took; critic: the value) this measures, on the same frames:
+
+- model randomisation (Adebayo et al. 2018), cascading from the top block
+  (``quick``: the top block only): rank correlation of the trained model's maps
+  with the randomised model's, with and without absolute values, over all pixels
+  and over the pixels where either map is nonzero;
+- deletion and insertion AUC (pixels blurred or revealed in the map's order) and
+  their ratio to a random order's;
+- two baselines on the deletion test: a Sobel edge map (knows nothing of the model)
+  and, with ``other``, the same method's map computed on another model;
+- stability: max-sensitivity under small input noise;
+- fps: frames per second of the method (all checked targets together).
+
+Every figure carries a bootstrap confidence interval over frames. ``verdict``
+turns three criteria into "faithful" / "weak" / "fails" (docs/saliency.md).
+The result is stored in ``RUN/explain/faithfulness.json``, merged per method and
+target with what is stored already.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlsight import __version__
+from rlsight.errors import RlsightError
+from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
+from rlsight.explain.saliency.options import CHECK, CheckOptions
+from rlsight.explain.saliency.perturbation import TARGETS
+from rlsight.explain.states import (
+    DEFAULT_STATES,
+    States,
+    StatesSpec,
+    check_game,
+    load_or_record_states,
+)
+from rlsight.explain.verdicts import (
+    CORRELATION_LIMIT,
+    CRITERIA,
+    RESULT_FORMAT,
+    load_results,
+    result_path,
+)
+from rlsight.runs import RunDir
+from rlsight.runs.atomic import atomic_write_text
+
+VERDICTS = ("faithful", "weak", "fails")
+
+
+# -- small pure pieces ----------------------------------------------------------------------
+def interval(values, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
+    """Bootstrap CI over frames as ``{mean, low, high, n}``; NaNs (e.g. constant maps) are
+    left out; all-NaN gives NaNs and n 0."""
+    from rlsight.explain.faithfulness.bootstrap import bootstrap_ci
+
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
+    ci = bootstrap_ci(v, n_resamples=opts.resamples, confidence=opts.confidence, seed=seed)
+    return {"mean": float(ci.mean), "low": float(ci.low), "high": float(ci.high), "n": int(v.size)}
+
+
+def below(a: dict | None, b: dict | None) -> bool | None:
+    """True when interval ``a`` lies entirely below ``b``; None when either is missing."""
+    if a is None or b is None:
+        return None
+    return bool(a["high"] < b["low"])  # NaN compares False
+
+
+def verdict(criteria: dict[str, bool | None]) -> dict:
+    """"faithful" when every checked criterion holds, "fails" when none does, "weak"
+    otherwise. A criterion that is None (not checked: no other model) is left out,
+    and ``label`` says which were checked."""
+    checked = {k: v for k, v in criteria.items() if v is not None}
+    met = [k for k, v in checked.items() if v]
+    word = "fails" if not met else "faithful" if len(met) == len(checked) else "weak"
+    missing = [k for k in criteria if criteria[k] is None]
+    label = word if not missing else f"{word} (on {', '.join(checked)}; {', '.join(missing)} not checked)"
+    return {"verdict": word, "label": label, "met": met, "checked": list(checked)}
+
+
+def ratio_interval(a, b, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
+    """mean(a) / mean(b) over the frames where both are finite, with a paired percentile
+    bootstrap CI over frames (the frames resampled together for a and b). A ratio of
+    means, not a mean of per-frame ratios, which frames with a near-zero random AUC
+    would dominate."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    nan = {"mean": math.nan, "low": math.nan, "high": math.nan, "n": int(a.size)}
+    if a.size == 0 or b.mean() == 0:
+        return nan
+    mean = float(a.mean() / b.mean())
+    if a.size < 2 or (np.all(a == a[0]) and np.all(b == b[0])):
+        return {**nan, "mean": mean, **({"low": mean, "high": mean} if a.size >= 2 else {})}
+    from scipy.stats import bootstrap
+
+    def stat(x, y, axis=-1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return x.mean(axis) / y.mean(axis)
+
+    res = bootstrap((a, b), stat, paired=True, vectorized=True, n_resamples=opts.resamples,
+                    confidence_level=opts.confidence, method="percentile", random_state=np.random.default_rng(seed))
+    ci = res.confidence_interval
+    return {"mean": mean, "low": float(ci.low), "high": float(ci.high), "n": int(a.size)}
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+# -- the check ----------------------------------------------------------------------------
+def check_methods(methods: Sequence[str] | None) -> list[str]:
+    """The methods to check (default: every one), each validated."""
+    out = list(methods) if methods else list(METHODS)
+    for m in out:
+        check_choice("method", m, METHODS)
+    return out
+
+
+def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, targets: Sequence[str] = TARGETS,
+              other: str | Path | RunDir | None = None, frames: int | None = None, quick: bool = False,
+              method_options: MethodOptions | None = None, opts: CheckOptions = CHECK, device: str = "cpu",
+              spec: StatesSpec = DEFAULT_STATES, save: bool = True,
+              say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
+    """Score every method x target on the run's state dataset (recorded first when
+    missing); returns the result dict and, with ``save``, merges it into
+    ``RUN/explain/faithfulness.json``."""
+    from rlsight.runs.load import load_policy
+
+    names = check_methods(methods)
+    for t in targets:
+        check_choice("target", t, TARGETS)
+    n = frames or (opts.quick_frames if quick else opts.frames)
+    rd = run if isinstance(run, RunDir) else RunDir.open(run)
+    model, cfg, step = load_policy(rd, device)
+    other_rd = None
+    if other is not None:  # fail before the slow part
+        other_rd = other if isinstance(other, RunDir) else RunDir.open(other)
+        og = other_rd.config().env.game
+        if og != cfg.env.game:
+            raise RlsightError(f"--other {other_rd.name} was trained on {og}, {rd.name} on {cfg.env.game}; "
+                               "the other-model baseline needs a model of the same game")
+    states = load_or_record_states(rd, spec, device, say).subset(n)
+    check_game(states.game, cfg.env.game, f"run {rd.name}")
+    other_model = load_policy(other_rd, device)[0] if other_rd is not None else None
+    mopts = method_options or MethodOptions()
+    t0 = time.perf_counter()
+    results = score_methods(model, states, names, targets, other_model, quick, mopts, opts, say)
+    settings = {"frames": n, "quick": quick, "randomisation": "top block" if quick else "cascade per block",
+                "deletion_steps": opts.deletion_steps, "blur_sigma": opts.blur_sigma,
+                "bootstrap_resamples": opts.resamples, "confidence": opts.confidence,
+                "stability": {"radius": opts.stability_radius, "samples": opts.stability_samples,
+                              "frames": min(n, opts.quick_stability_frames if quick else opts.stability_frames)},
+                "seed": opts.seed, "method_options": dataclasses.asdict(mopts),
+                "states": {k: states.meta.get(k) for k in ("levels", "steps", "seed", "first_level", "frames")},
+                "other": None if other_rd is None else str(other_rd.path)}
+    out = {"format": RESULT_FORMAT, "run": str(rd.path), "game": cfg.env.game, "encoder": cfg.model.encoder,
+           "model_step": step, "other": None if other_rd is None else {
+               "run": str(other_rd.path), "encoder": other_rd.config().model.encoder},
+           "settings": settings, "criteria": CRITERIA, "rlsight_version": __version__,
+           "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(time.perf_counter() - t0, 1),
+           "results": results}
+    if save:
+        store(rd, out)
+    return out
+
+
+def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], targets: Sequence[str],
+                  other_model: torch.nn.Module | None, quick: bool, mopts: MethodOptions,
+                  opts: CheckOptions = CHECK, say: Callable[[str], None] = lambda m: None) -> dict:
+    """{method: {target: measures}} on ``states`` (see the module docstring)."""
+    from rlsight.explain.faithfulness.baselines import edge_maps, random_maps
+
+    frames = torch.from_numpy(states.obs)
+    actions = torch.from_numpy(states.actions)
+    curves = _curves_fn(model, frames, actions, opts)
+    base = {"random": random_maps(frames, opts.seed), "edge": edge_maps(frames)}
+    base_curves = {t: {k: curves(m, t) for k, m in base.items()} for t in targets}
+    out: dict = {}
+    for name in names:
+        say(f"checking {name} on {len(frames)} frames ...")
+        method = make_method(name, model, mopts)
+        t0 = time.perf_counter()
+        maps = method.attribute_all(frames, targets, actions)
+        fps = len(frames) / max(time.perf_counter() - t0, 1e-9)
+        other_maps = None
+        if other_model is not None:
+            om = make_method(name, other_model, mopts)
+            other_maps = om.attribute_all(frames, targets, actions)
+        cascade = _randomisation(model, frames, name, targets, mopts, actions, quick, opts)
+        out[name] = {}
+        for t in targets:
+            own = curves(maps[t], t)
+            rnd, edge = base_curves[t]["random"], base_curves[t]["edge"]
+            entry = {
+                "deletion": _auc(own, rnd, "deletion", opts),
+                "insertion": _auc(own, rnd, "insertion", opts),
+                "random": {"deletion_auc": interval(rnd.deletion_auc, opts),
+                           "insertion_auc": interval(rnd.insertion_auc, opts)},
+                "edge": _auc(edge, rnd, "deletion", opts),
+                "other": "n/a" if other_maps is None else _auc(curves(other_maps[t], t), rnd, "deletion", opts),
+                "randomisation": cascade[t],
+                "stability": _stability(method, frames, t, actions, opts, quick),
+                "fps": round(fps, 2),
+            }
+            other_auc = None if entry["other"] == "n/a" else entry["other"]["auc"]
+            crit = {"a": _below_limit(cascade[t]["criterion"]),
+                    "b": below(entry["deletion"]["auc"], entry["edge"]["auc"]),
+                    "c": below(entry["deletion"]["auc"], other_auc)}
+            entry["criteria"] = crit
+            entry.update(verdict(crit))
+            out[name][t] = entry
+    return out
+
+
+def _below_limit(ci: dict) -> bool:
+    return bool(ci["n"] > 0 and ci["mean"] < CORRELATION_LIMIT)
+
+
+def _curves_fn(model, frames, actions, opts: CheckOptions):
+    """A function (maps, target) -> Curves on these frames, with one network built for every call."""
+    from rlsight.explain.faithfulness.deletion import deletion_insertion
+    from rlsight.explain.saliency.methods import as_float_frames
+    from rlsight.explain.saliency.perturbation import inference_network
+
+    x = as_float_frames(model, frames[:1])
+    net = inference_network(model, x.expand(32, *x.shape[1:]).contiguous()) if x.device.type == "cpu" else model
+
+    def curves(maps, target):
+        return deletion_insertion(model, frames, maps, target, actions=actions if target == "actor" else None,
+                                  steps=opts.deletion_steps, blur_sigma=opts.blur_sigma, network=net)
+    return curves
+
+
+def _auc(c, rnd, kind: str, opts: CheckOptions) -> dict:
+    """AUC of ``kind`` with its CI, and its ratio to the random order's (ratio of means)."""
+    a = _np(getattr(c, f"{kind}_auc"))
+    r = _np(getattr(rnd, f"{kind}_auc"))
+    return {"auc": interval(a, opts), "ratio_to_random": ratio_interval(a, r, opts)}
+
+
+def _randomisation(model, frames, name, targets, mopts, actions, quick: bool, opts: CheckOptions) -> dict:
+    """Per target: the cascade's steps (each with the four correlations of ``CASCADE_STATS``
+    and their CIs) and ``criterion``, the abs / nonzero-pixel correlation of the last step
+    (full: every block randomised; ``quick``: the top block only)."""
+    from rlsight.explain.faithfulness.randomisation import cascading_randomisation
+
+    steps = top_block_randomisation(model, frames, name, targets, mopts, opts.seed, actions) if quick else \
+        cascading_randomisation(model, frames, name, targets, mopts, seed=opts.seed, actions=actions,
+                                max_steps=opts.cascade_steps)
+    out = {}
+    for t in targets:
+        rows = [{"layer": s.group, **{k: interval(v, opts) for k, v in s.per_frame[t].items()}} for s in steps]
+        out[t] = {"steps": rows, "criterion": rows[-1]["abs_nonzero"], "criterion_step": rows[-1]["layer"]}
+    return out
+
+
+def top_block_randomisation(model, frames, name, targets, mopts, seed, actions) -> list:
+    """The first step of ``cascading_randomisation`` alone (the top layer group
+    re-initialised), without computing the steps below it."""
+    import copy
+
+    from rlsight.explain.faithfulness.randomisation import (
+        CascadeStep,
+        layer_groups,
+        map_correlations,
+    )
+
+    o = dataclasses.replace(mopts, signed=True)  # as the cascade does
+    label, names = layer_groups(model)[0]
+    first = make_method(name, model, o)
+    trained = first.attribute_all(frames, targets, actions)
+    fresh = copy.deepcopy(model).eval()
+    torch.manual_seed(seed)
+    for n in names:
+        for m in fresh.get_submodule(n).modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    second = first.for_model(fresh) if hasattr(first, "for_model") else make_method(name, fresh, o)
+    random = second.attribute_all(frames, targets, actions)
+    return [CascadeStep(label, list(names), {t: map_correlations(trained[t], random[t]) for t in targets})]
+
+
+def _stability(method, frames, target, actions, opts: CheckOptions, quick: bool = False) -> dict:
+    from rlsight.explain.faithfulness.stability import max_sensitivity
+
+    k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
+    v = max_sensitivity(method, frames[:k], target, actions=actions[:k] if target == "actor" else None,
+                        radius=opts.stability_radius, samples=opts.stability_samples, seed=opts.seed)
+    return interval(_np(v), opts)
+
+
+# -- storage --------------------------------------------------------------------------------
+def store(run: RunDir, result: dict) -> Path:
+    """Merge ``result`` into the stored file: each method x target keeps the newest entry,
+    with the settings it was made with."""
+    p = result_path(run)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    old = load_results(run) or {"format": RESULT_FORMAT, "results": {}}
+    entry_meta = {k: result[k] for k in ("settings", "other", "model_step", "created", "rlsight_version")}
+    merged = {**old, **{k: v for k, v in result.items() if k != "results"}}
+    merged["results"] = {m: dict(v) for m, v in old.get("results", {}).items()}
+    for m, per_target in result["results"].items():
+        for t, e in per_target.items():
+            merged["results"].setdefault(m, {})[t] = {**e, "check": entry_meta}
+    atomic_write_text(p, to_json(merged))
+    return p
+
+
+def to_json(obj) -> str:
+    """Strict JSON (NaN and infinities as null)."""
+    return json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False)
+
+
+def _clean(o):
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+

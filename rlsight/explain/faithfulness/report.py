@@ -1,0 +1,72 @@
+"""Faithfulness results as text (the ``rlsight saliency-check`` table) and table rows
+(the HTML report): one place that decides what is shown."""
+
+from __future__ import annotations
+
+import math
+
+COLUMNS = ("method", "target", "randomisation corr. (nonzero px)", "deletion / random", "insertion / random",
+           "edge: deletion / random", "other model: deletion / random", "stability (max-sens.)", "fps", "verdict")
+
+
+def fmt_ci(ci) -> str:
+    """"0.17 [0.16, 0.18]", or "n/a"."""
+    if not isinstance(ci, dict):
+        return "n/a"
+    m, lo, hi = (ci.get(k) for k in ("mean", "low", "high"))
+    if m is None or (isinstance(m, float) and math.isnan(m)):
+        return "n/a"
+    return f"{m:.3g} [{_g(lo)}, {_g(hi)}]"
+
+
+def _g(v) -> str:
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+
+
+def _ratio(part) -> str:
+    return fmt_ci(part.get("ratio_to_random")) if isinstance(part, dict) else "n/a"
+
+
+def rows(result: dict) -> list[list[str]]:
+    """One row of strings per method x target, in ``COLUMNS`` order."""
+    out = []
+    for method, per_target in (result.get("results") or {}).items():
+        for target, e in per_target.items():
+            out.append([method, target, fmt_ci((e.get("randomisation") or {}).get("criterion")),
+                        _ratio(e.get("deletion")), _ratio(e.get("insertion")), _ratio(e.get("edge")),
+                        _ratio(e.get("other")), fmt_ci(e.get("stability")),
+                        f"{e['fps']:.1f}" if isinstance(e.get("fps"), (int, float)) else "n/a",
+                        str(e.get("label", e.get("verdict", "")))])
+    return out
+
+
+def header(result: dict) -> str:
+    """One line: run, game, model, frames, randomisation mode, other model."""
+    s = result.get("settings", {})
+    other = result.get("other")
+    o = f"{other['run']} ({other.get('encoder', '?')})" if other else "n/a (no --other run)"
+    return (f"{result.get('run')}: {result.get('game')}, {result.get('encoder')} at step {result.get('model_step')}; "
+            f"{s.get('frames')} frames of its state dataset, randomisation: {s.get('randomisation')}; "
+            f"other model: {o}")
+
+
+def format_result(result: dict) -> str:
+    """The text table, then a verdict line per method (per target)."""
+    rs = rows(result)
+    table = [list(COLUMNS), *rs]
+    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS) - 1)]
+    lines = [header(result), "AUC ratios are to a random pixel order (lower deletion, higher insertion: better); "
+             "intervals are 95% bootstrap CIs over frames."]
+    for r in table:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)))
+    lines.append("verdicts (a: randomisation corr. < 0.5 on nonzero pixels; b: deletion below the edge map's; "
+                 "c: below the other model's map's; CIs not overlapping):")
+    by_method: dict[str, list[str]] = {}
+    for method, per_target in (result.get("results") or {}).items():
+        for target, e in per_target.items():
+            crit = e.get("criteria", {})
+            marks = ", ".join(f"{k} {'yes' if v else 'n/a' if v is None else 'no'}" for k, v in crit.items())
+            by_method.setdefault(method, []).append(f"{target} {e.get('label', e.get('verdict'))} ({marks})")
+    for method, parts in by_method.items():
+        lines.append(f"  {method}: " + "; ".join(parts))
+    return "\n".join(lines)

@@ -82,17 +82,3 @@ def original_run_impala(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("original") / "best"
     import_checkpoint(ck, "starpilot", d)
     return d
-
-
-# The names before the predecessor project was called "the original project" (for tests written on
-# branches that predate the rename); remove once no test uses them.
-@pytest.fixture(scope="session")
-def seed_run_nature(original_run_nature) -> Path:
-    """Old name of ``original_run_nature``."""
-    return original_run_nature
-
-
-@pytest.fixture(scope="session")
-def seed_run_impala(original_run_impala) -> Path:
-    """Old name of ``original_run_impala``."""
-    return original_run_impala

@@ -186,13 +186,13 @@ def test_check_scores_every_metric_with_intervals_and_stores_it(tmp_path):
     assert stored["settings"]["frames"] == 4 and stored["settings"]["quick"] is True
 
 
-@pytest.mark.seed
-def test_cli_json_on_an_imported_checkpoint_prints_every_metric(seed_run_nature, tmp_path, capsys):
+@pytest.mark.original
+def test_cli_json_on_an_imported_checkpoint_prints_every_metric(original_run_nature, tmp_path, capsys):
     """Acceptance: ``saliency-check RUN --json`` on an imported original checkpoint."""
     import shutil
 
     run = tmp_path / "run"
-    shutil.copytree(seed_run_nature, run)
+    shutil.copytree(original_run_nature, run)
     assert main(["saliency-check", str(run), "--quick", "--frames", "16", "--method", "gradient", "--json"]) == 0
     out, err = capsys.readouterr()
     assert "recording 4096 frames" in err

@@ -15,3 +15,7 @@ class RunDirError(RlsightError):
 
 class SystemLibraryError(RlsightError):
     """A system library that a dependency loads at run time is missing."""
+
+
+class DiskFullError(RunDirError):
+    """A write failed because its disk is full (ENOSPC) or the user's quota is used up (EDQUOT)."""

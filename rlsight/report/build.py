@@ -25,6 +25,8 @@ from rlsight.analysis.summary import summary_table
 from rlsight.analysis.tables import display_frame, number
 from rlsight.errors import RlsightError
 from rlsight.report.media import Video, find_videos
+from rlsight.runs import faults
+from rlsight.runs.atomic import disk_full_as_error
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = ("report.js", "report.css")
@@ -83,9 +85,15 @@ def _check_out(out: Path) -> None:
 
 def _replace_dir(out: Path, fill) -> None:
     """Build in a sibling temporary folder, then swap it in (an old report is removed last)."""
+    with disk_full_as_error(out):
+        _swap_in(out, fill)
+
+
+def _swap_in(out: Path, fill) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         fill(tmp)
+        faults.point("report", out)
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{time.time_ns()}")

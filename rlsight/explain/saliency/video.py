@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from rlsight.errors import RlsightError
+from rlsight.runs import faults
+from rlsight.runs.atomic import disk_full_as_error
 
 FORMATS = (".mp4", ".gif", ".png")
 
@@ -83,6 +85,13 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
     resolve_output(path, settings or {}, overwrite)
     comment = json.dumps(settings or {}, sort_keys=True, default=str)
     suffix = path.suffix.lower()
+    with disk_full_as_error(path):
+        _write_atomic(path, frames, fps, comment, suffix, grid_cols, overwrite)
+    return path
+
+
+def _write_atomic(path: Path, frames: np.ndarray, fps: float, comment: str, suffix: str, grid_cols: int | None,
+                  overwrite: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -97,6 +106,7 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
             info = PngImagePlugin.PngInfo()
             info.add_text("rlsight", comment)
             Image.fromarray(img).save(tmp, pnginfo=info)
+        faults.point("video", path)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; outputs are ordinary files
@@ -106,7 +116,6 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def _write_mp4(path: Path, frames: np.ndarray, fps: float, comment: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import torch
@@ -15,7 +17,19 @@ from rlsight.runs.atomic import atomic_write, atomic_write_text
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda p: save_file(tensors, str(p), metadata={k: str(v) for k, v in (meta or {}).items()}))
+    text_meta = {k: str(v) for k, v in (meta or {}).items()}
+
+    def write(p: Path) -> None:
+        try:
+            save_file(tensors, str(p), metadata=text_meta)
+        except SafetensorError as e:  # its I/O errors (a full disk) arrive as text: "... (os error 28)"
+            m = re.search(r"os error (\d+)", str(e))
+            if m:
+                code = int(m.group(1))
+                raise OSError(code, os.strerror(code), str(p)) from None
+            raise
+
+    atomic_write(path, write)
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

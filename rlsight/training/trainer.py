@@ -22,6 +22,7 @@ from rlsight.errors import DiskFullError, RlsightError
 from rlsight.models import build_model
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
+from rlsight.runs.atomic import DISK_FULL, disk_full_message
 from rlsight.runs.checkpoint import save_json, save_tensors
 from rlsight.runs.lock import RunLock
 from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
@@ -134,9 +135,13 @@ class Trainer:
             self.run.remove_temporaries()  # left by a killed writer; safe only under the lock
             try:
                 return self._train()
-            except DiskFullError as e:
-                raise DiskFullError(f"{e}. Training stopped at update {getattr(self, 'update', 0)}; after freeing space, "
-                                    f"`rlsight train --resume {self.run.path}` continues from the newest checkpoint") from None
+            except (DiskFullError, OSError) as e:
+                if isinstance(e, OSError) and e.errno not in DISK_FULL:  # e.g. from TensorBoard's writer
+                    raise
+                what = str(e) if isinstance(e, DiskFullError) else disk_full_message(self.run.path)
+                raise DiskFullError(f"{what}. Training stopped at update {getattr(self, 'update', 0)}; after freeing "
+                                    f"space, `rlsight train --resume {self.run.path}` continues from the newest "
+                                    "checkpoint") from None
 
     def _train(self) -> RunDir:
         self._setup()

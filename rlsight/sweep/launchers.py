@@ -235,7 +235,13 @@ class SlurmLauncher:
             t.set_user_attr(SLURM_JOB, job.job_id)
             t.set_user_attr(LOG, str(job.paths.stdout))
         self.say(f"submitted {n} trial(s) as SLURM job array {jobs[0].job_id.split('_')[0]}")
-        pending = dict(zip(numbers, (j.job_id for j in jobs)))
+        self.wait_jobs(dict(zip(numbers, (j.job_id for j in jobs))), report)
+
+    def wait_jobs(self, pending: dict[int, str], report: Callable[[int], None]) -> None:
+        """Poll until every job {trial number: job id} has ended for good, reporting each trial
+        as its job ends. A job that squeue stops listing counts as ended only after two polls
+        and once scontrol confirms it (a requeued job must not end its trial)."""
+        pending = dict(pending)
         missing: dict[int, int] = {}  # polls in a row in which squeue did not list the job
         while pending:
             time.sleep(self.poll_s)

@@ -52,7 +52,7 @@ def assert_same_run(run: Path, ref: Path) -> None:
 
 
 def _no_temporaries(run: Path) -> None:
-    left = [p for p in run.rglob(".*") if p.name != ".lock"]
+    left = list(run.rglob(".*"))
     assert not left, left
 
 

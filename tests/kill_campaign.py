@@ -38,7 +38,9 @@ from rlsight.runs.faults import ENV
 from rlsight.runs.load import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
-POINTS = ["*", "write", "dir", "checkpoint", "metrics"]
+# fault point -> the largest N in kill:POINT@N (about two updates' worth of passes:
+# each update appends a metrics line and writes a checkpoint of 3 files)
+POINTS = {"*": 12, "write": 8, "dir": 2, "checkpoint": 2, "metrics": 2}
 UPDATES = 10
 
 
@@ -116,10 +118,11 @@ def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_p
         for _ in range(max_segments_per_run):
             res.segments += 1
             if rng.random() < 0.5:
-                point, nth = rng.choice(POINTS), rng.randint(1, 12)
+                point = rng.choice(sorted(POINTS))
+                nth = rng.randint(1, POINTS[point])
                 kind, delay, faults = f"inside {point}", None, f"kill:{point}@{nth}"
             else:
-                kind, delay, faults = "timed", rng.uniform(0, ref_s), ""
+                kind, delay, faults = "timed", rng.uniform(0, 0.5 * ref_s), ""
             p = subprocess.Popen(_cmd(conf, run), env=_env(faults), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
             try:

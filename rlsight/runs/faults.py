@@ -1,5 +1,5 @@
 """Fault-injection points inside rlsight's writes, for the fault tests and the
-kill campaign (tests/test_faults.py, benchmarks/kill_campaign.py).
+kill campaign (tests/test_disk_full.py, tests/kill_campaign.py).
 
 Inert unless the environment variable ``RLSIGHT_FAULTS`` is set, to a
 comma-separated list of ``ACTION:POINT[@N]`` terms:

@@ -136,6 +136,8 @@ def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_p
                     res.kills += 1
                     res.by_kind[kind] += 1
                 _check_after_kill(run)
+                if is_run_dir(run) and RunDir.open(run).info()["status"] == "finished":
+                    break  # killed while exiting, after the run was complete
                 continue
             assert p.returncode == 0, f"training exited {p.returncode}: {err}"
             if delay is not None:  # a whole run took less than the reference did (a less loaded machine):

@@ -19,3 +19,7 @@ class SystemLibraryError(RlsightError):
 
 class ConfigWarning(UserWarning):
     """A config that loads but has something the user should know (e.g. a removed key)."""
+
+
+class DiskFullError(RunDirError):
+    """A write failed because its disk is full (ENOSPC) or the user's quota is used up (EDQUOT)."""

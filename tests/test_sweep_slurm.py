@@ -91,31 +91,51 @@ def test_requeued_job_resumes_its_run_from_the_last_checkpoint(slurm, tmp_path):
         metric = "test_reward_rate"
         """ + SLURM_SECTION)
     d = tmp_path / "sw"
-    proc = subprocess.Popen([sys.executable, "-m", "rlsight.cli.main", "sweep", "run", str(f), "--dir", str(d),
-                             "--launcher", "slurm"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rlsight.cli.main", "sweep", "run", str(f), "--dir", str(d),
+                                 "--launcher", "slurm"], stdout=out, stderr=subprocess.STDOUT)
     try:
-        run = d / "trials" / "0000" / "seed0"
-        deadline = time.time() + 180
-        while not list((run / "checkpoints").glob("step_*")):
-            assert proc.poll() is None and time.time() < deadline, "no checkpoint appeared"
-            time.sleep(0.3)
-        job = load(d)[1][0].slurm_job
-        # the time-limit warning SLURM sends (submitit asks for USR2): submitit calls
-        # TrialJob.checkpoint, requeues the job, and SLURM kills it after KillWait
-        subprocess.run(["scancel", "--signal=USR2", job], check=True)
-        while _state(job) != "PENDING":
-            assert proc.poll() is None and time.time() < deadline + 60, f"job {job} not requeued"
-            time.sleep(0.2)
-        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # skip the requeue delay
-        assert proc.wait(timeout=300) == 0
+        _check_requeue(proc, d, log)
     finally:
         if proc.poll() is None:
             proc.kill()
-    [rec] = load(d)[1]
-    assert rec.state == "COMPLETE" and rec.retry_of is None  # the same trial, continued by SLURM
+
+
+def _driver_output(d: Path, log: Path) -> str:
+    """The sweep driver's output and the trial jobs' logs, for a failure message."""
+    parts = [f"--- sweep driver ({log}):\n{log.read_text() if log.is_file() else '(none)'}"]
+    for p in sorted((d / "slurm").glob("*/*_log.*")):
+        parts.append(f"--- {p}:\n{p.read_text()[-4000:]}")
+    return "\n".join(parts)
+
+
+def _check_requeue(proc: subprocess.Popen, d: Path, log: Path) -> None:
+    def out() -> str:
+        return _driver_output(d, log)
+
+    run = d / "trials" / "0000" / "seed0"
+    deadline = time.time() + 180
+    while not list((run / "checkpoints").glob("step_*")):
+        assert proc.poll() is None and time.time() < deadline, "no checkpoint appeared\n" + out()
+        time.sleep(0.3)
+    job = load(d)[1][0].slurm_job
+    # the time-limit warning SLURM sends (submitit asks for USR2): submitit calls
+    # TrialJob.checkpoint, requeues the job, and SLURM kills it after KillWait
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)
+    while _state(job) != "PENDING":
+        assert proc.poll() is None and time.time() < deadline + 60, f"job {job} not requeued\n" + out()
+        time.sleep(0.2)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # skip the requeue delay
+    rc = proc.wait(timeout=300)
+    assert rc == 0, f"sweep exited {rc}\n" + out()
+    recs = load(d)[1]
+    assert len(recs) == 1, out()
+    [rec] = recs
+    assert rec.state == "COMPLETE" and rec.retry_of is None, out()  # the same trial, continued by SLURM
     r = RunDir.open(run)
-    assert [m["step"] for m in r.metrics()] == [256.0 * i for i in range(1, 33)]
-    assert len(list((run / "tb").glob("events.*"))) >= 2  # trained by two processes: started, then resumed
+    assert [m["step"] for m in r.metrics()] == [256.0 * i for i in range(1, 33)], out()
+    assert len(list((run / "tb").glob("events.*"))) >= 2, out()  # trained by two processes: started, then resumed
 
 
 def test_jobscript_submitted_with_sbatch_trains(slurm, tmp_path):

@@ -76,7 +76,7 @@ def build_report(inputs: Iterable[str | Path], out: str | Path, metrics: list[st
         (tmp / MARKER).write_text(f"rlsight {__version__}\n")
         tmp.chmod(0o755)
 
-    atomic_dir(out, fill, replace=True)
+    atomic_dir(out, fill, replace=True, point="report")
     return out / "index.html"
 
 

@@ -2,20 +2,63 @@
 
 The one module of the package that renames temporary files and folders into
 place; every writer (run directories, reports, videos) goes through it.
+
+A write that fails because the disk is full (ENOSPC, or EDQUOT for a quota)
+raises ``DiskFullError`` naming the file and its disk; the temporary file is
+removed and the file it would have replaced is untouched.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from rlsight.errors import DiskFullError
+from rlsight.runs import faults
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system that holds ``path``."""
+    p = Path(os.path.abspath(path))
+    while not p.exists():
+        p = p.parent
+    while not os.path.ismount(p):
+        p = p.parent
+    return p
+
+
+def disk_full_message(path: Path) -> str:
+    """One line: the file that could not be written, its disk and what is free there."""
+    mount = mount_point(path)
+    try:
+        free = f"{shutil.disk_usage(mount).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    return f"{path}: no space left on the disk mounted at {mount} ({free})"
+
+
+@contextmanager
+def disk_full_as_error(path: str | Path) -> Iterator[None]:
+    """Turn ENOSPC/EDQUOT raised inside the block into a one-line ``DiskFullError``."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise DiskFullError(disk_full_message(Path(path))) from None
+        raise
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object], *, suffix: str = ".tmp",
-                 ordinary_permissions: bool = False, before_replace: Callable[[], None] | None = None) -> None:
+                 ordinary_permissions: bool = False, before_replace: Callable[[], None] | None = None,
+                 point: str = "write") -> None:
     """Call ``write(tmp_path)``, then rename the result onto ``path``.
 
     ``suffix`` ends the temporary file's name (writers that choose a format by the
@@ -23,24 +66,27 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], *, suffix: s
     umask's permissions instead of the private ones of a temporary file.
     ``before_replace`` runs just before the rename and may raise to abandon the
     write (e.g. when ``path`` appeared meanwhile); the temporary file is removed.
+    ``point`` names the fault point (``rlsight.runs.faults``) between writing and renaming.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        if ordinary_permissions:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        if before_replace is not None:
-            before_replace()
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with disk_full_as_error(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            faults.point(point, path)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            if ordinary_permissions:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            if before_replace is not None:
+                before_replace()
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -53,22 +99,25 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda p: p.write_bytes(data))
 
 
-def atomic_dir(final: Path, fill: Callable[[Path], None], *, replace: bool = False) -> None:
+def atomic_dir(final: Path, fill: Callable[[Path], None], *, replace: bool = False, point: str = "dir") -> None:
     """Fill a temporary sibling folder, then rename it to ``final``.
 
-    ``final`` must not exist, unless ``replace``: then an existing ``final`` is moved
-    aside, the new folder takes its name, and the old one is removed last.
+    ``final`` must not exist (or be an empty folder), unless ``replace``: then an
+    existing ``final`` is moved aside, the new folder takes its name, and the old
+    one is removed last. ``point`` names the fault point (``rlsight.runs.faults``).
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        fill(tmp)
-        old = None
-        if replace and final.exists():
-            old = final.with_name(f".{final.name}.old-{time.time_ns()}")
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with disk_full_as_error(final):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        try:
+            fill(tmp)
+            faults.point(point, final)
+            old = None
+            if replace and final.exists():
+                old = final.with_name(f".{final.name}.old-{time.time_ns()}")
+                os.replace(final, old)
+            os.replace(tmp, final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

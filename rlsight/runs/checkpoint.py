@@ -7,6 +7,8 @@ reading a run's JSON and CSV files (``rlsight.runs``) does not load torch.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +24,19 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda p: save_file(tensors, str(p), metadata={k: str(v) for k, v in (meta or {}).items()}))
+    text_meta = {k: str(v) for k, v in (meta or {}).items()}
+
+    def write(p: Path) -> None:
+        try:
+            save_file(tensors, str(p), metadata=text_meta)
+        except SafetensorError as e:  # its I/O errors (a full disk) arrive as text: "... (os error 28)"
+            m = re.search(r"os error (\d+)", str(e))
+            if m:
+                code = int(m.group(1))
+                raise OSError(code, os.strerror(code), str(p)) from None
+            raise
+
+    atomic_write(path, write)
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -20,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationErro
 from rlsight import __version__
 from rlsight.config import Config, loads
 from rlsight.errors import ConfigError, RunDirError
-from rlsight.runs.atomic import atomic_write_text
+from rlsight.runs import faults
+from rlsight.runs.atomic import atomic_dir, atomic_write_text, disk_full_as_error
 from rlsight.runs.checkpoint import load_json, save_json
+from rlsight.runs.lock import holder
 
 FORMAT_VERSION = 1
 MARKER = "rlsight-run.json"
@@ -75,7 +79,8 @@ class RunDir:
     # -- creation -------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, config: Config, kind: str = "trained", overwrite: bool = False) -> RunDir:
-        """Make a new run directory; an existing non-empty folder needs ``overwrite``."""
+        """Make a new run directory; an existing non-empty folder needs ``overwrite``.
+        The folder appears complete (marker, config, empty metrics) or not at all."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             if not overwrite:
@@ -86,18 +91,25 @@ class RunDir:
                 raise RunDirError(f"{path} exists and is not a folder; refusing to replace it")
             if not is_run_dir(path):
                 raise RunDirError(f"{path} is not an rlsight run directory; refusing to delete it with --overwrite")
-            shutil.rmtree(path)
+            who = holder(path)
+            if who is not None:
+                raise RunDirError(f"{path} is being trained by {who}; refusing to replace it with --overwrite")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.replace(path, old)  # out of the way at once; a kill now leaves only a hidden folder
+            shutil.rmtree(old)
         if not path.parent.exists():
             raise RunDirError(f"{path.parent}: parent folder does not exist")
-        path.mkdir(parents=False, exist_ok=True)
-        run = cls(path)
-        atomic_write_text(path / CONFIG, config.to_toml())
-        save_json(path / MARKER, {
-            "format_version": FORMAT_VERSION, "rlsight_version": __version__, "kind": kind,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "created", "config_hash": config.hash(),
-        })
-        run.write_metrics([])
-        return run
+
+        def fill(tmp: Path) -> None:
+            atomic_write_text(tmp / CONFIG, config.to_toml())
+            save_json(tmp / MARKER, {
+                "format_version": FORMAT_VERSION, "rlsight_version": __version__, "kind": kind,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "created", "config_hash": config.hash(),
+            })
+            cls(tmp).write_metrics([])
+
+        atomic_dir(path, fill)
+        return cls(path)
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
@@ -166,8 +178,15 @@ class RunDir:
         csv.DictWriter(line, fieldnames=METRIC_COLUMNS, extrasaction="ignore").writerow(
             {k: _fmt(row.get(k)) for k in METRIC_COLUMNS}
         )
-        with open(self.path / METRICS, "a") as f:
-            f.write(line.getvalue())
+        text = line.getvalue()
+        with disk_full_as_error(self.path / METRICS), open(self.path / METRICS, "a") as f:
+            if faults.active():  # the fault tests stop the process half-way through the line
+                half = len(text) // 2
+                f.write(text[:half])
+                f.flush()
+                faults.point("metrics", self.path / METRICS)
+                text = text[half:]
+            f.write(text)
             f.flush()
 
     def metrics(self) -> list[dict]:
@@ -186,6 +205,18 @@ class RunDir:
                 continue
             rows.append({k: _parse(r.get(k, "")) for k in METRIC_COLUMNS})
         return rows
+
+    def remove_temporaries(self) -> list[Path]:
+        """Delete what a killed writer left half-made (``.NAME.*.tmp`` files, ``.step_*``
+        folders); call only while holding the run's lock. Returns what was removed."""
+        found = [p for p in self.path.glob(".*.tmp") if p.is_file()]
+        ck = self.path / CHECKPOINTS
+        if ck.is_dir():
+            found += [p for p in ck.glob(".*.tmp") if p.is_file()]
+            found += [p for p in ck.glob(".step_*") if p.is_dir()]
+        for p in found:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        return found
 
     # -- checkpoints --------------------------------------------------------------
     def checkpoint_dir(self) -> Path:

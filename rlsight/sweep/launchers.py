@@ -139,9 +139,15 @@ class TrialJob:
         return run_trial(sweep_dir, number, threads)
 
     def checkpoint(self, *args, **kwargs):
-        """Requeue the job with the same arguments (submitit's pre-emption hook)."""
+        """Called by submitit's signal handler (USR2: pre-emption or time limit), which
+        then requeues the job and exits by raising ``SystemExit`` wherever training is.
+        Whatever that handler raises from here on is an interruption, not a failure of
+        the trial (``run_trial`` checks ``preempted``)."""
         import submitit
 
+        from rlsight.sweep import trial
+
+        trial.preempted.set()
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
 
@@ -152,6 +158,32 @@ def _squeue_ids() -> set[str] | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+# States after which SLURM runs a job no more (a job being requeued passes through
+# COMPLETING/REQUEUED/PENDING instead, and stays in squeue).
+FINAL_STATES = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY"}
+
+
+def _slurm_state(job_id: str) -> str | None:
+    """The job's state as ``scontrol`` tells it; None when slurmctld no longer knows the job."""
+    try:
+        out = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "UNKNOWN"
+    if out.returncode != 0:
+        return None if "Invalid job id" in out.stderr else "UNKNOWN"
+    for field in out.stdout.split():
+        if field.startswith("JobState="):
+            return field.split("=", 1)[1]
+    return "UNKNOWN"
+
+
+def _job_ended(job_id: str) -> bool:
+    """squeue stopped listing the job: true only when scontrol confirms it ended for good
+    (or forgot it). One squeue answer alone is not trusted while a job is requeued."""
+    state = _slurm_state(job_id)
+    return state is None or state in FINAL_STATES
 
 
 def _squeue_ids_or_fail() -> set[str]:
@@ -180,6 +212,9 @@ class SlurmLauncher:
     def alive(self, rec: TrialRecord) -> bool:
         """Whether the trial's SLURM job is still queued or running."""
         return bool(rec.slurm_job) and rec.slurm_job in _squeue_ids_or_fail()
+        if not rec.slurm_job:
+            return False
+        return rec.slurm_job in _squeue_ids_or_fail() or not _job_ended(rec.slurm_job)
 
     def executor(self):
         """A submitit SLURM executor with the sweep's SLURM settings."""
@@ -209,21 +244,32 @@ class SlurmLauncher:
             t.set_user_attr(SLURM_JOB, job.job_id)
             t.set_user_attr(LOG, str(job.paths.stdout))
         self.say(f"submitted {n} trial(s) as SLURM job array {jobs[0].job_id.split('_')[0]}")
-        pending = dict(zip(numbers, (j.job_id for j in jobs)))
+        self.wait_jobs(dict(zip(numbers, (j.job_id for j in jobs))), report)
+
+    def wait_jobs(self, pending: dict[int, str], report: Callable[[int], None]) -> None:
+        """Poll until every job {trial number: job id} has ended for good, reporting each trial
+        as its job ends. A job that squeue stops listing counts as ended only after two polls
+        and once scontrol confirms it (a requeued job must not end its trial)."""
+        pending = dict(pending)
+        missing: dict[int, int] = {}  # polls in a row in which squeue did not list the job
         while pending:
             time.sleep(self.poll_s)
             ids = _squeue_ids()
             if ids is None:
                 continue
             for number, job_id in list(pending.items()):
-                if job_id not in ids:
+                if job_id in ids:
+                    missing.pop(number, None)
+                    continue
+                missing[number] = missing.get(number, 0) + 1
+                if missing[number] >= 2 and _job_ended(job_id):
                     del pending[number]
                     report(number)
 
     def wait_for(self, recs: list[TrialRecord]) -> None:
         """Wait for trials that a previous ``sweep run`` submitted and SLURM still runs."""
         jobs = {r.slurm_job for r in recs}
-        while jobs & _squeue_ids_or_fail():
+        while jobs & _squeue_ids_or_fail() or not all(_job_ended(j) for j in jobs):
             time.sleep(self.poll_s)
 
 

@@ -14,6 +14,7 @@ import importlib
 import math
 import shutil
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,12 @@ from rlsight.sweep.spec import Objective, SweepError, SweepSpec
 from rlsight.sweep.study import ERROR, RUN_DIRS, open_spec, open_study, storage_for, study_name
 
 EXIT_INTERRUPTED = 130
+# How long a trial waits for its run's lock: a requeued SLURM job can start while its
+# earlier incarnation is still being killed (KillWait, 30 s by default).
+RESUME_LOCK_WAIT_S = 120.0
+# Set by the SLURM job's checkpoint hook (launchers.TrialJob) when the job is being
+# pre-empted: any exception after that is the pre-emption's, not the trial's.
+preempted = threading.Event()
 
 OnUpdate = Callable[[dict], bool | None]
 
@@ -39,7 +46,7 @@ def train_run(cfg, run_dir: Path, on_update: OnUpdate) -> None:
 
     if is_run_dir(run_dir):
         if RunDir.open(run_dir).info().get("status") != "finished":
-            resume(run_dir, progress=False, on_update=on_update)
+            resume(run_dir, progress=False, on_update=on_update, lock_wait_s=RESUME_LOCK_WAIT_S)
         return
     if run_dir.exists():  # killed while the folder was being created
         shutil.rmtree(run_dir)
@@ -144,6 +151,10 @@ def run_trial(sweep_dir: str | Path, number: int, threads: int | None = None) ->
         return "INTERRUPTED"
     except Exception as e:  # noqa: BLE001 - any crash of a trial is recorded, the sweep goes on
         traceback.print_exc()
+        if preempted.is_set():  # e.g. `scontrol requeue` failed inside submitit's handler
+            print(f"trial {number} interrupted by pre-emption ({type(e).__name__}: {e}); `rlsight sweep run` "
+                  f"resumes it", file=sys.stderr, flush=True)
+            return "INTERRUPTED"
         trial.set_user_attr(ERROR, f"{type(e).__name__}: {e}")
         study.tell(number, state=TrialState.FAIL)
         print(f"trial {number} failed: {e}", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from rlsight.errors import RunDirError
+from rlsight.runs import faults
 from rlsight.runs.atomic import atomic_dir
 from rlsight.runs.checkpoint import (
     load_json,
@@ -57,6 +58,7 @@ def save_training_state(folder: Path, *, model, optimizer, meta: dict, env_state
 
     def fill(tmp: Path) -> None:
         save_tensors(tmp / MODEL, model.state_dict(), {"step": meta["step"]})
+        faults.point("checkpoint", folder)
         tensors, opt_meta = _optimizer_tensors(optimizer)
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available():

@@ -20,12 +20,14 @@ from torch import nn
 
 from rlsight.config import Config
 from rlsight.envs import make_env
-from rlsight.errors import RlsightError
+from rlsight.errors import DiskFullError, RlsightError
 from rlsight.hardware import keep_freed_memory, resolve_device
 from rlsight.models import build_model
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
+from rlsight.runs.atomic import DISK_FULL, disk_full_message
 from rlsight.runs.checkpoint import save_json, save_tensors
+from rlsight.runs.lock import RunLock
 from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
 from rlsight.training.progress import ProgressBar, plot_progress
 from rlsight.training.rollout import RolloutCollector
@@ -72,8 +74,9 @@ class Trainer:
     continues from its newest checkpoint."""
 
     def __init__(self, cfg: Config, run: RunDir, *, progress: bool = True, compare_to: RunDir | None = None,
-                 env_factory=None, on_update: Callable[[dict], bool | None] | None = None):
+                 env_factory=None, on_update: Callable[[dict], bool | None] | None = None, lock_wait_s: float = 0.0):
         self.cfg, self.run, self.progress, self.compare_to = cfg, run, progress, compare_to
+        self.lock_wait_s = lock_wait_s  # how long to wait for another process's lock on the run
         self.env_factory = env_factory or make_env
         self.on_update = on_update  # gets each metrics row; returning True stops like Ctrl-C (checkpoint, "interrupted")
         self._stop = False
@@ -119,7 +122,21 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------
     def train(self) -> RunDir:
-        """Set up, resume from the newest checkpoint if any, train to the end; returns the run."""
+        """Train under the run's lock (one writer per run directory; rlsight/runs/lock.py).
+        A full disk stops training with one line; the newest checkpoint stays loadable."""
+        with RunLock(self.run.path, self.lock_wait_s):
+            self.run.remove_temporaries()  # left by a killed writer; safe only under the lock
+            try:
+                return self._train()
+            except (DiskFullError, OSError) as e:
+                if isinstance(e, OSError) and e.errno not in DISK_FULL:  # e.g. from TensorBoard's writer
+                    raise
+                what = str(e) if isinstance(e, DiskFullError) else disk_full_message(self.run.path)
+                raise DiskFullError(f"{what}. Training stopped at update {getattr(self, 'update', 0)}; after freeing "
+                                    f"space, `rlsight train --resume {self.run.path}` continues from the newest "
+                                    "checkpoint") from None
+
+    def _train(self) -> RunDir:
         self._setup()
         self._restore()
         self.rows = [r for r in self.run.metrics() if r["update"] <= self.update]
@@ -254,8 +271,9 @@ def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None,
-           on_update: Callable[[dict], bool | None] | None = None) -> RunDir:
-    """Continue a run from its newest checkpoint."""
+           on_update: Callable[[dict], bool | None] | None = None, lock_wait_s: float = 0.0) -> RunDir:
+    """Continue a run from its newest checkpoint (``lock_wait_s``: how long to wait
+    for another process that still trains into it)."""
     run = RunDir.open(run_dir)
     info = run.info()
     if info.get("status") == "finished":
@@ -264,4 +282,4 @@ def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None,
         raise RlsightError(f"{run_dir}: an {info.get('kind')} run cannot be resumed")
     cmp = RunDir.open(info["compare_to"]) if info.get("compare_to") and Path(info["compare_to"]).exists() else None
     return Trainer(run.config(), run, progress=progress, compare_to=cmp, env_factory=env_factory,
-                   on_update=on_update).train()
+                   on_update=on_update, lock_wait_s=lock_wait_s).train()

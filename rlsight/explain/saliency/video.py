@@ -82,6 +82,7 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
     resolve_output(path, settings or {}, overwrite)
     comment = json.dumps(settings or {}, sort_keys=True, default=str)
     suffix = path.suffix.lower()
+
     def write(tmp: Path) -> None:
         if suffix == ".mp4":
             _write_mp4(tmp, frames, fps, comment)
@@ -100,7 +101,7 @@ def write_frames(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fp
             raise RlsightError(f"output {path} already exists; pass --overwrite to replace it")
 
     # the real suffix: ffmpeg and PIL choose the format by it; outputs get ordinary permissions
-    atomic_write(path, write, suffix=suffix, ordinary_permissions=True, before_replace=still_free)
+    atomic_write(path, write, suffix=suffix, ordinary_permissions=True, before_replace=still_free, point="video")
     return path
 
 

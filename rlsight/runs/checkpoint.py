@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
     """Write tensors (moved to the CPU) and string metadata as one safetensors file, atomically."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}

@@ -26,6 +26,7 @@ import torch
 
 from rlsight import __version__
 from rlsight.errors import RlsightError
+from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.atomic import atomic_write_bytes
 
@@ -101,7 +102,7 @@ def record_states(model: torch.nn.Module, env_cfg, spec: StatesSpec = DEFAULT_ST
     """Play ``model`` (sampled actions, seed ``spec.seed``) for ``spec.steps`` steps on
     each of the first ``spec.levels`` held-out levels of ``env_cfg``, one environment
     per level, all stepped together."""
-    from rlsight.envs.procgen import make_env
+    from rlsight.envs import make_env
 
     spec.validate()
     start, count = env_cfg.test_levels()
@@ -119,8 +120,7 @@ def record_states(model: torch.nn.Module, env_cfg, spec: StatesSpec = DEFAULT_ST
         for _ in range(spec.steps):
             with torch.inference_mode():
                 logits, _ = model(torch.from_numpy(obs).to(device))
-            probs = torch.softmax(logits.float(), -1).cpu()
-            a = torch.multinomial(probs, 1, generator=gen).squeeze(1).numpy()
+            a = sample_actions(logits.float().cpu(), generator=gen).numpy()
             obs_t.append(obs)
             act_t.append(a)
             first_t.append(first)

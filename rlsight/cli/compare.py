@@ -7,6 +7,7 @@ import sys
 
 
 def register(sub) -> None:
+    """Add the ``compare`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "compare", help="plot runs against each other with 95%% bootstrap bands, and print a summary table",
         description="Compare runs: runs whose configs differ only in train.seed form a group, drawn as the mean "
@@ -37,6 +38,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight compare``: plot and/or tabulate the runs; returns the exit status."""
     from rlsight.analysis import check_figure_path, compare
     from rlsight.analysis import render_table as render
 

@@ -6,6 +6,7 @@ import argparse
 
 
 def register(sub) -> None:
+    """Add the ``config`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("config", help="list every config key with its default and meaning, or show a resolved config")
     p.add_argument("file", nargs="?", help="a config file or preset to resolve and print")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -14,6 +15,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight config``: print a resolved config, the Markdown key reference, or the key list."""
     from rlsight import config as C
 
     if args.file:

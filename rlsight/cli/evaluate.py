@@ -7,6 +7,7 @@ import json
 
 
 def register(sub) -> None:
+    """Add the ``evaluate`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("evaluate", help="mean episodic return on training or held-out levels",
                        description="Evaluate a run's model: every environment plays the same number of complete episodes.")
     p.add_argument("run", help="run directory")
@@ -27,6 +28,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight evaluate``: evaluate one run (or the ``--suite`` set) and print the result."""
     from rlsight.errors import RlsightError
     from rlsight.evaluate import evaluate
     from rlsight.shift import evaluate_suite, parse_levels, suite_table

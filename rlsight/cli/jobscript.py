@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    """Add the ``jobscript`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("jobscript", help="write an sbatch (SLURM) or bsub (LSF) script for one training run",
                        description="Write a job script that trains one config on a cluster node. Submitting the "
                                    "same script again resumes the run from its last checkpoint.")
@@ -31,6 +32,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight jobscript``: validate the config, then print or write the job script."""
     from rlsight import config as C
     from rlsight.errors import RlsightError
     from rlsight.runs.atomic import atomic_write_text

@@ -28,6 +28,7 @@ COMMANDS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``rlsight`` argument parser with every subcommand in ``COMMANDS`` registered."""
     parser = argparse.ArgumentParser(prog="rlsight", description="Train, evaluate, compare and look inside PPO agents on Procgen.")
     parser.add_argument("--version", action="version", version=f"rlsight {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -48,6 +49,8 @@ _python_show_warning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``rlsight`` command on ``argv`` (default: ``sys.argv[1:]``); returns the exit
+    status (2 and a one-line message on an ``RlsightError``)."""
     warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ import sys
 
 
 def register(sub) -> None:
+    """Add the ``report`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("report", help="write an offline HTML report comparing runs",
                        description="Write a static report (index.html, works from file:// with no network): "
                                    "interactive curves, summary table, config differences, evaluations, saliency "
@@ -25,6 +26,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight report``: build the HTML report and print where it is."""
     from rlsight.report import build_report
 
     def warn(msg: str) -> None:

@@ -33,6 +33,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
+    """Add the ``saliency`` and ``saliency-check`` subcommands to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("saliency", help="saliency video or image of one or more runs",
                        description="Play a level and draw where the policy (actor) and the value (critic) look. "
                                    "Several runs go side by side on the same level and seed.")
@@ -105,6 +106,7 @@ def _method_options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight saliency``: record the maps and write the video or image."""
     from rlsight.config import GAMES
     from rlsight.explain.saliency.methods import METHODS, check_choice
     from rlsight.explain.saliency.record import MODES, record, targets_for
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    """``rlsight saliency-check``: score the methods on each run, print and/or write the results."""
     import sys
 
     from rlsight.explain.faithfulness.check import check_methods, check_run, to_json

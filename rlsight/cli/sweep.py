@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    """Add the ``sweep`` subcommand and its actions (run, status, best, plot) to ``sub``."""
     p = sub.add_parser("sweep", help="hyperparameter sweeps: run, status, best, plot",
                        description="Search hyperparameters (one-at-a-time, grid, random, tpe) on this machine or on "
                                    "SLURM. Running the same `sweep run` again continues an interrupted sweep. "
@@ -38,6 +39,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight sweep run``: run or continue a sweep; exit status 0 when a trial completed."""
     from rlsight.sweep import run_sweep
 
     recs = run_sweep(args.sweep_file, args.dir, args.launcher, args.workers,
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
+    """``rlsight sweep status``: print the sweep's trials (a table, or JSON lines)."""
     from rlsight.sweep import format_status, status_rows
 
     if args.json:
@@ -57,6 +60,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def best(args: argparse.Namespace) -> int:
+    """``rlsight sweep best``: write the best trial's config to ``--out``."""
     from rlsight.errors import RlsightError
     from rlsight.runs.atomic import atomic_write_text
     from rlsight.sweep import best_config
@@ -73,6 +77,7 @@ def best(args: argparse.Namespace) -> int:
 
 
 def plot(args: argparse.Namespace) -> int:
+    """``rlsight sweep plot``: plot the objective against each parameter."""
     from rlsight.sweep import plot as plot_sweep
 
     print(plot_sweep(args.dir, args.out))

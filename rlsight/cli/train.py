@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    """Add the ``train`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("train", help="train a PPO agent from a config file, or resume a run",
                        description="Train a PPO agent. Runs are directories that every other command reads.")
     p.add_argument("--config", help="TOML file or preset name (cpu-quick, cpu-30min, procgen-paper, original-baseline, original-best)")
@@ -23,6 +24,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``rlsight train``: train a new run or resume one, then print a summary line."""
     from rlsight import config as C
     from rlsight.errors import RlsightError
     from rlsight.hardware import bf16_hint

@@ -74,7 +74,9 @@ class MakeEnv(Protocol):
     """``make(cfg_env, split, num_envs, seed, render)``: a vector env on the ``train``
     levels or the held-out ``test`` levels, seeded with ``seed``."""
 
-    def __call__(self, cfg: Any, split: str, num_envs: int, seed: int, render: bool = False) -> VecEnv: ...
+    def __call__(self, cfg: Any, split: str, num_envs: int, seed: int, render: bool = False) -> VecEnv:
+        """A vector env of ``num_envs`` environments on ``split``'s levels."""
+        ...
 
 
 @dataclass(frozen=True)

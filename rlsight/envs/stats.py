@@ -22,6 +22,7 @@ class EpisodeTracker:
         self.finished: list[tuple[int, float, int]] = []  # (env, return, length), since last drain
 
     def update(self, reward: np.ndarray, first: np.ndarray) -> None:
+        """Add one step's rewards; book the episodes that ended (``first`` set)."""
         self.returns += reward
         self.lengths += 1
         for i in np.flatnonzero(first):
@@ -33,16 +34,20 @@ class EpisodeTracker:
             self.lengths[i] = 0
 
     def drain(self) -> list[tuple[int, float, int]]:
+        """The episodes finished since the last call, as (env, return, length); clears them."""
         out, self.finished = self.finished, []
         return out
 
     def mean_return(self) -> float:
+        """Mean return of the last ``window`` finished episodes (NaN before the first)."""
         return float(np.mean(self.recent_returns)) if self.recent_returns else float("nan")
 
     def mean_length(self) -> float:
+        """Mean length of the last ``window`` finished episodes (NaN before the first)."""
         return float(np.mean(self.recent_lengths)) if self.recent_lengths else float("nan")
 
     def state_dict(self) -> dict:
+        """The running sums and recent episodes, JSON-serialisable, for a checkpoint."""
         return {
             "returns": self.returns.tolist(),
             "lengths": self.lengths.tolist(),
@@ -51,6 +56,7 @@ class EpisodeTracker:
         }
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore what ``state_dict`` returned."""
         self.returns = np.asarray(d["returns"], dtype=np.float64)
         self.lengths = np.asarray(d["lengths"], dtype=np.int64)
         self.recent_returns.clear()

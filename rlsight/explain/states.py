@@ -70,6 +70,7 @@ class States:
 
     @property
     def game(self) -> str:
+        """The game the frames come from (``meta["game"]``)."""
         return str(self.meta["game"])
 
     def __len__(self) -> int:
@@ -161,12 +162,12 @@ def load_states(path: str | Path) -> States:
     try:
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
-            arrays = [z[k] for k in ("obs", "actions", "levels", "steps", "first")]
+            obs, actions, levels, steps, first = (z[k] for k in ("obs", "actions", "levels", "steps", "first"))
     except (OSError, KeyError, ValueError) as e:
         raise RlsightError(f"{path}: not a readable state dataset ({type(e).__name__}: {e})") from None
     if meta.get("format", 0) > STATES_FORMAT:
         raise RlsightError(f"{path}: state dataset format {meta.get('format')} is newer than this rlsight reads")
-    return States(*arrays, meta)
+    return States(obs, actions, levels, steps, first, meta)
 
 
 def _say(msg: str) -> None:

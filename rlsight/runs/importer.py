@@ -6,8 +6,10 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from rlsight.config import Config, parse_override, set_key, validate
+from rlsight.config.schema import Game
 from rlsight.errors import RlsightError
 from rlsight.models import build_model
 from rlsight.models.original_import import detect_model_config, read_foreign_checkpoint
@@ -36,7 +38,7 @@ def import_checkpoint(checkpoint: str | Path, game: str, out: str | Path, num_le
     detected = detect_model_config(sd, str(checkpoint))
     cfg = Config()
     cfg.model = copy.deepcopy(detected)  # overrides change the config, not what was detected
-    cfg.env.game = game
+    cfg.env.game = cast(Game, game)  # checked with the rest by validate(cfg) below
     cfg.env.num_levels = num_levels
     for k, v in ORIGINAL_ENV.items():
         setattr(cfg.env, k, v)

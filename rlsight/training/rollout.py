@@ -6,6 +6,9 @@ environments together; then every environment steps (act, observe).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
 import torch
 
@@ -68,8 +71,10 @@ class RolloutCollector:
     def act(self, obs_np: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(observations on the device, sampled actions, their log-probabilities, values)."""
         x = torch.from_numpy(obs_np).to(self.device)
+        # the model (an ActorCritic, possibly compiled) has a static ``preprocess``: frames -> float NCHW
+        preprocess = cast(Callable[[torch.Tensor], torch.Tensor], self.model.preprocess)
         with torch.no_grad(), autocast_context(self.device, self.cfg.train.autocast):
-            logits, values = self.model(self.model.preprocess(x))
+            logits, values = self.model(preprocess(x))
         with torch.no_grad():
             actions, logp = sample_with_log_prob(logits.float())
             return x, actions, logp, values.float()
@@ -81,6 +86,7 @@ class RolloutCollector:
         c = self.cfg
         T, N = c.ppo.num_steps, self.num_envs
         dev = self.device
+        assert self._obs is not None, "call start() before collect()"
         shape = self._obs.shape[1:]
         self._buf_obs = torch.zeros((T, N, *shape), dtype=torch.uint8, device=dev)
         self._buf = {k: torch.zeros((T, N), device=dev) for k in ("actions", "logp", "values")}
@@ -90,6 +96,7 @@ class RolloutCollector:
         for t in range(T):
             self._act(t)
             self._observe_and_record(t)
+        assert self._obs is not None  # _observe_and_record sets it from observe()
         last_value = self.act(self._obs)[3]
         # GAE is a loop over the rollout's steps: on the host it costs no kernel launches
         values = self._buf["values"].cpu()
@@ -108,6 +115,7 @@ class RolloutCollector:
     def _act(self, t: int) -> None:
         """Choose step t's actions for the training and held-out envs, send them, store the choices."""
         n = self.num_envs
+        assert self._obs is not None and (self.test_env is None or self._tobs is not None)  # set by start()
         obs = np.concatenate([self._obs, self._tobs]) if self.test_env is not None else self._obs
         x, actions, logp, values = self.act(obs)
         a_np = actions.cpu().numpy()

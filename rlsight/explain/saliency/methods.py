@@ -75,6 +75,8 @@ class SaliencyMethod:
         self.model = model.eval()
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Maps (N, C, H, W) for ``target`` ("actor" or "critic") on ``frames`` (uint8
+        NHWC or float NCHW); ``actions`` (N,), where given, are the actions to explain."""
         raise NotImplementedError
 
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
@@ -105,6 +107,7 @@ class Perturbation(SaliencyMethod):
         self.chunk = chunk if chunk or device.type == "cpu" else 2048  # None on a CPU: measured
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Maps (N, C, H, W) for one target; see ``attribute_all``."""
         check_choice("target", target, TARGETS)
         return self.attribute_all(frames, (target,), actions)[target]
 
@@ -130,6 +133,7 @@ class Perturbation(SaliencyMethod):
         elif self._network is self.model:
             other._network = model
         else:
+            assert self._example is not None and self.chunk is not None  # set with _network
             example = self._example.expand(min(self.chunk, CPU_CHUNKS[0]), *self._example.shape[1:]).contiguous()
             other._network = inference_network(model, example)
         other._example = self._example
@@ -137,6 +141,8 @@ class Perturbation(SaliencyMethod):
 
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
                       actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Perturbation maps {target: (N, C, H, W)} (C = 1 unless ``per_channel``),
+        all targets from one pass over the perturbed frames."""
         for t in targets:
             check_choice("target", t, TARGETS)
         x = as_float_frames(self.model, frames)
@@ -145,6 +151,7 @@ class Perturbation(SaliencyMethod):
         blurred = gaussian_blur(x, self.blur_sigma)
         if self._network is None:
             self._prepare(x)
+        assert self.chunk is not None  # set by _prepare
         s = perturbation_scores(self.model, x, masks, blurred, tuple(targets), self.per_channel, self.chunk,
                                 network=self._network, score=self.score, actions=actions)
         out = {}

@@ -140,9 +140,11 @@ class ChannelsLastNetwork(nn.Module):
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        self.model = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
+        # Module.to accepts memory_format at runtime (documented) but torch's stubs omit it.
+        self.model = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The wrapped model's output for ``x`` (NCHW or channels-last)."""
         return self.model(x)
 
 
@@ -160,7 +162,7 @@ def fastest_network(model: nn.Module, frame: torch.Tensor, chunks: Sequence[int]
     if frame.device.type != "cpu":
         return model, max(chunks), {}
     frame = frame[:1].float()
-    masks = make_masks(tuple(frame.shape[2:]), max(1, frame.shape[2] // 16), 5.0)
+    masks = make_masks((frame.shape[2], frame.shape[3]), max(1, frame.shape[2] // 16), 5.0)
     diff = gaussian_blur(frame, 3.0) - frame
     idx = torch.arange(max(chunks)) % masks.shape[0]
     pool = torch.addcmul(frame, diff, masks[idx].unsqueeze(1))
@@ -168,7 +170,7 @@ def fastest_network(model: nn.Module, frame: torch.Tensor, chunks: Sequence[int]
     candidates = {"oneDNN graph": frozen, "channels-last": ChannelsLastNetwork(model)}
     if frozen is model:
         candidates["eager"] = candidates.pop("oneDNN graph")
-    rates = {}
+    rates: dict[tuple[str, int], float] = {}
     with torch.inference_mode():
         for name, net in candidates.items():
             top = 0.0
@@ -188,7 +190,7 @@ def fastest_network(model: nn.Module, frame: torch.Tensor, chunks: Sequence[int]
                 if rate < 0.9 * top:  # past this network's best chunk size
                     break
                 top = max(top, rate)
-    name, chunk = max(rates, key=rates.get)
+    name, chunk = max(rates, key=lambda k: rates[k])
     return candidates[name], chunk, rates
 
 

@@ -16,11 +16,13 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
 
-from rlsight.config import GAMES, EnvConfig
+from rlsight.config import GAMES, Config, EnvConfig
+from rlsight.config.schema import Game
 from rlsight.errors import RlsightError
 from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
 from rlsight.explain.saliency.options import PLAY
@@ -36,11 +38,15 @@ from rlsight.explain.saliency.render import (
 from rlsight.explain.verdicts import caption, stored_verdicts
 from rlsight.models.sampling import sample_actions
 
+if TYPE_CHECKING:
+    from rlsight.models.policy import ActorCritic
+
 MODES = ("own", "replay")
 TARGET_CHOICES = ("actor", "critic", "both")
 
 
 def targets_for(target: str) -> tuple[str, ...]:
+    """The targets that ``target`` ("actor", "critic" or "both") stands for."""
     check_choice("target", target, TARGET_CHOICES)
     return TARGETS if target == "both" else (target,)
 
@@ -70,7 +76,7 @@ class SaliencyResult:
     settings: dict = field(default_factory=dict)
 
 
-def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[str, torch.nn.Module, object]]:
+def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[str, ActorCritic, Config]]:
     """(label, model, config) per run; a run that cannot be loaded raises RlsightError naming it."""
     from rlsight.runs import RunDir
     from rlsight.runs.load import load_policy
@@ -97,7 +103,7 @@ def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
     check_choice("game", game, GAMES)
     if level < 0:
         raise RlsightError(f"level {level}: must be >= 0")
-    return dataclasses.replace(env_cfg, game=game, start_level=level, num_levels=1)
+    return dataclasses.replace(env_cfg, game=cast(Game, game), start_level=level, num_levels=1)
 
 
 def play(model: torch.nn.Module, env_cfg: EnvConfig, frames: int, seed: int = 0, start: int = 0,

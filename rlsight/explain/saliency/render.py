@@ -57,17 +57,17 @@ def normalise(maps: torch.Tensor, how: str = "frame") -> torch.Tensor:
 def background(render: np.ndarray | None, obs: np.ndarray, opts: RenderOptions) -> np.ndarray:
     """The tile's background, (size, size, 3) uint8."""
     if opts.background == "render" and render is not None:
-        img = Image.fromarray(render).resize((opts.size, opts.size), Image.BILINEAR)
+        img = Image.fromarray(render).resize((opts.size, opts.size), Image.Resampling.BILINEAR)
     else:
-        img = Image.fromarray(obs).resize((opts.size, opts.size), Image.NEAREST)
+        img = Image.fromarray(obs).resize((opts.size, opts.size), Image.Resampling.NEAREST)
     return np.asarray(img)
 
 
 def overlay(frame: np.ndarray, heat: torch.Tensor | np.ndarray, opts: RenderOptions) -> np.ndarray:
     """Draw one normalised map (h, w) in [0, 1] over ``frame`` (H, W, 3) uint8."""
     h, w = frame.shape[:2]
-    m = torch.as_tensor(heat, dtype=torch.float32)[None, None]
-    m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
+    t = torch.as_tensor(heat, dtype=torch.float32)[None, None]
+    m = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
     out = frame.astype(np.float32)
     if opts.color in CHANNEL_COLORS:
         c = CHANNEL_COLORS.index(opts.color)
@@ -86,7 +86,7 @@ def _cmap(name: str):
 
 
 @lru_cache(maxsize=16)
-def _font(px: int) -> ImageFont.ImageFont:
+def _font(px: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=px)
     except (TypeError, OSError):  # Pillow without FreeType
@@ -94,14 +94,17 @@ def _font(px: int) -> ImageFont.ImageFont:
 
 
 def round16(x: float) -> int:
+    """``x`` (truncated to an int) rounded up to a multiple of 16."""
     return int(-(-int(x) // 16) * 16)
 
 
 def header_height(size: int) -> int:
+    """Height of the title strip above a block of ``size``-pixel tiles."""
     return round16(max(16, size // 12))
 
 
 def panel_width(size: int) -> int:
+    """Width of the side panel next to ``size``-pixel tiles."""
     return round16(max(160, size * 0.55))
 
 
@@ -112,6 +115,7 @@ def layout_size(n_models: int, n_targets: int, opts: RenderOptions) -> tuple[int
 
 
 def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``tile`` (H, W, 3) uint8 with ``text`` on a black box in its top-left corner."""
     img = Image.fromarray(tile)
     d = ImageDraw.Draw(img)
     f = _font(max(9, tile.shape[0] // 24))
@@ -171,7 +175,7 @@ class ModelFrame:
 
 def compose(models: Sequence[ModelFrame], targets: Sequence[str], opts: RenderOptions) -> np.ndarray:
     """One video frame: per model a labelled block of target tiles and a side panel."""
-    blocks = []
+    blocks: list[np.ndarray] = []
     for mf in models:
         tiles = [label_tile(overlay(mf.background, mf.heats[t], opts), t) for t in targets]
         if opts.panel:

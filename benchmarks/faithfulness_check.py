@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_machine_argument, hardware, write_section  # noqa: E402
+from rlsight.bench import add_machine_argument, hardware, write_section
 
 SHARED = Path(os.environ.get("RLSIGHT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 BEST = SHARED / "seed/experiments/5_500_lvls_impala_valclip/model_5_500_lvls_impala_valclip.pt"
@@ -33,7 +32,7 @@ TARGET_FULL, TARGET_QUICK = 15 * 60, 2 * 60
 
 def timed_check(run: Path, other: Path | None, quick: bool, methods: list[str] | None) -> tuple[float, dict, dict]:
     """(seconds, per-method seconds, result) of one check."""
-    from rlsight.explain.faithfulness.check import check_run
+    from rlsight.bench import check_run
 
     marks: list[tuple[float, str]] = []
 
@@ -62,15 +61,14 @@ def main() -> int:
 
     import torch
 
-    from rlsight.explain.states import load_or_record_states
-    from rlsight.runs.importer import import_seed
+    from rlsight.bench import import_checkpoint, load_or_record_states
 
     torch.set_num_threads(os.cpu_count() or 1)
     methods = args.methods.split(",") if args.methods else None
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        run = import_seed(args.checkpoint, "starpilot", Path(tmp) / "best").path
-        other = import_seed(args.other, "starpilot", Path(tmp) / "other").path if args.other else None
+        run = import_checkpoint(args.checkpoint, "starpilot", Path(tmp) / "best").path
+        other = import_checkpoint(args.other, "starpilot", Path(tmp) / "other").path if args.other else None
         t = time.perf_counter()
         load_or_record_states(run)
         rec = time.perf_counter() - t
@@ -81,8 +79,7 @@ def main() -> int:
         print(f"full: {full_s:.1f} s ({full_per})", flush=True)
         res = res if res is not None else quick_res
         if res is not None:
-            from rlsight.explain.faithfulness.check import to_json
-            from rlsight.explain.faithfulness.report import format_result
+            from rlsight.bench import format_result, to_json
 
             print(format_result(res), flush=True)
             if args.results:

@@ -19,7 +19,7 @@ from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.load import load_policy
-from rlsight.shift import apply_shift, setting_label
+from rlsight.shift import SUITES, apply_shift, generalisation_suite, setting_label
 
 MAX_EVAL_ENVS = 64
 
@@ -97,3 +97,20 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     if save:
         result["file"] = str(run.save_eval(result))
     return result
+
+
+def evaluate_suite(run: str | Path, suite: str = "generalisation", **kwargs) -> list[dict]:
+    """Evaluate ``run`` on every entry of ``suite``; each result gains ``suite_entry``
+    and ``gap`` (the training-level mean minus this mean)."""
+    if suite not in SUITES:
+        raise RlsightError(f"--suite {suite!r}: valid: {', '.join(SUITES)}")
+    rd = run if isinstance(run, RunDir) else RunDir.open(run)
+    results = []
+    for entry in generalisation_suite(rd.config().env):
+        r = evaluate(rd, split=entry.split, env_set=entry.env_set, **kwargs)
+        r["suite_entry"] = entry.name
+        results.append(r)
+    train_mean = results[0]["mean_return"]
+    for r in results:
+        r["gap"] = train_mean - r["mean_return"]
+    return results

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rlsight import config as C
 from rlsight.errors import RlsightError
@@ -87,26 +86,6 @@ def generalisation_suite(env: C.EnvConfig) -> list[SuiteEntry]:
         SuiteEntry(f"held-out, backgrounds {'on' if backgrounds else 'off'}", "test",
                    [f"env.use_backgrounds={str(backgrounds).lower()}"]),
     ]
-
-
-def evaluate_suite(run: str | Path, suite: str = "generalisation", **kwargs) -> list[dict]:
-    """Evaluate ``run`` on every entry of ``suite``; each result gains ``suite_entry``
-    and ``gap`` (the training-level mean minus this mean)."""
-    from rlsight.evaluate import evaluate
-    from rlsight.runs import RunDir
-
-    if suite not in SUITES:
-        raise RlsightError(f"--suite {suite!r}: valid: {', '.join(SUITES)}")
-    rd = run if isinstance(run, RunDir) else RunDir.open(run)
-    results = []
-    for entry in generalisation_suite(rd.config().env):
-        r = evaluate(rd, split=entry.split, env_set=entry.env_set, **kwargs)
-        r["suite_entry"] = entry.name
-        results.append(r)
-    train_mean = results[0]["mean_return"]
-    for r in results:
-        r["gap"] = train_mean - r["mean_return"]
-    return results
 
 
 def suite_table(results: list[dict]) -> str:

@@ -15,9 +15,9 @@ PACKAGE = REPO / "rlsight"
 # import from its own area and from areas in lower layers; areas that share a layer
 # do not import each other unless the pair is listed in SIDEWAYS.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors",),
+    ("errors", "presets"),  # error types; the preset TOML files (data only)
     ("config",),  # typed configuration: no torch, no environments
-    ("hardware",),  # device choice, bf16 facts
+    ("hardware", "shift"),  # device choice, bf16 facts; evaluation settings under distribution shift
     ("envs", "models"),  # environment families; networks, action sampling, checkpoint reading
     ("ppo",),  # PPO maths over tensors
     ("runs",),  # the run directory (reads models' state dicts)

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_presets_live_in_the_package():
     assert presets.names() == ["cpu-30min", "cpu-quick", "original-baseline", "original-best", "procgen-paper"]
     path = C.resolve_config_path("cpu-quick")
-    assert path.parent == Path(C.__file__).resolve().parent / "presets"
+    assert path.parent == Path(C.__file__).resolve().parents[1] / "presets"  # rlsight/presets/
 
 
 def test_preset_names_resolve_from_any_directory(tmp_path, monkeypatch):

@@ -10,9 +10,7 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -94,9 +92,6 @@ class RunDir:
             who = holder(path)
             if who is not None:
                 raise RunDirError(f"{path} is being trained by {who}; refusing to replace it with --overwrite")
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            os.replace(path, old)  # out of the way at once; a kill now leaves only a hidden folder
-            shutil.rmtree(old)
         if not path.parent.exists():
             raise RunDirError(f"{path.parent}: parent folder does not exist")
 
@@ -108,7 +103,8 @@ class RunDir:
             })
             cls(tmp).write_metrics([])
 
-        atomic_dir(path, fill)
+        # with --overwrite the old run is swapped out only once the new one is complete
+        atomic_dir(path, fill, replace=overwrite)
         return cls(path)
 
     @classmethod

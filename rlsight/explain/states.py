@@ -101,7 +101,7 @@ def record_states(model: torch.nn.Module, env_cfg, spec: StatesSpec = DEFAULT_ST
     """Play ``model`` (sampled actions, seed ``spec.seed``) for ``spec.steps`` steps on
     each of the first ``spec.levels`` held-out levels of ``env_cfg``, one environment
     per level, all stepped together."""
-    from rlsight.envs.procgen import make_env
+    from rlsight.envs.family import make_env
 
     spec.validate()
     start, count = env_cfg.test_levels()

@@ -35,7 +35,16 @@ import torch
 
 from rlsight import __version__
 from rlsight.errors import RlsightError
-from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
+from rlsight.explain.faithfulness.deletion import Curves
+from rlsight.explain.saliency.methods import (
+    METHODS,
+    PERTURBATION_SCORES,
+    MethodOptions,
+    Perturbation,
+    SaliencyMethod,
+    check_choice,
+    make_method,
+)
 from rlsight.explain.saliency.options import CHECK, CheckOptions
 from rlsight.explain.saliency.perturbation import TARGETS
 from rlsight.explain.states import (
@@ -59,7 +68,7 @@ VERDICTS = ("faithful", "weak", "fails")
 
 
 # -- small pure pieces ----------------------------------------------------------------------
-def interval(values, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
+def interval(values: object, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
     """Bootstrap CI over frames as ``{mean, low, high, n}``; NaNs (e.g. constant maps) are
     left out; all-NaN gives NaNs and n 0."""
     from rlsight.explain.faithfulness.bootstrap import bootstrap_ci
@@ -91,33 +100,33 @@ def verdict(criteria: dict[str, bool | None]) -> dict:
     return {"verdict": word, "label": label, "met": met, "checked": list(checked)}
 
 
-def ratio_interval(a, b, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
+def ratio_interval(a: object, b: object, opts: CheckOptions = CHECK, seed: int = 0) -> dict:
     """mean(a) / mean(b) over the frames where both are finite, with a paired percentile
     bootstrap CI over frames (the frames resampled together for a and b). A ratio of
     means, not a mean of per-frame ratios, which frames with a near-zero random AUC
     would dominate."""
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    nan = {"mean": math.nan, "low": math.nan, "high": math.nan, "n": int(a.size)}
-    if a.size == 0 or b.mean() == 0:
+    a0, b0 = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    ok = np.isfinite(a0) & np.isfinite(b0)
+    x, y = a0[ok], b0[ok]
+    nan = {"mean": math.nan, "low": math.nan, "high": math.nan, "n": int(x.size)}
+    if x.size == 0 or y.mean() == 0:
         return nan
-    mean = float(a.mean() / b.mean())
-    if a.size < 2 or (np.all(a == a[0]) and np.all(b == b[0])):
-        return {**nan, "mean": mean, **({"low": mean, "high": mean} if a.size >= 2 else {})}
-    from scipy.stats import bootstrap
+    mean = float(x.mean() / y.mean())
+    if x.size < 2 or (np.all(x == x[0]) and np.all(y == y[0])):
+        return {**nan, "mean": mean, **({"low": mean, "high": mean} if x.size >= 2 else {})}
+    from scipy.stats import bootstrap  # type: ignore[import-untyped]
 
-    def stat(x, y, axis=-1):
+    def stat(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return x.mean(axis) / y.mean(axis)
+            return p.mean(axis) / q.mean(axis)
 
-    res = bootstrap((a, b), stat, paired=True, vectorized=True, n_resamples=opts.resamples,
+    res = bootstrap((x, y), stat, paired=True, vectorized=True, n_resamples=opts.resamples,
                     confidence_level=opts.confidence, method="percentile", random_state=np.random.default_rng(seed))
     ci = res.confidence_interval
-    return {"mean": mean, "low": float(ci.low), "high": float(ci.high), "n": int(a.size)}
+    return {"mean": mean, "low": float(ci.low), "high": float(ci.high), "n": int(x.size)}
 
 
-def _np(x) -> np.ndarray:
+def _np(x: object) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
@@ -164,7 +173,7 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
                 "bootstrap_resamples": opts.resamples, "confidence": opts.confidence,
                 "stability": {"radius": opts.stability_radius, "samples": opts.stability_samples,
                               "frames": min(n, opts.quick_stability_frames if quick else opts.stability_frames)},
-                "seed": opts.seed, "method_options": dataclasses.asdict(mopts),
+                "seed": opts.seed, "method_options": dataclasses.asdict(mopts), "torch_threads": torch.get_num_threads(),
                 "states": {k: states.meta.get(k) for k in ("levels", "steps", "seed", "first_level", "frames")},
                 "other": None if other_rd is None else str(other_rd.path)}
     out = {"format": RESULT_FORMAT, "run": str(rd.path), "game": cfg.env.game, "encoder": cfg.model.encoder,
@@ -181,7 +190,13 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
 def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], targets: Sequence[str],
                   other_model: torch.nn.Module | None, quick: bool, mopts: MethodOptions,
                   opts: CheckOptions = CHECK, say: Callable[[str], None] = lambda m: None) -> dict:
-    """{method: {target: measures}} on ``states`` (see the module docstring)."""
+    """{method: {target: measures}} on ``states`` (see the module docstring).
+
+    Each method's maps of the trained model are computed once, signed; the drawn
+    (default) maps are derived from them where the method allows (``drawn_from_signed``),
+    and the randomisation check reuses them. Perturbation methods share one network,
+    picked once per model.
+    """
     from rlsight.explain.faithfulness.baselines import edge_maps, random_maps
 
     frames = torch.from_numpy(states.obs)
@@ -189,18 +204,27 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
     curves = _curves_fn(model, frames, actions, opts)
     base = {"random": random_maps(frames, opts.seed), "edge": edge_maps(frames)}
     base_curves = {t: {k: curves(m, t) for k, m in base.items()} for t in targets}
+    signed_opts = dataclasses.replace(mopts, signed=True)
+    cache: dict[int, Perturbation] = {}
     out: dict = {}
     for name in names:
         say(f"checking {name} on {len(frames)} frames ...")
-        method = make_method(name, model, mopts)
+        signed_method = _method(name, model, signed_opts, cache)
         t0 = time.perf_counter()
-        maps = method.attribute_all(frames, targets, actions)
+        signed = signed_method.attribute_all(frames, targets, actions)
+        method = _method(name, model, mopts, cache)  # after the first call: shares its network
+        drawn = {t: signed[t] if mopts.signed else drawn_from_signed(name, t, signed[t]) for t in targets}
+        maps = {t: m for t, m in drawn.items() if m is not None}
+        rest = [t for t in targets if t not in maps]
+        if rest:  # the drawn maps are not a function of the signed ones: computed on their own
+            t0 = time.perf_counter()
+            maps.update(method.attribute_all(frames, rest, actions))
         fps = len(frames) / max(time.perf_counter() - t0, 1e-9)
         other_maps = None
         if other_model is not None:
-            om = make_method(name, other_model, mopts)
-            other_maps = om.attribute_all(frames, targets, actions)
-        cascade = _randomisation(model, frames, name, targets, mopts, actions, quick, opts)
+            other_maps = _method(name, other_model, mopts, cache).attribute_all(frames, targets, actions)
+        cascade = _randomisation(model, frames, signed_method, signed, targets, mopts, actions, quick, opts)
+        stability = _stability(method, frames, targets, actions, opts, quick)
         out[name] = {}
         for t in targets:
             own = curves(maps[t], t)
@@ -213,7 +237,7 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
                 "edge": _auc(edge, rnd, "deletion", opts),
                 "other": "n/a" if other_maps is None else _auc(curves(other_maps[t], t), rnd, "deletion", opts),
                 "randomisation": cascade[t],
-                "stability": _stability(method, frames, t, actions, opts, quick),
+                "stability": stability[t],
                 "fps": round(fps, 2),
             }
             other_auc = None if entry["other"] == "n/a" else entry["other"]["auc"]
@@ -226,11 +250,41 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
     return out
 
 
+def drawn_from_signed(name: str, target: str, signed: torch.Tensor) -> torch.Tensor | None:
+    """The map ``make_method(name, ...)`` draws by default, from its signed map
+    (``MethodOptions(signed=True)``) of the same frames; None where the drawn map is
+    not a function of the signed one (SmoothGrad averages |gradient|; Grad-CAM applies
+    its ReLU before upsampling)."""
+    if name in PERTURBATION_SCORES:
+        if PERTURBATION_SCORES[name] in ("l2", "sarfa") or target == "actor":
+            return signed.clamp_min(0)
+        return signed.abs()
+    if name.removesuffix("-logp") in ("gradient", "integrated-gradients"):
+        return signed.abs()
+    return None
+
+
+def _method(name: str, model: torch.nn.Module, mopts: MethodOptions,
+            cache: dict[int, Perturbation]) -> SaliencyMethod:
+    """``make_method``, with the perturbation methods of one model sharing the network
+    and chunk size the first of them picked (measured once per model, not per method)."""
+    if name not in PERTURBATION_SCORES:
+        return make_method(name, model, mopts)
+    first = cache.get(id(model))
+    if first is not None and first.model is model:
+        return first.variant(PERTURBATION_SCORES[name], mopts.signed)
+    method = make_method(name, model, mopts)
+    assert isinstance(method, Perturbation)
+    cache[id(model)] = method
+    return method
+
+
 def _below_limit(ci: dict) -> bool:
     return bool(ci["n"] > 0 and ci["mean"] < CORRELATION_LIMIT)
 
 
-def _curves_fn(model, frames, actions, opts: CheckOptions):
+def _curves_fn(model: torch.nn.Module, frames: torch.Tensor, actions: torch.Tensor,
+               opts: CheckOptions) -> Callable[[torch.Tensor, str], Curves]:
     """A function (maps, target) -> Curves on these frames, with one network built for every call."""
     from rlsight.explain.faithfulness.deletion import deletion_insertion
     from rlsight.explain.saliency.methods import as_float_frames
@@ -239,28 +293,31 @@ def _curves_fn(model, frames, actions, opts: CheckOptions):
     x = as_float_frames(model, frames[:1])
     net = inference_network(model, x.expand(32, *x.shape[1:]).contiguous()) if x.device.type == "cpu" else model
 
-    def curves(maps, target):
+    def curves(maps: torch.Tensor, target: str) -> Curves:
         return deletion_insertion(model, frames, maps, target, actions=actions if target == "actor" else None,
                                   steps=opts.deletion_steps, blur_sigma=opts.blur_sigma, network=net)
     return curves
 
 
-def _auc(c, rnd, kind: str, opts: CheckOptions) -> dict:
+def _auc(c: Curves, rnd: Curves, kind: str, opts: CheckOptions) -> dict:
     """AUC of ``kind`` with its CI, and its ratio to the random order's (ratio of means)."""
     a = _np(getattr(c, f"{kind}_auc"))
     r = _np(getattr(rnd, f"{kind}_auc"))
     return {"auc": interval(a, opts), "ratio_to_random": ratio_interval(a, r, opts)}
 
 
-def _randomisation(model, frames, name, targets, mopts, actions, quick: bool, opts: CheckOptions) -> dict:
+def _randomisation(model: torch.nn.Module, frames: torch.Tensor, method: SaliencyMethod,
+                   trained: dict[str, torch.Tensor], targets: Sequence[str], mopts: MethodOptions,
+                   actions: torch.Tensor, quick: bool, opts: CheckOptions) -> dict:
     """Per target: the cascade's steps (each with the four correlations of ``CASCADE_STATS``
     and their CIs) and ``criterion``, the abs / nonzero-pixel correlation of the last step
-    (full: every block randomised; ``quick``: the top block only)."""
+    (full: every block randomised; ``quick``: the top block only). ``method`` (signed) and
+    its ``trained`` maps come from the caller, which has computed them already."""
     from rlsight.explain.faithfulness.randomisation import cascading_randomisation
 
-    steps = top_block_randomisation(model, frames, name, targets, mopts, opts.seed, actions) if quick else \
-        cascading_randomisation(model, frames, name, targets, mopts, seed=opts.seed, actions=actions,
-                                max_steps=opts.cascade_steps)
+    steps = cascading_randomisation(model, frames, method, targets, mopts, seed=opts.seed, actions=actions,
+                                    max_steps=opts.cascade_steps, trained=trained,
+                                    stop_after=1 if quick else None)
     out = {}
     for t in targets:
         rows = [{"layer": s.group, **{k: interval(v, opts) for k, v in s.per_frame[t].items()}} for s in steps]
@@ -268,39 +325,24 @@ def _randomisation(model, frames, name, targets, mopts, actions, quick: bool, op
     return out
 
 
-def top_block_randomisation(model, frames, name, targets, mopts, seed, actions) -> list:
+def top_block_randomisation(model: torch.nn.Module, frames: torch.Tensor, name: str, targets: Sequence[str],
+                            mopts: MethodOptions, seed: int, actions: torch.Tensor | None) -> list:
     """The first step of ``cascading_randomisation`` alone (the top layer group
     re-initialised), without computing the steps below it."""
-    import copy
+    from rlsight.explain.faithfulness.randomisation import cascading_randomisation
 
-    from rlsight.explain.faithfulness.randomisation import (
-        CascadeStep,
-        layer_groups,
-        map_correlations,
-    )
-
-    o = dataclasses.replace(mopts, signed=True)  # as the cascade does
-    label, names = layer_groups(model)[0]
-    first = make_method(name, model, o)
-    trained = first.attribute_all(frames, targets, actions)
-    fresh = copy.deepcopy(model).eval()
-    torch.manual_seed(seed)
-    for n in names:
-        for m in fresh.get_submodule(n).modules():
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-    second = first.for_model(fresh) if hasattr(first, "for_model") else make_method(name, fresh, o)
-    random = second.attribute_all(frames, targets, actions)
-    return [CascadeStep(label, list(names), {t: map_correlations(trained[t], random[t]) for t in targets})]
+    return cascading_randomisation(model, frames, name, targets, mopts, seed=seed, actions=actions, stop_after=1)
 
 
-def _stability(method, frames, target, actions, opts: CheckOptions, quick: bool = False) -> dict:
-    from rlsight.explain.faithfulness.stability import max_sensitivity
+def _stability(method: SaliencyMethod, frames: torch.Tensor, targets: Sequence[str], actions: torch.Tensor,
+               opts: CheckOptions, quick: bool = False) -> dict[str, dict]:
+    """Per target: max-sensitivity's CI, every target from one set of noisy copies."""
+    from rlsight.explain.faithfulness.stability import max_sensitivity_all
 
     k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
-    v = max_sensitivity(method, frames[:k], target, actions=actions[:k] if target == "actor" else None,
-                        radius=opts.stability_radius, samples=opts.stability_samples, seed=opts.seed)
-    return interval(_np(v), opts)
+    v = max_sensitivity_all(method, frames[:k], targets, actions=actions[:k], radius=opts.stability_radius,
+                            samples=opts.stability_samples, seed=opts.seed)
+    return {t: interval(_np(v[t]), opts) for t in targets}
 
 
 # -- storage --------------------------------------------------------------------------------

@@ -87,9 +87,15 @@ def reinitialised(model: nn.Module, seed: int = 0) -> nn.Module:
     fresh = copy.deepcopy(model)
     torch.manual_seed(seed)
     for m in fresh.modules():
-        if hasattr(m, "reset_parameters"):
-            m.reset_parameters()
+        _reset(m)
     return fresh.eval()
+
+
+def _reset(module: nn.Module) -> None:
+    """Draw ``module``'s own parameters afresh (its ``reset_parameters``, where it has one)."""
+    reset = getattr(module, "reset_parameters", None)
+    if callable(reset):
+        reset()
 
 
 @dataclass
@@ -214,30 +220,48 @@ def map_correlations(trained: torch.Tensor, random: torch.Tensor) -> dict[str, n
     return out
 
 
-def cascading_randomisation(model: nn.Module, frames, method: MethodLike, targets: Sequence[str] = TARGETS,
-                            options: MethodOptions | None = None, seed: int = 0,
-                            actions: torch.Tensor | None = None, max_steps: int = 6) -> list[CascadeStep]:
+def cascading_randomisation(model: nn.Module, frames, method: MethodLike | SaliencyMethod,
+                            targets: Sequence[str] = TARGETS, options: MethodOptions | None = None, seed: int = 0,
+                            actions: torch.Tensor | None = None, max_steps: int = 6,
+                            trained: dict[str, torch.Tensor] | None = None,
+                            stop_after: int | None = None) -> list[CascadeStep]:
     """Cascading model randomisation (module docstring): one ``CascadeStep`` per layer group,
-    top first, each with the groups above it still random."""
+    top first, each with the groups above it still random.
+
+    ``method`` may also be a method already built for ``model`` with signed maps (e.g. a
+    ``Perturbation`` that has picked its network); the randomised models' maps are then
+    computed the same way. ``trained``: the signed maps of ``model`` on ``frames`` for
+    ``targets`` (explaining ``actions``), when already computed. ``stop_after``: compute
+    only the first this many steps (1: the top group alone).
+    """
     opts = replace(options or MethodOptions(), signed=True)
-    build = _builder(method, opts)
+    if isinstance(method, SaliencyMethod):
+        if not getattr(method, "signed", True):
+            raise RlsightError(f"method {method.name}: cascading randomisation needs signed maps "
+                               "(MethodOptions(signed=True))")
+        first = method
+        build = _builder(method.name, opts)
+    else:
+        build = _builder(method, opts)
+        first = build(model)
+    if stop_after is not None and stop_after < 1:
+        raise RlsightError(f"stop_after {stop_after}: must be >= 1")
     groups = layer_groups(model, max_steps)
     if not groups:
         raise RlsightError(f"{type(model).__name__} has no layers with parameters to randomise")
-    first = build(model)
     if actions is None:
         with torch.no_grad():
             actions = model(as_float_frames(model, frames))[0].argmax(-1)
-    trained = first.attribute_all(frames, targets, actions)
+    if trained is None:
+        trained = first.attribute_all(frames, targets, actions)
     current = copy.deepcopy(model).eval()
     torch.manual_seed(seed)
     done: list[str] = []
-    steps = []
-    for label, names in groups:
+    steps: list[CascadeStep] = []
+    for label, names in groups[:stop_after]:
         for name in names:
             for m in current.get_submodule(name).modules():
-                if hasattr(m, "reset_parameters"):
-                    m.reset_parameters()
+                _reset(m)
         done += names
         random = _same_way(first, build, current).attribute_all(frames, targets, actions)
         steps.append(CascadeStep(label, list(done), {t: map_correlations(trained[t], random[t]) for t in targets}))

@@ -22,6 +22,8 @@ rather than one call per sample.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from rlsight.errors import RlsightError
@@ -37,6 +39,16 @@ def max_sensitivity(method: SaliencyMethod, frames, target: str, actions: torch.
     ``noise`` (samples, N, C, H, W) replaces the seeded uniform draw (for tests).
     """
     check_choice("target", target, TARGETS)
+    return max_sensitivity_all(method, frames, (target,), actions, radius, samples, seed, noise)[target]
+
+
+def max_sensitivity_all(method: SaliencyMethod, frames, targets: Sequence[str] = TARGETS,
+                        actions: torch.Tensor | None = None, radius: float = 0.02, samples: int = 8,
+                        seed: int = 0, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """{target: (N,) max-sensitivity} for several targets from one set of noisy copies
+    (one ``attribute_all`` call on them), each as ``max_sensitivity`` gives it."""
+    for t in targets:
+        check_choice("target", t, TARGETS)
     if radius <= 0:
         raise RlsightError(f"radius {radius}: must be > 0")
     if samples < 1:
@@ -56,11 +68,16 @@ def max_sensitivity(method: SaliencyMethod, frames, target: str, actions: torch.
     acts = best if actions is None else torch.as_tensor(actions, device=x.device).long().reshape(-1)
     if acts.numel() != n:
         raise RlsightError(f"actions: {acts.numel()} for {n} frames")
-    base = method.attribute(x, target, acts).float().cpu()
-    noisy = method.attribute(xs, target, acts.repeat(s)).float().cpu().reshape(s, *base.shape)
-    num = (noisy - base.unsqueeze(0)).flatten(2).norm(dim=2)  # (S, N)
-    den = base.flatten(1).norm(dim=1)  # (N,)
-    ratio = torch.where(same, num / den.clamp_min(torch.finfo(torch.float32).tiny), torch.full_like(num, -1.0))
-    out = ratio.amax(0).double()
-    out[(out < 0) | (den == 0)] = float("nan")
+    bases = method.attribute_all(x, tuple(targets), acts)
+    noisies = method.attribute_all(xs, tuple(targets), acts.repeat(s))
+    out = {}
+    for t in targets:
+        base = bases[t].float().cpu()
+        noisy = noisies[t].float().cpu().reshape(s, *base.shape)
+        num = (noisy - base.unsqueeze(0)).flatten(2).norm(dim=2)  # (S, N)
+        den = base.flatten(1).norm(dim=1)  # (N,)
+        ratio = torch.where(same, num / den.clamp_min(torch.finfo(torch.float32).tiny), torch.full_like(num, -1.0))
+        v = ratio.amax(0).double()
+        v[(v < 0) | (den == 0)] = float("nan")
+        out[t] = v
     return out

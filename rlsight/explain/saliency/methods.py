@@ -139,6 +139,14 @@ class Perturbation(SaliencyMethod):
         other._example = self._example
         return other
 
+    def variant(self, score: str, signed: bool) -> Perturbation:
+        """This method with another score or sign on the same model, sharing the network and
+        chunk size already picked (measured once, not again for every score)."""
+        other = Perturbation(self.model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
+                             self.optimize, score, signed)
+        other._network, other._example = self._network, self._example
+        return other
+
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
                       actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Perturbation maps {target: (N, C, H, W)} (C = 1 unless ``per_channel``),

@@ -114,7 +114,7 @@ def ratio_interval(a: object, b: object, opts: CheckOptions = CHECK, seed: int =
     mean = float(x.mean() / y.mean())
     if x.size < 2 or (np.all(x == x[0]) and np.all(y == y[0])):
         return {**nan, "mean": mean, **({"low": mean, "high": mean} if x.size >= 2 else {})}
-    from scipy.stats import bootstrap  # type: ignore[import-untyped]
+    from scipy.stats import bootstrap
 
     def stat(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):

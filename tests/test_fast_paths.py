@@ -4,8 +4,10 @@ change nothing that matters: the same config and seed give the same metrics as
 one eager pass over each minibatch and over all environments.
 
 Tolerance: returns, lengths and episode counts equal; losses, KL, clip fraction,
-explained variance and gradient norm within 1e-4 relative (float summation order
-differs between chunkings and kernels).
+explained variance and gradient norm within 1e-4 relative or 1e-5 absolute (float
+summation order differs between chunkings and kernels; the policy loss is a mean of
+per-sample terms of order 1 that nearly cancel, so near zero only an absolute
+tolerance of a float32 sum's rounding means anything).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _assert_same_metrics(a: list[dict], b: list[dict], updates: int) -> None:
         for k in EXACT:
             assert ra[k] == rb[k] or (math.isnan(ra[k]) and math.isnan(rb[k])), (ra["update"], k, ra[k], rb[k])
         for k in CLOSE:
-            assert math.isclose(ra[k], rb[k], rel_tol=1e-4, abs_tol=1e-6), (ra["update"], k, ra[k], rb[k])
+            assert math.isclose(ra[k], rb[k], rel_tol=1e-4, abs_tol=1e-5), (ra["update"], k, ra[k], rb[k])
 
 
 @pytest.mark.slow

@@ -4,10 +4,16 @@ change nothing that matters: the same config and seed give the same metrics as
 one eager pass over each minibatch and over all environments.
 
 Tolerance: returns, lengths and episode counts equal; losses, KL, clip fraction,
-explained variance and gradient norm within 1e-4 relative or 1e-5 absolute (float
-summation order differs between chunkings and kernels; the policy loss is a mean of
-per-sample terms of order 1 that nearly cancel, so near zero only an absolute
-tolerance of a float32 sum's rounding means anything).
+explained variance and gradient norm of the first two updates within 1e-4 relative or
+1e-5 absolute (float summation order differs between chunkings and kernels; the
+policy loss is a mean of per-sample terms of order 1 that nearly cancel, so near
+zero only an absolute tolerance means anything). Later updates start from weights
+that those rounding differences moved, and PPO's clipping amplifies them (a sample
+that crosses the clip boundary changes the gradient by a step), so they are held
+to 2% relative or 1e-3 absolute (the policy loss, near zero, drifts by 4e-4 by the
+sixth update of the chunked test, measured the same before and after rollouts
+dropped chunked inference): far tighter than any real fault (a gradient scaled by
+the chunk count moves the second update's gradient norm many-fold).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ def _assert_same_metrics(a: list[dict], b: list[dict], updates: int) -> None:
     for ra, rb in zip(a, b):
         for k in EXACT:
             assert ra[k] == rb[k] or (math.isnan(ra[k]) and math.isnan(rb[k])), (ra["update"], k, ra[k], rb[k])
+        rel, tol = (1e-4, 1e-5) if ra["update"] <= 2 else (2e-2, 1e-3)
         for k in CLOSE:
-            assert math.isclose(ra[k], rb[k], rel_tol=1e-4, abs_tol=1e-5), (ra["update"], k, ra[k], rb[k])
+            assert math.isclose(ra[k], rb[k], rel_tol=rel, abs_tol=tol), (ra["update"], k, ra[k], rb[k])
 
 
 @pytest.mark.slow

@@ -214,3 +214,15 @@ def test_ratio_to_random_is_a_ratio_of_means_with_a_paired_interval():
     r[0] = 1e-9  # one near-zero random AUC does not blow it up (it would as a mean of ratios)
     assert ratio_interval(a, r)["mean"] < 0.25
     assert math.isnan(ratio_interval([np.nan], [1.0])["mean"])
+
+
+def test_summary_names_the_faithful_methods_or_says_none_is():
+    from rlsight.explain.faithfulness.report import summary_lines
+
+    result = {"results": {
+        "gradient": {"actor": {"verdict": "weak"}, "critic": {"verdict": "faithful"}},
+        "perturbation": {"actor": {"verdict": "fails"}, "critic": {"verdict": "faithful"}},
+    }}
+    lines = summary_lines(result)
+    assert lines[0].startswith("actor: no method checked here meets every criterion")
+    assert lines[1] == "critic: faithful: gradient, perturbation"

@@ -69,4 +69,20 @@ def format_result(result: dict) -> str:
             by_method.setdefault(method, []).append(f"{target} {e.get('label', e.get('verdict'))} ({marks})")
     for method, parts in by_method.items():
         lines.append(f"  {method}: " + "; ".join(parts))
+    lines.extend(summary_lines(result))
     return "\n".join(lines)
+
+
+def summary_lines(result: dict) -> list[str]:
+    """Per target, the methods that meet every criterion, or a line saying that none does."""
+    faithful: dict[str, list[str]] = {}
+    for method, per_target in (result.get("results") or {}).items():
+        for target, e in per_target.items():
+            faithful.setdefault(target, [])
+            if e.get("verdict") == "faithful":
+                faithful[target].append(method)
+    return [f"{target}: faithful: {', '.join(ms)}" if ms else
+            f"{target}: no method checked here meets every criterion; its maps are not evidence of what drives "
+            "this model's " + ("policy" if target == "actor" else "value")
+            for target, ms in faithful.items()]
+

@@ -73,7 +73,9 @@ def field_info(key: str) -> FieldInfo:
 def _adapter(key: str) -> TypeAdapter:
     """A validator for one key's value alone (its type, range and rule; no cross-field check)."""
     fi = field_info(key)
-    return TypeAdapter(Annotated[(fi.annotation, *fi.metadata)] if fi.metadata else fi.annotation)
+    annotation: Any = fi.annotation  # typed differently by pydantic releases; every declared key has one
+    assert annotation is not None, key
+    return TypeAdapter(Annotated[(annotation, *fi.metadata)] if fi.metadata else annotation)
 
 
 def _range(metadata: list[Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
@@ -78,12 +77,3 @@ class BlindNet(nn.Module):
             x = x.permute(0, 3, 1, 2).float() / 255
         zero = 0 * x.flatten(1).sum(1)
         return self.bias + zero[:, None], self.v + zero
-
-
-@pytest.fixture
-def one_thread():
-    """Run the test on one torch thread (saliency timings and float order stay comparable)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)

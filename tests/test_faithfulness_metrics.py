@@ -23,9 +23,15 @@ from rlsight.explain.faithfulness.stability import max_sensitivity
 from rlsight.explain.saliency.methods import SaliencyMethod, make_method
 from rlsight.explain.saliency.perturbation import gaussian_blur
 from rlsight.models import ActorCritic
-from tests.saliency_helpers import ActionRegionNet, one_thread  # noqa: F401 (fixture)
+from tests.saliency_helpers import ActionRegionNet
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _frames(n: int = 8, seed: int = 0) -> torch.Tensor:

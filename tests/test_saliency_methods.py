@@ -20,9 +20,15 @@ from rlsight.explain.saliency.perturbation import (
     upsample_scores,
 )
 from rlsight.models import ActorCritic
-from tests.saliency_helpers import ActionRegionNet, BlindNet, RegionNet, one_thread  # noqa: F401 (fixture)
+from tests.saliency_helpers import ActionRegionNet, BlindNet, RegionNet
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _frames(n: int = 2, seed: int = 0) -> torch.Tensor:

@@ -7,6 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+DEFAULT_SIGNAL_S = 120
+DEFAULT_SIGNAL = f"B:USR1@{DEFAULT_SIGNAL_S}"
+
 
 def register(sub) -> None:
     """Add the ``jobscript`` subcommand to ``sub`` (argparse subparsers)."""
@@ -27,6 +30,12 @@ def register(sub) -> None:
     p.add_argument("--mail-on", default="end,fail", help="when to send it: begin, end, fail (default end,fail)")
     p.add_argument("--setup", action="append", default=[], metavar="LINE",
                    help="shell line run before training, e.g. 'source ~/venvs/rlsight/bin/activate' (repeatable)")
+    p.add_argument("--signal", default=DEFAULT_SIGNAL, metavar="B:SIG@SECONDS",
+                   help="SLURM: the signal sent SECONDS before the time limit; it, like SIGTERM (pre-emption), makes "
+                        "training write a checkpoint, and the job requeues itself (default B:USR1@120; 'none': "
+                        "SIGTERM only)")
+    p.add_argument("--max-requeues", type=int, default=20, metavar="N",
+                   help="SLURM: how many times the job may requeue itself (default 20)")
     p.add_argument("--out", help="write the script here (default: print it)")
     p.set_defaults(func=run)
 
@@ -48,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     js = JobSpec(config=config, run_dir=run_dir, overrides=overrides, scheduler=args.scheduler,
                  job_name=args.job_name or Path(run_dir).name, queue=args.queue, time=args.time, cpus=args.cpus,
                  gpus=args.gpus, mem=args.mem, mail=args.mail,
-                 mail_on=[e.strip() for e in args.mail_on.split(",") if e.strip()], setup=args.setup)
+                 mail_on=[e.strip() for e in args.mail_on.split(",") if e.strip()], setup=args.setup,
+                 signal=_signal_option(args), max_requeues=args.max_requeues)
     text = render(js)
     if args.out:
         out = Path(args.out)
@@ -60,3 +70,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _signal_option(args: argparse.Namespace) -> str | None:
+    """--signal as given; None for 'none', and for LSF when left at its SLURM default (which
+    comes half-way through a time limit of 4 minutes or less)."""
+    from rlsight.sweep.jobscript import minutes
+
+    if args.signal.strip().lower() == "none":
+        return None
+    if args.signal == DEFAULT_SIGNAL:
+        if args.scheduler != "slurm":
+            return None
+        limit_s = minutes(args.time) * 60
+        if limit_s <= 2 * DEFAULT_SIGNAL_S:
+            return f"B:USR1@{limit_s // 2}"
+    return args.signal

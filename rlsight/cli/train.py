@@ -20,6 +20,18 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint")
     p.add_argument("--compare-to", metavar="RUN", help="draw this run's curve on the live progress plot")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one summary line at the end)")
+    p.add_argument("--signal", action="append", default=[], metavar="SIG",
+                   help="another signal (e.g. USR1) that, like SIGINT and SIGTERM, makes training finish the current "
+                        "update, write a checkpoint and stop (repeatable)")
+    p.add_argument("--requeue", action="store_true",
+                   help="after a signal stopped training, inside a SLURM batch job: requeue the job "
+                        "(`scontrol requeue $SLURM_JOB_ID`) so that it resumes the run (what `rlsight jobscript` "
+                        "uses; elsewhere it only says so)")
+    p.add_argument("--max-requeues", type=int, default=20, metavar="N",
+                   help="with --requeue: stop requeueing once SLURM_RESTART_COUNT reaches N (default 20)")
+    p.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS",
+                   help="with --resume: wait this long for another process that still trains into the run "
+                        "(a requeued job's earlier incarnation) instead of stopping at once")
     p.set_defaults(func=run)
 
 
@@ -29,12 +41,18 @@ def run(args: argparse.Namespace) -> int:
     from rlsight.errors import RlsightError
     from rlsight.hardware import bf16_hint
     from rlsight.training import resume, train
+    from rlsight.training.preempt import requeue, stop_signals
 
     progress = not args.no_progress
+    signals = stop_signals(args.signal)
+    if args.max_requeues < 0:
+        raise RlsightError(f"--max-requeues {args.max_requeues}: give 0 or more")
+    if args.lock_wait < 0:
+        raise RlsightError(f"--lock-wait {args.lock_wait}: give 0 or more seconds")
     if args.resume:
         if args.config or args.set or args.run_dir:
             raise RlsightError("--resume DIR takes the run's own config; drop --config/--set/--run-dir")
-        r = resume(args.resume, progress=progress)
+        r = resume(args.resume, progress=progress, lock_wait_s=args.lock_wait, stop_signals=signals)
     else:
         if not args.config:
             raise RlsightError("give --config FILE (or a preset: cpu-quick, cpu-30min, procgen-paper, original-baseline, original-best) or --resume DIR")
@@ -46,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
         hint = bf16_hint(cfg)
         if hint:
             print(hint, file=sys.stderr)
-        r = train(cfg, run_dir, overwrite=args.overwrite, progress=progress, compare_to=args.compare_to)
+        r = train(cfg, run_dir, overwrite=args.overwrite, progress=progress, compare_to=args.compare_to,
+                  stop_signals=signals)
     rows = r.metrics()
     if rows:
         last = rows[-1]
         print(f"{r.path}: {r.info()['status']} at step {int(last['step'])}, "
               f"train return {last['train_return']:.2f}, test return {last['test_return']:.2f}, sps {last['sps']:.0f}"
               f"{_time_split(rows)}")
+    if args.requeue and r.info().get("status") == "interrupted":  # stopped by a signal, checkpoint written
+        print(f"{r.path}: {requeue(args.max_requeues)}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -34,6 +34,8 @@ class JobSpec:
     setup: list[str] = field(default_factory=list)
     log_dir: str | None = None
     command: str = "rlsight"
+    signal: str | None = "B:USR1@120"  # SLURM's warning before the time limit; None: SIGTERM only
+    max_requeues: int = 20
 
 
 def minutes(text: str) -> int:
@@ -60,6 +62,25 @@ def megabytes(text: str) -> int:
     return max(1, int(float(m.group(1)) * scale))
 
 
+# how long a resumed job waits for its earlier incarnation's lock on the run (SLURM's KillWait is 30 s by default)
+RESUME_LOCK_WAIT_S = 120
+
+
+def warning_signal(text: str, limit_min: int) -> tuple[str, int]:
+    """``B:USR1@120`` (or ``USR1@120``, ``USR1``: 60 s) as (signal name, seconds before the time limit)."""
+    from rlsight.training.preempt import SIGNAL_NAMES, parse_signal
+
+    m = re.fullmatch(r"(?:B:)?([A-Za-z0-9]+)(?:@(\d+))?", text.strip())
+    if not m:
+        raise RlsightError(f"--signal {text!r}: give B:SIG@SECONDS, e.g. B:USR1@120 (SIG one of {', '.join(SIGNAL_NAMES)})")
+    name = parse_signal(m.group(1)).name.removeprefix("SIG")
+    secs = int(m.group(2) or 60)
+    if not 0 < secs < limit_min * 60:
+        raise RlsightError(f"--signal {text!r}: {secs} s before the time limit must be more than 0 and less than "
+                           f"the job's {limit_min * 60} s")
+    return name, secs
+
+
 def _check(js: JobSpec) -> None:
     if js.scheduler not in SCHEDULERS:
         raise RlsightError(f"--scheduler {js.scheduler!r}: valid: {', '.join(SCHEDULERS)}")
@@ -70,6 +91,10 @@ def _check(js: JobSpec) -> None:
             raise RlsightError(f"--mail-on {e!r}: valid: {', '.join(MAIL_EVENTS)}")
     if js.mail is not None and "@" not in js.mail:
         raise RlsightError(f"--mail {js.mail!r}: give an e-mail address")
+    if js.signal is not None and js.scheduler != "slurm":
+        raise RlsightError(f"--signal {js.signal!r} is for --scheduler slurm; LSF jobs checkpoint on SIGTERM")
+    if js.max_requeues < 0:
+        raise RlsightError(f"--max-requeues {js.max_requeues}: give 0 or more")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", js.job_name):
         raise RlsightError(f"--job-name {js.job_name!r}: use letters, digits, '_', '.', '-'")
 
@@ -80,12 +105,20 @@ def render(js: JobSpec) -> str:
     mins = minutes(js.time)
     log_dir = js.log_dir or str(Path(js.run_dir).parent)
     q = shlex.quote
+    train_opts = ""
     if js.scheduler == "slurm":
         head = [f"#SBATCH --job-name={js.job_name}",
                 f"#SBATCH --time={mins // 1440}-{mins % 1440 // 60:02d}:{mins % 60:02d}:00",
                 "#SBATCH --nodes=1", "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={js.cpus}",
                 f"#SBATCH --mem={megabytes(js.mem)}M", f"#SBATCH --output={log_dir}/{js.job_name}-%j.out",
                 "#SBATCH --requeue"]
+        # SIGTERM (pre-emption, scancel, the time limit) and the warning signal make training write a checkpoint;
+        # the job then requeues itself. B: sends the warning to the batch shell, which `exec` made the trainer.
+        train_opts = f" --requeue --max-requeues {js.max_requeues}"
+        if js.signal is not None:
+            name, secs = warning_signal(js.signal, mins)
+            head.append(f"#SBATCH --signal=B:{name}@{secs}")
+            train_opts = f" --signal {name}" + train_opts
         if js.queue:
             head.append(f"#SBATCH --partition={js.queue}")
         if js.gpus:
@@ -119,9 +152,10 @@ def render(js: JobSpec) -> str:
         'if grep -qs \'"status": *"finished"\' "$RUN_DIR/rlsight-run.json"; then',
         '    echo "$RUN_DIR: already finished"',
         'elif [ -f "$RUN_DIR/rlsight-run.json" ]; then',
-        f'    exec {js.command} train --resume "$RUN_DIR" --no-progress',
+        f'    exec {js.command} train --resume "$RUN_DIR" --no-progress --lock-wait {RESUME_LOCK_WAIT_S}{train_opts}',
         "else",
-        f'    exec {js.command} train --config {q(js.config)} {sets + " " if sets else ""}--run-dir "$RUN_DIR" --no-progress',
+        f'    exec {js.command} train --config {q(js.config)} {sets + " " if sets else ""}--run-dir "$RUN_DIR" '
+        f'--no-progress{train_opts}',
         "fi",
     ]
     return "\n".join(lines) + "\n"

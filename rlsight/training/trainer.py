@@ -74,8 +74,14 @@ class Trainer:
     continues from its newest checkpoint."""
 
     def __init__(self, cfg: Config, run: RunDir, *, progress: bool = True, compare_to: RunDir | None = None,
-                 env_factory=None, on_update: Callable[[dict], bool | None] | None = None, lock_wait_s: float = 0.0):
+                 env_factory=None, on_update: Callable[[dict], bool | None] | None = None, lock_wait_s: float = 0.0,
+                 stop_signals: tuple[int, ...] = (signal.SIGINT,)):
         self.cfg, self.run, self.progress, self.compare_to = cfg, run, progress, compare_to
+        # signals that stop training at the end of the current update, with a checkpoint. The API
+        # default is SIGINT only, so that a caller's own handlers (submitit's SIGTERM/USR2 in a
+        # SLURM sweep) stay in charge; `rlsight train` adds SIGTERM and --signal (docs/run-directory.md).
+        self.stop_signals = stop_signals
+        self.stopped_by: int | None = None  # the signal that stopped training, if one did
         self.lock_wait_s = lock_wait_s  # how long to wait for another process's lock on the run
         self.env_factory = env_factory or make_env
         self.on_update = on_update  # gets each metrics row; returning True stops like Ctrl-C (checkpoint, "interrupted")
@@ -147,7 +153,7 @@ class Trainer:
         compare_rows = self.compare_to.metrics() if self.compare_to else None
         self.run.update_info(status="running")
         bar = ProgressBar(self.num_updates * self.batch_per_update, self.step, self.progress)
-        old_handler = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in self.stop_signals} if _main_thread() else {}
         start = time.perf_counter() - self.wall_offset
         last_plot = 0.0
         save_every = self.cfg.train.save_step
@@ -181,8 +187,8 @@ class Trainer:
         finally:
             bar.close()
             self.tb.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for signum, old in old_handlers.items():
+                signal.signal(signum, old)
             self.collector.close()
         if self._stop:
             self.run.update_info(status="interrupted")
@@ -190,11 +196,14 @@ class Trainer:
             self._save_final()
         return self.run
 
-    def _on_sigint(self, signum, frame) -> None:
+    def _on_signal(self, signum, frame) -> None:
         if self._stop:
             raise KeyboardInterrupt
         self._stop = True
-        print("\ninterrupt: finishing this update and saving a checkpoint (Ctrl-C again to abort)", flush=True)
+        self.stopped_by = signum
+        name = signal.Signals(signum).name
+        again = "Ctrl-C" if signum == signal.SIGINT else name
+        print(f"\n{name}: finishing this update and saving a checkpoint ({again} again to abort)", flush=True)
 
     # -- pieces ---------------------------------------------------------------------
     def _learn(self, roll: dict) -> dict:
@@ -261,19 +270,23 @@ def _main_thread() -> bool:
 
 def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress: bool = True,
           compare_to: str | Path | None = None, env_factory=None,
-          on_update: Callable[[dict], bool | None] | None = None) -> RunDir:
-    """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True)."""
+          on_update: Callable[[dict], bool | None] | None = None,
+          stop_signals: tuple[int, ...] = (signal.SIGINT,)) -> RunDir:
+    """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True
+    or one of ``stop_signals`` arrives: then with a checkpoint and status "interrupted")."""
     cmp = RunDir.open(compare_to) if compare_to else None
     run = RunDir.create(run_dir, cfg, overwrite=overwrite)
     if compare_to:
         run.update_info(compare_to=str(Path(compare_to).resolve()))
-    return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory, on_update=on_update).train()
+    return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory, on_update=on_update,
+                   stop_signals=stop_signals).train()
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None,
-           on_update: Callable[[dict], bool | None] | None = None, lock_wait_s: float = 0.0) -> RunDir:
+           on_update: Callable[[dict], bool | None] | None = None, lock_wait_s: float = 0.0,
+           stop_signals: tuple[int, ...] = (signal.SIGINT,)) -> RunDir:
     """Continue a run from its newest checkpoint (``lock_wait_s``: how long to wait
-    for another process that still trains into it)."""
+    for another process that still trains into it; ``stop_signals`` as for ``train``)."""
     run = RunDir.open(run_dir)
     info = run.info()
     if info.get("status") == "finished":
@@ -282,4 +295,4 @@ def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None,
         raise RlsightError(f"{run_dir}: an {info.get('kind')} run cannot be resumed")
     cmp = RunDir.open(info["compare_to"]) if info.get("compare_to") and Path(info["compare_to"]).exists() else None
     return Trainer(run.config(), run, progress=progress, compare_to=cmp, env_factory=env_factory,
-                   on_update=on_update, lock_wait_s=lock_wait_s).train()
+                   on_update=on_update, lock_wait_s=lock_wait_s, stop_signals=stop_signals).train()

@@ -151,3 +151,51 @@ def test_jobscript_submitted_with_sbatch_trains(slurm, tmp_path):
         assert time.time() < deadline
         time.sleep(1)
     assert RunDir.open(run).info()["status"] == "finished"
+
+
+def _job_field(job: str, name: str) -> str:
+    out = subprocess.run(["scontrol", "show", "job", "-o", job], capture_output=True, text=True).stdout
+    return next((f.split("=", 1)[1] for f in out.split() if f.startswith(name + "=")), "")
+
+
+def test_preempted_jobscript_job_requeues_itself_and_ends_like_an_uninterrupted_run(slurm, tmp_path):
+    """#34 item 5: a job from `rlsight jobscript` gets its warning signal (USR1, asked for with
+    --signal) and later SIGTERM (what pre-emption sends); each time it writes a checkpoint and
+    requeues itself; it finishes with the metrics and weights of an uninterrupted run."""
+    from rlsight.training import train
+    from tests.kill_campaign import assert_same, campaign_config
+
+    conf, script, run = tmp_path / "tiny.toml", tmp_path / "job.sh", tmp_path / "run"
+    conf.write_text(campaign_config().to_toml())  # 10 updates, a checkpoint after each
+    assert main(["jobscript", "--config", str(conf), "--run-dir", str(run), "--time", "10", "--mem", "1G",
+                 "--signal", "B:USR1@60", "--setup", f"export PATH={Path(sys.executable).parent}:$PATH",
+                 "--setup", f"export PYTHONPATH={REPO}", "--out", str(script)]) == 0
+    assert "#SBATCH --signal=B:USR1@60" in script.read_text()
+    job = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True,
+                         check=True).stdout.strip().split(";")[0]
+    try:
+        def out() -> str:
+            logs = sorted(tmp_path.glob("*.out"))
+            return f"job {job}: " + _job_field(job, "JobState") + "\n" + "\n".join(p.read_text()[-3000:] for p in logs)
+
+        deadline = time.time() + 150
+        for sig in ("USR1", "TERM"):
+            rows = len(RunDir.open(run).metrics()) if (run / "metrics.csv").is_file() else 0
+            while not ((run / "metrics.csv").is_file() and len(RunDir.open(run).metrics()) > rows):
+                assert time.time() < deadline, f"no training progress before {sig}\n" + out()
+                time.sleep(0.1)
+            subprocess.run(["scancel", "--batch", f"--signal={sig}", job], check=True)
+            while _state(job) != "PENDING":
+                assert time.time() < deadline, f"job {job} not requeued after {sig}\n" + out()
+                time.sleep(0.2)
+            assert RunDir.open(run).info()["status"] == "interrupted", out()
+            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # skip the requeue delay
+        while _state(job) != "GONE":
+            assert time.time() < deadline, "job did not finish\n" + out()
+            time.sleep(0.5)
+        assert _job_field(job, "Restarts") == "2", out()  # requeued twice, by the job itself
+        assert _job_field(job, "JobState") == "COMPLETED", out()
+        train(campaign_config(), tmp_path / "ref", progress=False)  # the uninterrupted reference
+        assert_same(run, tmp_path / "ref")  # every metrics row once, the same weights
+    finally:
+        subprocess.run(["scancel", job], capture_output=True)

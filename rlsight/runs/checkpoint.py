@@ -18,14 +18,34 @@ from rlsight.runs.atomic import atomic_write, atomic_write_text
 if TYPE_CHECKING:
     import torch
 
+# metadata key of the checksum over every tensor's name, dtype, shape and bytes: safetensors
+# has none, so a flipped bit in the data would load silently as other weights
+CHECKSUM = "rlsight_sha256"
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(dtype=torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
-    """Write tensors (moved to the CPU) and string metadata as one safetensors file, atomically."""
+    """Write tensors (moved to the CPU) and string metadata as one safetensors file, atomically,
+    with a checksum that ``load_tensors`` verifies."""
     from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     text_meta = {k: str(v) for k, v in (meta or {}).items()}
+    text_meta[CHECKSUM] = tensors_digest(tensors)
 
     def write(p: Path) -> None:
         try:
@@ -41,16 +61,23 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file; a truncated or corrupted file raises RunDirError."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    """Load a safetensors file; a truncated or corrupted file (one whose checksum, when it
+    has one, does not match) raises a one-line RunDirError."""
+    from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
         raise RunDirError(f"{path}: file not found")
     try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise RunDirError(f"{path}: not a readable safetensors file ({e}); it may be truncated or corrupted") from None
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError, UnicodeDecodeError) as e:
+        why = " ".join(str(e).split())[:200]
+        raise RunDirError(f"{path}: not a readable safetensors file ({why}); it may be truncated or corrupted") from None
+    if CHECKSUM in meta and meta[CHECKSUM] != tensors_digest(tensors):
+        raise RunDirError(f"{path}: checksum mismatch, the file is corrupted (a changed byte); use an earlier "
+                          "checkpoint or train again")
+    return tensors
 
 
 def save_json(path: Path, data: dict) -> None:

@@ -113,7 +113,7 @@ def test_report_build_fails_and_the_old_report_stays(tmp_path, monkeypatch, refe
     assert b"second" in (out / "index.html").read_bytes()
 
 
-@pytest.mark.parametrize("suffix", [".png", ".gif"])
+@pytest.mark.parametrize("suffix", [".png", ".gif", ".mp4"])
 def test_video_write_fails_and_the_old_file_stays(tmp_path, monkeypatch, suffix):
     from rlsight.explain.saliency.video import write_frames
 
@@ -161,3 +161,31 @@ def test_real_full_disk_then_more_space_resumes_exactly(small_tmpfs, reference):
     mount(need * 4, remount=True)  # space freed
     resume(run, progress=False)
     assert_same_run(run, reference)
+
+
+def test_mp4_on_a_really_full_disk_keeps_the_old_video(small_tmpfs, capfd):
+    """ffmpeg fails to write on a full disk, and imageio-ffmpeg does not say so: the
+    truncated file must not replace the old video, and the error is one line."""
+    from rlsight.explain.saliency.video import mp4_complete, write_frames
+
+    mnt, mount = small_tmpfs
+    mount(64)
+    path = mnt / "sal.mp4"
+    write_frames(path, np.zeros((2, 16, 16, 3), np.uint8))
+    before = path.read_bytes()
+    assert mp4_complete(path) and not mp4_complete(_truncated_copy(path, mnt))
+    (mnt / "cut.mp4").unlink()
+    noise = np.random.default_rng(0).integers(0, 255, (20, 128, 128, 3), dtype=np.uint8)  # about 1 MB as H.264
+    capfd.readouterr()
+    with pytest.raises(DiskFullError) as e:
+        write_frames(path, noise, overwrite=True)
+    _one_line(str(e.value), path)
+    assert f"mounted at {mnt}" in str(e.value)
+    assert path.read_bytes() == before and [p.name for p in mnt.iterdir()] == [path.name]
+    assert capfd.readouterr().err == ""  # no ffmpeg chatter besides the one line
+
+
+def _truncated_copy(path: Path, folder: Path) -> Path:
+    cut = folder / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[:-16])
+    return cut

@@ -8,8 +8,11 @@ made a file are stored in it (MP4 ``comment`` tag, GIF comment, PNG text chunk
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,10 +119,50 @@ def _write_mp4(path: Path, frames: np.ndarray, fps: float, comment: str) -> None
     if h % 2 or w % 2:  # yuv420p needs even sides
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
         h, w = frames.shape[1:3]
+    # ffmpeg's own messages stay quiet: a failure is told in one line below
     gen = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", quality=7,
-                                      macro_block_size=1, ffmpeg_log_level="error", ffmpeg_timeout=0,
+                                      macro_block_size=1, ffmpeg_log_level="fatal", ffmpeg_timeout=0,
                                       output_params=["-metadata", f"comment={comment}"])
-    gen.send(None)
-    for f in frames:
-        gen.send(np.ascontiguousarray(f))
-    gen.close()
+    stopped = False
+    try:
+        gen.send(None)
+        for f in frames:
+            gen.send(np.ascontiguousarray(f))
+    except OSError as e:  # ffmpeg stopped reading frames (imageio-ffmpeg's multi-line IOError)
+        if e.errno is not None:
+            raise
+        stopped = True
+    finally:
+        gen.close()
+    # imageio-ffmpeg does not check ffmpeg's exit status: a full disk left a truncated file
+    if stopped or not mp4_complete(path):
+        if shutil.disk_usage(path.parent).free < FULL_DISK_FREE_BYTES:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        raise RlsightError(f"{path}: ffmpeg could not write the video (the file is incomplete)")
+
+
+# below this much free space, an incomplete video is put down to a full disk
+FULL_DISK_FREE_BYTES = 1 << 20
+
+
+def mp4_complete(path: Path) -> bool:
+    """Whether ``path`` is a whole MP4 file: top-level boxes that end exactly at the end of
+    the file, with the ``moov`` box that ffmpeg writes last."""
+    size = path.stat().st_size
+    seen, pos = set(), 0
+    with open(path, "rb") as f:
+        while pos < size:
+            f.seek(pos)
+            head = f.read(16)
+            if len(head) < 8:
+                return False
+            n, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if n == 1 and len(head) == 16:
+                n = int.from_bytes(head[8:16], "big")
+            elif n == 0:
+                n = size - pos  # the box runs to the end of the file
+            if n < 8 or pos + n > size:
+                return False
+            seen.add(kind)
+            pos += n
+    return b"moov" in seen and b"mdat" in seen

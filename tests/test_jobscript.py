@@ -87,3 +87,35 @@ def test_time_and_memory_units():
     assert (megabytes("2G"), megabytes("512M"), megabytes("1.5")) == (2048, 512, 1536)
     with pytest.raises(RlsightError):
         minutes("0")
+
+
+def test_sbatch_script_checkpoints_and_requeues_on_its_signals(tmp_path, cfg_file):
+    text = _script(tmp_path, "--config", str(cfg_file), "--run-dir", str(tmp_path / "r"), "--time", "60")
+    lines = text.splitlines()
+    assert "#SBATCH --requeue" in lines and "#SBATCH --signal=B:USR1@120" in lines
+    resume, new = [line.strip() for line in lines if line.strip().startswith("exec ")]
+    assert resume.endswith("--lock-wait 120 --signal USR1 --requeue --max-requeues 20")
+    assert new.endswith("--no-progress --signal USR1 --requeue --max-requeues 20")
+    text = _script(tmp_path, "--config", str(cfg_file), "--run-dir", str(tmp_path / "r"), "--time", "3",
+                   "--signal", "none", "--max-requeues", "2", name="none.sh")
+    assert "--signal" not in text and "--requeue --max-requeues 2" in text  # SIGTERM still checkpoints
+    short = _script(tmp_path, "--config", str(cfg_file), "--run-dir", str(tmp_path / "r"), "--time", "3", name="s.sh")
+    assert "#SBATCH --signal=B:USR1@90" in short  # the default warning, half-way through a short job
+    lsf = _script(tmp_path, "--scheduler", "lsf", "--config", str(cfg_file), "--run-dir", str(tmp_path / "r"),
+                  name="lsf.sh")
+    assert "--signal" not in lsf and "--requeue" not in lsf
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--signal", "B:KILL@60"], "--signal 'KILL': valid: TERM"),
+    (["--signal", "B:USR1@600", "--time", "10"], "600 s before the time limit must be"),
+    (["--signal", "USR1@@3"], "give B:SIG@SECONDS"),
+    (["--scheduler", "lsf", "--signal", "B:USR2@60"], "is for --scheduler slurm"),
+    (["--max-requeues", "-1"], "--max-requeues -1"),
+])
+def test_bad_signal_options(tmp_path, cfg_file, capsys, args, message):
+    out = tmp_path / "job.sh"
+    assert main(["jobscript", "--config", str(cfg_file), *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()

@@ -101,10 +101,10 @@ def _check(d: Path, log: Path, ref_dir: Path) -> int:
     """No trial lost, none trained twice to completion, the crashes failed with their error,
     the best as in the uninterrupted sweep; returns how many trials were interrupted."""
     spec, recs = load(d)
-    grid = {key({"ppo.lr": lr, "ppo.entropy_coef": e}) for lr in LRS for e in (0.01, 0.5)}
-    settled = [r for r in recs if r.state in ("COMPLETE", "FAIL") and not r.interrupted]
-    assert sorted(key(r.params) for r in settled) == sorted(grid)  # every point once: none lost, none twice
-    for r in settled:
+    _check_records(recs)
+    for r in recs:
+        if r.interrupted:
+            continue
         if r.params["ppo.entropy_coef"] == 0.5:  # the crashing trials: failed with their error, the sweep went on
             assert r.state == "FAIL" and "RuntimeError: synthetic crash" in r.error, r
         else:
@@ -136,3 +136,32 @@ def test_sweep_driver_killed_at_random_moments_loses_no_trial(tmp_path, capsys):
         print(f"\nsweep driver kills survived: {kills} (SIGKILL at random moments, {procs} driver processes over "
               f"{rounds} sweep(s) of {2 * len(LRS)} trials, {interrupted} trials interrupted and continued); "
               "no trial lost or trained twice, best unchanged")
+
+
+@pytest.mark.slow  # a worker process per trial
+def test_a_trial_left_queued_by_a_killed_driver_is_not_handed_out_again(tmp_path):
+    """Found by the kill test: a driver killed between Optuna's enqueue_trial and ask left a
+    WAITING trial, and the next ask handed it out in place of a continued trial, so that one
+    assignment ran twice, in another assignment's run folder."""
+    from rlsight.sweep import run_sweep
+    from rlsight.sweep.study import open_spec, open_study, prepare_dir
+
+    f = _sweep_file(tmp_path)
+    d = tmp_path / "sw"
+    from rlsight.sweep import load_sweep
+
+    prepare_dir(load_sweep(f), f, d)
+    open_study(open_spec(d), d, create=True).enqueue_trial({"ppo.lr": LRS[0], "ppo.entropy_coef": 0.5})
+    recs = run_sweep(f, d, say=lambda line: None)
+    _check_records(recs)
+    assert all(r.state != "WAITING" for r in load(d)[1])
+
+
+def _check_records(recs) -> None:
+    grid = {key({"ppo.lr": lr, "ppo.entropy_coef": e}) for lr in LRS for e in (0.01, 0.5)}
+    settled = [r for r in recs if r.state in ("COMPLETE", "FAIL") and not r.interrupted]
+    assert sorted(key(r.params) for r in settled) == sorted(grid)  # every point once: none lost, none twice
+    numbers = {r.number: r for r in recs}
+    for r in recs:  # a continued trial has the parameters and run folders of the one it continues
+        if r.retry_of is not None:
+            assert (r.params, r.run_dirs) == (numbers[r.retry_of].params, numbers[r.retry_of].run_dirs)

@@ -19,6 +19,7 @@ from rlsight.sweep.launchers import make_launcher
 from rlsight.sweep.spec import SweepError, SweepSpec, load_sweep
 from rlsight.sweep.strategies import distributions, next_batch
 from rlsight.sweep.study import (
+    DISCARDED,
     ERROR,
     INTERRUPTED,
     RETRY_OF,
@@ -88,6 +89,18 @@ class _Trials:
         t.set_user_attr(RUN_DIRS, run_dirs)
         return t.number
 
+    def discard_queued(self) -> int:
+        """Retire trials left queued (WAITING) by a driver killed between ``enqueue_trial`` and
+        ``ask``: the next ``ask`` would hand one out in place of the trial asked for, with
+        another assignment's parameters. Returns how many there were."""
+        from optuna.trial import TrialState
+
+        stale = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        for t in stale:
+            self.storage.set_trial_user_attr(t._trial_id, DISCARDED, True)
+            self.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        return len(stale)
+
     def mark_interrupted(self, rec: TrialRecord) -> None:
         from optuna.trial import TrialState
 
@@ -151,6 +164,7 @@ def run_sweep(sweep_file: str | Path, sweep_dir: str | Path | None = None, launc
 def _recover(trials: _Trials, launch, say: Callable[[str], None]) -> None:
     """Trials still marked running: wait for those the cluster still runs; the
     others were interrupted (sweep killed, node lost) and are continued."""
+    trials.discard_queued()  # under the sweep's lock: no other driver is queueing now
     running = [r for r in records(trials.study) if r.state == "RUNNING"]
     alive = [r for r in running if launch.alive(r)]
     if alive:

@@ -36,6 +36,8 @@ ERROR = "error"  # why it failed
 INTERRUPTED = "interrupted"  # failed because the sweep or its node stopped; re-run on the next `sweep run`
 RETRY_OF = "retry_of"  # number of the interrupted trial this one continues
 SLURM_JOB = "slurm_job"
+# a queued trial that a killed driver left behind (enqueued, never asked for): never run, not shown
+DISCARDED = "discarded"
 
 
 def quiet_optuna() -> None:
@@ -177,7 +179,7 @@ class TrialRecord:
 
 def records(study) -> list[TrialRecord]:
     """The records of every trial in the study."""
-    return [TrialRecord.of(t) for t in study.get_trials(deepcopy=False)]
+    return [TrialRecord.of(t) for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(DISCARDED)]
 
 
 def key(params: dict[str, Any]) -> str:

@@ -18,9 +18,9 @@ if ! "$RLSIGHT_PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_
   "$RLSIGHT_PY" -m pip install -q "torch==2.13.0"
 fi
 if [ "${1:-}" = "test" ]; then
-  "$RLSIGHT_PY" -m pip install -q -e ".[test]"
+  "$RLSIGHT_PY" -m pip install -q -e ".[procgen,test]"
 else
-  "$RLSIGHT_PY" -m pip install -q -e .
+  "$RLSIGHT_PY" -m pip install -q -e ".[procgen]"
 fi
 "$RLSIGHT_PY" -m pip check >&2
 echo "rlsight: installed into $VIRTUAL_ENV; to use it: source $VIRTUAL_ENV/bin/activate" >&2

@@ -81,6 +81,7 @@ def test_json_is_strict_without_nan(tmp_path):
     assert "NaN" not in text and json.loads(text)["results"]["gradient"]["actor"]["stability"]["mean"] is None
 
 
+@pytest.mark.procgen
 def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     from rlsight.explain.saliency.record import record
     from rlsight.explain.saliency.render import RenderOptions

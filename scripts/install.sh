@@ -2,8 +2,9 @@
 # Install rlsight (editable) into the project's virtual environment .venv, created
 # here if needed, or into the active virtual environment if one is active.
 # Nothing outside that environment changes (see scripts/venv.sh).
-#   scripts/install.sh          the package
-#   scripts/install.sh test     the package and what the tests need
+#   scripts/install.sh          the package with the Procgen games (the procgen extra)
+#   scripts/install.sh test     the same and what the tests need
+# (`pip install -e .` alone leaves out procgen, which pins numpy<2: see docs/environments.md)
 # Then: source .venv/bin/activate && rlsight --help
 # torch is installed first, pinned to the CPU build 2.13.0, when the environment has no
 # torch, so that pip does not pull a multi-GB CUDA build on a CPU machine. For a GPU,

@@ -3,9 +3,10 @@
 Steps ``--envs`` environments of one game with uniformly random actions for
 ``--seconds`` on ``--threads`` threads and prints environment steps per second,
 for each backend importable in this Python: procgen-mirror's gym3 interface (the
-one rlsight uses; numpy<2, CPython 3.11/3.12) and EnvPool's Procgen (numpy 2,
-CPython 3.12+ for envpool 1.2.7). The two rarely install side by side, so run the
-script once in each environment; it needs neither torch nor rlsight.
+one rlsight uses; numpy<2, CPython 3.11/3.12), EnvPool's Procgen (numpy 2,
+CPython 3.12+ for envpool 1.2.7) and procgen-gym (numpy 2, CPython 3.13). They
+rarely install side by side, so run the script once in each environment; it
+needs neither torch nor rlsight.
 
 ``--frames FILE`` also saves the first ``--steps`` frames of one environment on
 level ``--level`` under a fixed action sequence (seed 0), and ``--compare FILE``
@@ -56,7 +57,21 @@ def envpool_backend(game: str, n: int, threads: int, level: int | None) -> Backe
     return env.reset()[0].transpose(0, 2, 3, 1), step
 
 
-BACKENDS = {"procgen-mirror (gym3)": ("procgen", gym3_backend), "envpool": ("envpool", envpool_backend)}
+def procgen_gym_backend(game: str, n: int, threads: int, level: int | None) -> Backend:
+    from procgen_gym.env import ProcgenVecEnv
+
+    levels = dict(num_levels=1, start_level=level) if level is not None else dict(num_levels=200, start_level=0)
+    env = ProcgenVecEnv(num_envs=n, env_name=game, distribution_mode="easy", use_backgrounds=False,
+                        restrict_themes=True, rand_seed=0, num_threads=threads, **levels)
+
+    def step(actions: np.ndarray) -> np.ndarray:
+        return env.step(actions.astype(np.int32))[0]
+
+    return env.reset()[0], step
+
+
+BACKENDS = {"procgen-mirror (gym3)": ("procgen", gym3_backend), "envpool": ("envpool", envpool_backend),
+            "procgen-gym": ("procgen_gym", procgen_gym_backend)}
 
 
 def speed(make: Callable[..., Backend], game: str, n: int, threads: int, seconds: float) -> float:

@@ -188,6 +188,7 @@ def test_check_scores_every_metric_with_intervals_and_stores_it(tmp_path):
 
 
 @pytest.mark.original
+@pytest.mark.procgen  # plays the game
 def test_cli_json_on_an_imported_checkpoint_prints_every_metric(original_run_nature, tmp_path, capsys):
     """Acceptance: ``saliency-check RUN --json`` on an imported original checkpoint."""
     import shutil

@@ -46,7 +46,7 @@ def _import_procgen():
         except ModuleNotFoundError as e:
             if e.name not in ("procgen", "gym3"):
                 raise
-            raise _missing(e.name) from None
+            raise _missing(str(e.name)) from None
     return ProcgenGym3Env
 
 

@@ -17,6 +17,10 @@ class SystemLibraryError(RlsightError):
     """A system library that a dependency loads at run time is missing."""
 
 
+class MissingExtraError(RlsightError):
+    """An optional part of rlsight (an extra such as ``rlsight[procgen]``) is used but not installed."""
+
+
 class ConfigWarning(UserWarning):
     """A config that loads but has something the user should know (e.g. a removed key)."""
 

@@ -2,8 +2,9 @@
 # Install rlsight (editable) into the project's virtual environment .venv, created
 # here if needed, or into the active virtual environment if one is active.
 # Nothing outside that environment changes (see scripts/venv.sh).
-#   scripts/install.sh          the package
-#   scripts/install.sh test     the package and what the tests need
+#   scripts/install.sh          the package with the Procgen games (the procgen extra)
+#   scripts/install.sh test     the same and what the tests need
+# (`pip install -e .` alone leaves out procgen, which pins numpy<2: see docs/environments.md)
 # Then: source .venv/bin/activate && rlsight --help
 # torch is installed first, pinned to the CPU build 2.13.0, when the environment has no
 # torch, so that pip does not pull a multi-GB CUDA build on a CPU machine. For a GPU,
@@ -18,9 +19,9 @@ if ! "$RLSIGHT_PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_
   "$RLSIGHT_PY" -m pip install -q "torch==2.13.0"
 fi
 if [ "${1:-}" = "test" ]; then
-  "$RLSIGHT_PY" -m pip install -q -e ".[test]"
+  "$RLSIGHT_PY" -m pip install -q -e ".[procgen,test]"
 else
-  "$RLSIGHT_PY" -m pip install -q -e .
+  "$RLSIGHT_PY" -m pip install -q -e ".[procgen]"
 fi
 "$RLSIGHT_PY" -m pip check >&2
 echo "rlsight: installed into $VIRTUAL_ENV; to use it: source $VIRTUAL_ENV/bin/activate" >&2

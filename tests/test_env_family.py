@@ -33,6 +33,7 @@ def test_a_config_without_a_family_key_is_procgen():
     assert fam.name == "procgen" and tuple(fam.games) == GAMES and fam.num_actions == 15
 
 
+@pytest.mark.procgen
 def test_procgen_family_makes_vector_envs_of_its_declared_shape():
     fam = get_family("procgen")
     env = make_env(EnvConfig(num_levels=5), "test", 3, seed=1)

@@ -81,6 +81,7 @@ def test_json_is_strict_without_nan(tmp_path):
     assert "NaN" not in text and json.loads(text)["results"]["gradient"]["actor"]["stability"]["mean"] is None
 
 
+@pytest.mark.procgen
 def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     from rlsight.explain.saliency.record import record
     from rlsight.explain.saliency.render import RenderOptions
@@ -187,6 +188,7 @@ def test_check_scores_every_metric_with_intervals_and_stores_it(tmp_path):
 
 
 @pytest.mark.original
+@pytest.mark.procgen  # plays the game
 def test_cli_json_on_an_imported_checkpoint_prints_every_metric(original_run_nature, tmp_path, capsys):
     """Acceptance: ``saliency-check RUN --json`` on an imported original checkpoint."""
     import shutil

@@ -10,6 +10,8 @@ from tests.conftest import tiny_config
 
 UPDATES = 4
 
+pytestmark = pytest.mark.procgen  # every test here steps real Procgen games
+
 
 def _cfg(anneal: bool):
     small = dict(env__num_envs=4, env__num_test_envs=0, ppo__num_steps=16, ppo__batch_size=32)  # 64 steps per update

@@ -132,6 +132,7 @@ def test_trainer_steps_the_environments(tmp_path):
     assert [e.acts for e in CounterEnv.made] == [8]
 
 
+@pytest.mark.procgen
 def test_procgen_steps_the_same_on_any_number_of_threads():
     """The env's thread count follows the machine's cores; the game must not depend on it."""
     from rlsight.config import EnvConfig

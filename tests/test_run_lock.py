@@ -35,6 +35,7 @@ def _snapshot(run: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(run)): (p.stat().st_size, p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
 
 
+@pytest.mark.procgen
 def test_second_resume_is_refused_naming_the_pid_and_writes_nothing(tmp_path):
     run = tmp_path / "run"
     train(tiny_config(train__total_steps=512, train__save_step=256), run, progress=False)
@@ -82,6 +83,7 @@ def test_waiting_lock_gets_the_run_when_the_holder_dies(tmp_path):
     p.wait()
 
 
+@pytest.mark.procgen
 def test_overwrite_refuses_a_run_that_is_training(tmp_path):
     run = tmp_path / "run"
     train(tiny_config(train__total_steps=256, train__save_step=256), run, progress=False)

@@ -100,6 +100,7 @@ def test_partial_last_metrics_line_is_dropped(tiny_run, tmp_path):
     assert len(RunDir(d).metrics()) == 4
 
 
+@pytest.mark.procgen
 def test_max_minutes_stops_with_a_final_model(tmp_path):
     run = train(tiny_config(train__max_minutes=1e-6), tmp_path / "short", progress=False)
     rows = run.metrics()
@@ -114,6 +115,7 @@ def test_each_update_records_where_its_time_went(tiny_run):
         assert r["rollout_time"] + r["learn_time"] == pytest.approx(256 / r["sps"], rel=0.02, abs=2e-3)
 
 
+@pytest.mark.procgen
 def test_metrics_written_before_the_time_columns_load_and_resume(tmp_path):
     """A run recorded before rollout_time and learn_time existed: its rows load with
     those cells empty (NaN), and resuming it keeps them and writes every column."""

@@ -110,6 +110,7 @@ def test_folder_output_gets_a_name_from_the_settings(tmp_path):
 # -- the command on imported original-project checkpoints (acceptance 3) -------------------------------
 
 @pytest.mark.original
+@pytest.mark.procgen  # plays the game
 def test_cli_writes_mp4_with_requested_frames_and_size(original_run_nature, tmp_path, capsys):
     out = tmp_path / "one.mp4"
     rc = main(["saliency", str(original_run_nature), "--game", "starpilot", "--level", "2", "--frames", "4",
@@ -129,6 +130,7 @@ def test_cli_writes_mp4_with_requested_frames_and_size(original_run_nature, tmp_
 
 
 @pytest.mark.original
+@pytest.mark.procgen  # plays the game
 @pytest.mark.parametrize("mode", ["own", "replay"])
 def test_cli_side_by_side_two_models(original_run_nature, original_run_impala, tmp_path, mode):
     out = tmp_path / f"pair-{mode}.mp4"
@@ -154,6 +156,7 @@ def test_replay_shows_every_model_the_same_observations(original_run_nature, ori
 
 
 @pytest.mark.original
+@pytest.mark.procgen  # plays the game
 def test_png_of_one_frame(original_run_impala, tmp_path):
     out = tmp_path / "f.png"
     assert main(["saliency", str(original_run_impala), "--frames", "1", "--method", "gradcam", "--color", "jet",

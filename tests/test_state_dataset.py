@@ -18,6 +18,8 @@ from tests.faith_helpers import model_run
 
 SPEC = StatesSpec(levels=3, steps=4, seed=0)
 
+pytestmark = pytest.mark.procgen  # every test here steps real Procgen games
+
 
 def test_recorded_once_then_reused(tmp_path):
     run = model_run(tmp_path / "a")

@@ -2,9 +2,10 @@
 
 A family (Procgen today; Atari can plug in) is an ``EnvFamily``: its games, the
 shape of its observations, its action count, a factory of vector environments,
-and the score range used to normalise returns. Everything above ``rlsight.envs``
-(the trainer, evaluation, saliency) asks the family of ``cfg.env`` for these and
-never imports a backend itself.
+the score range used to normalise returns, and ``require()``, which refuses in one
+line, naming the install command, when the family's backend is not installed.
+Everything above ``rlsight.envs`` (the trainer, evaluation, saliency) asks the family
+of ``cfg.env`` for these and never imports a backend itself.
 
 A vector environment (``VecEnv``) follows gym3's semantics: there is no reset;
 after construction ``observe()`` gives the first observations, and an
@@ -94,6 +95,9 @@ class EnvFamily:
     num_actions: int
     make: MakeEnv
     return_range: Callable[[str, str], tuple[float, float] | None]
+    # raises a one-line RlsightError naming the install command when the backend is missing
+    # (called before a run directory is made; readers of finished runs do not need it)
+    require: Callable[[], None] = lambda: None
 
     def normalized_return(self, game: str, mode: str, ret: float) -> float | None:
         """(R - R_min) / (R_max - R_min), or None without published constants."""

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from rlsight.config import Config
-from rlsight.envs import make_env
+from rlsight.envs import family_of, make_env
 from rlsight.errors import DiskFullError, RlsightError
 from rlsight.hardware import keep_freed_memory, resolve_device
 from rlsight.models import build_model
@@ -275,6 +275,8 @@ def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress
     """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True
     or one of ``stop_signals`` arrives: then with a checkpoint and status "interrupted")."""
     cmp = RunDir.open(compare_to) if compare_to else None
+    if env_factory is None:
+        family_of(cfg.env).require()  # a missing backend is refused before the run directory is made
     run = RunDir.create(run_dir, cfg, overwrite=overwrite)
     if compare_to:
         run.update_info(compare_to=str(Path(compare_to).resolve()))

@@ -6,9 +6,15 @@ from __future__ import annotations
 from rlsight.config import GAMES
 from rlsight.envs.family import EnvFamily
 from rlsight.envs.procgen.normalization import RETURN_RANGES, return_range
-from rlsight.envs.procgen.vecenv import LevelSplit, ProcgenVecEnv, make_procgen, split_levels
+from rlsight.envs.procgen.vecenv import (
+    LevelSplit,
+    ProcgenVecEnv,
+    make_procgen,
+    require_procgen,
+    split_levels,
+)
 
 FAMILY = EnvFamily(name="procgen", games=GAMES, obs_shape=(64, 64, 3), num_actions=15, make=make_procgen,
-                   return_range=return_range)
+                   return_range=return_range, require=require_procgen)
 
 __all__ = ["FAMILY", "ProcgenVecEnv", "LevelSplit", "split_levels", "RETURN_RANGES", "make_procgen"]

@@ -7,22 +7,46 @@ first), where ``first`` marks an observation that starts a new episode.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from rlsight.config import EnvConfig
-from rlsight.errors import SystemLibraryError
+from rlsight.errors import MissingExtraError, SystemLibraryError
+
+PROCGEN_INSTALL = "pip install 'rlsight[procgen]' (Python 3.11 or 3.12, numpy<2; scripts/install.sh does it)"
+
+
+def require_procgen() -> None:
+    """Raise the one-line ``MissingExtraError`` when procgen is not installed (cheap: imports nothing)."""
+    for module in ("procgen", "gym3"):
+        # None in sys.modules: an import of it is blocked, as Python itself treats it
+        known = module in sys.modules
+        if (sys.modules[module] is None) if known else (importlib.util.find_spec(module) is None):
+            raise _missing(module)
+
+
+def _missing(module: str) -> MissingExtraError:
+    return MissingExtraError(f"env.family = 'procgen' needs the Procgen games, which are not installed "
+                             f"(no module {module!r}): {PROCGEN_INSTALL}")
 
 
 def _import_procgen():
-    """Import procgen without gym's deprecation banner in the user's terminal."""
+    """Import procgen without gym's deprecation banner in the user's terminal; a missing
+    procgen (an install without the ``procgen`` extra) is a one-line error naming the fix."""
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        from procgen import ProcgenGym3Env
+        try:
+            from procgen import ProcgenGym3Env
+        except ModuleNotFoundError as e:
+            if e.name not in ("procgen", "gym3"):
+                raise
+            raise _missing(str(e.name)) from None
     return ProcgenGym3Env
 
 

@@ -22,16 +22,19 @@ OBS_HW = 64
 
 def spatial_layers(model: nn.Module) -> list[tuple[str, tuple[int, int, int]]]:
     """(name, (C, h, w)) of every module whose output is spatial, in the order the
-    forward pass finishes them (so the last entry is the deepest spatial layer)."""
-    found: list[tuple[str, tuple[int, int, int]]] = []
+    forward pass finishes them (so the last entry is the deepest spatial layer). A
+    module that only passes on its last child's output is listed under its own
+    (outer) name only: ``encoder.block3``, not ``encoder.block3.res2``."""
+    found: list[tuple[str, torch.Tensor]] = []
     handles = []
     for name, mod in model.named_modules():
         if not name:
             continue
 
         def hook(_m, _inp, out, name=name) -> None:
-            if isinstance(out, torch.Tensor) and out.dim() == 4 and name not in [n for n, _ in found]:
-                found.append((name, tuple(out.shape[1:])))  # type: ignore[arg-type]
+            if isinstance(out, torch.Tensor) and out.dim() == 4:
+                found[:] = [(n, t) for n, t in found if t is not out]
+                found.append((name, out))
         handles.append(mod.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -39,7 +42,7 @@ def spatial_layers(model: nn.Module) -> list[tuple[str, tuple[int, int, int]]]:
     finally:
         for h in handles:
             h.remove()
-    return found
+    return [(n, tuple(t.shape[1:])) for n, t in found]  # type: ignore[misc]
 
 
 def default_layer(model: nn.Module) -> str:

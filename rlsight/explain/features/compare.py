@@ -23,6 +23,7 @@ from rlsight.explain.features.nmf import fit_nmf
 from rlsight.explain.features.store import FeatureSet
 
 NULL_QUANTILE = 95.0
+NULL_FIT_ROWS = 32_768  # (frame, position) samples the null networks' NMF is fit on
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def null_pooled(random_models: Sequence[nn.Module], layer: str, obs: np.ndarray,
     cols = []
     for r, m in enumerate(random_models):
         _, module, (channels, _, _) = resolve_layer(m, layer)
-        _, maps = fit_nmf(activations(m, module, obs), min(k, channels), seed + r)
+        _, maps = fit_nmf(activations(m, module, obs), min(k, channels), seed + r, max_rows=NULL_FIT_ROWS)
         cols.append(pooled(maps))
     return np.concatenate(cols, axis=1)
 

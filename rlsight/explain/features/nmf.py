@@ -14,17 +14,26 @@ def check_k(k: int, channels: int, layer: str) -> None:
         raise RlsightError(f"--k {k}: layer {layer} has {channels} channels; k must be 1..{channels}")
 
 
-def fit_nmf(acts: np.ndarray, k: int, seed: int = 0, max_iter: int = 400) -> tuple[np.ndarray, np.ndarray]:
+def fit_nmf(acts: np.ndarray, k: int, seed: int = 0, max_iter: int = 400,
+            max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative activations (N, C, h, w) -> (components (k, C), maps (N, k, h, w)),
-    every (frame, position) one sample of C channels; float32 both."""
-    from sklearn.decomposition import NMF
+    every (frame, position) one sample of C channels; float32 both. With ``max_rows``,
+    the components are fit on that many samples drawn at random (seeded) and every
+    sample is then encoded on them."""
+    from sklearn.decomposition import NMF, non_negative_factorization
 
     n, c, h, w = acts.shape
     if not np.any(acts > 0):
         raise RlsightError("the layer's activations are zero on every frame; no features to find")
     x = acts.transpose(0, 2, 3, 1).reshape(-1, c).astype(np.float64)
     nmf = NMF(n_components=k, init="nndsvda", max_iter=max_iter, random_state=seed)
-    coef = nmf.fit_transform(x)
+    if max_rows is not None and len(x) > max_rows:
+        rows = np.random.default_rng(seed).choice(len(x), max_rows, replace=False)
+        nmf.fit(x[rows])
+        coef, _, _ = non_negative_factorization(x, H=nmf.components_, n_components=k, init="custom",
+                                                update_H=False, max_iter=max_iter)
+    else:
+        coef = nmf.fit_transform(x)
     return nmf.components_.astype(np.float32), coef.reshape(n, h, w, k).transpose(0, 3, 1, 2).astype(np.float32)
 
 

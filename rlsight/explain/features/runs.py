@@ -8,6 +8,7 @@ notebook API call).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -64,17 +65,18 @@ def _settings(layer: str, k: int, frames: int, method: str, steps: int, step: in
 
 def run_features(run: str | Path, k: int = DEFAULT_K, layer: str | None = None, frames: int | None = None,
                  method: str = "ig", steps: int = 8, seed: int = 0, overwrite: bool = False,
-                 spec: StatesSpec = DEFAULT_STATES, say: Callable[[str], None] = _say) -> FeatureSet:
+                 spec: StatesSpec | None = None, say: Callable[[str], None] = _say) -> FeatureSet:
     """The run's features on its state dataset: the stored ones when they were computed
     with these settings, else computed and stored in ``RUN/explain/features/`` (stored
-    features with other settings are replaced only with ``overwrite``)."""
+    features with other settings are replaced only with ``overwrite``). ``spec``: the
+    state dataset (default ``DEFAULT_STATES``, 64 held-out levels x 64 steps)."""
     from rlsight.runs.load import load_policy
 
     rd = RunDir.open(run)
     model, cfg, step = load_policy(rd)
     name, _, (channels, _, _) = resolve_layer(model, layer)
     check_k(k, channels, name)
-    states = load_or_record_states(rd, spec, say=say)
+    states = load_or_record_states(rd, spec or DEFAULT_STATES, say=say)
     obs, actions, idx = _frames(states, frames)
     want = _settings(name, k, len(obs), method, steps, step)
     stored = load_features(rd.path, arrays=False)
@@ -107,14 +109,30 @@ def _random_models(cfg_model, count: int, seed: int) -> list[torch.nn.Module]:
     return out
 
 
+def _stored_comparison(path: Path, key: dict) -> FeatureComparison | None:
+    """The comparison stored at ``path`` when it was made with the settings ``key``."""
+    from rlsight.explain.features.compare import Match
+
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        if any(doc["meta"].get(k) != v for k, v in key.items()):
+            return None
+        return FeatureComparison([Match(**m) for m in doc["a"]], [Match(**m) for m in doc["b"]], doc["meta"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # damaged or older: computed afresh and replaced
+
+
 def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer: str | None = None,
                  layer_b: str | None = None, frames: int | None = None, method: str = "ig", steps: int = 8,
                  seed: int = 0, random_networks: int = RANDOM_NETWORKS, overwrite: bool = False,
-                 spec: StatesSpec = DEFAULT_STATES, say: Callable[[str], None] = _say) -> tuple[FeatureComparison,
+                 spec: StatesSpec | None = None, say: Callable[[str], None] = _say) -> tuple[FeatureComparison,
                                                                                                Path]:
     """Compare the features of A and B on A's state dataset (B's features are fit on
     those frames too, its policy target the action B itself finds most probable);
-    writes ``RUN_A/explain/features-compare/<B>.json``."""
+    writes ``RUN_A/explain/features-compare/<B>.json``, and reuses it when it was made
+    with the same settings and models."""
     from rlsight.runs.load import load_policy
 
     ra, rb = RunDir.open(run_a), RunDir.open(run_b)
@@ -128,7 +146,15 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
     name_b, _, (channels_b, _, _) = resolve_layer(model_b, layer_b)
     check_k(k, channels_b, name_b)
     fs_a = run_features(ra.path, k, layer, frames, method, steps, seed, overwrite, spec, say)
-    states = load_or_record_states(ra, spec, say=say)
+    out = ra.path / "explain" / COMPARE_DIR / f"{rb.name}.json"
+    key = {"k": [k, k], "layers": [fs_a.layer, name_b], "frames": fs_a.meta["frames"], "attribution": method,
+           "random_networks": [random_networks, random_networks], "model_step_a": fs_a.meta.get("model_step"),
+           "model_step_b": step_b, "seed": seed}
+    stored = _stored_comparison(out, key)
+    if stored is not None:
+        say(f"reusing the comparison stored in {out}")
+        return stored, out
+    states = load_or_record_states(ra, spec or DEFAULT_STATES, say=say)
     obs, _, _ = _frames(states, frames)
     with torch.no_grad():
         act_b = np.concatenate([model_b(torch.from_numpy(obs[i:i + 256]))[0].argmax(-1).numpy()
@@ -138,10 +164,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
     say(f"null: {random_networks} random-weights networks of each architecture")
     cmp = compare_features(model_a, fs_a, model_b, fs_b, obs, _random_models(cfg_a.model, random_networks, seed),
                            _random_models(cfg_b.model, random_networks, seed), seed=seed)
-    cmp.meta.update({"run_a": ra.name, "run_b": rb.name, "game": cfg_a.env.game,
-                     "encoders": [cfg_a.model.encoder, cfg_b.model.encoder], "model_step_b": step_b,
-                     "frames_from": ra.name, "attribution": method})
-    out = ra.path / "explain" / COMPARE_DIR / f"{rb.name}.json"
+    cmp.meta.update({**key, "run_a": ra.name, "run_b": rb.name, "game": cfg_a.env.game,
+                     "encoders": [cfg_a.model.encoder, cfg_b.model.encoder], "frames_from": ra.name})
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(cmp.as_dict(), indent=1, sort_keys=True) + "\n")
     return cmp, out
@@ -150,7 +174,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
 def ablate_run(run: str | Path, feature: int, episodes: int = 256, seed: int = 0, greedy: bool = False,
                say: Callable[[str], None] = _say) -> tuple[dict, Path]:
     """Ablate stored feature ``feature`` of the run and play ``episodes`` held-out
-    episodes with and without it; writes ``RUN/explain/ablations/feature-<i>.json``."""
+    episodes with and without it; writes ``RUN/explain/ablations/feature-<i>.json`` and
+    reuses it when made with the same settings, model and features."""
     from rlsight.envs import make_env
     from rlsight.evaluate import eval_env_count
     from rlsight.runs.load import load_policy
@@ -163,12 +188,22 @@ def ablate_run(run: str | Path, feature: int, episodes: int = 256, seed: int = 0
     if episodes < 1:
         raise RlsightError(f"--episodes {episodes}: must be >= 1")
     model, cfg, step = load_policy(rd)
+    out = rd.path / "explain" / ABLATION_DIR / f"feature-{feature}.json"
+    key = {"episodes": episodes, "seed": seed, "greedy": greedy, "model_step": step, "layer": fs.layer,
+           "components_sha256": hashlib.sha256(fs.components.astype(np.float32).tobytes()).hexdigest()}
+    if out.is_file():
+        try:
+            old = json.loads(out.read_text())
+            if all(old.get(k) == v for k, v in key.items()):
+                say(f"reusing the ablation stored in {out}")
+                return old, out
+        except (OSError, ValueError):
+            pass  # damaged: measured afresh and replaced
     n_envs = eval_env_count(episodes)
     say(f"playing {episodes} held-out episodes ({n_envs} envs) with and without feature {feature} at {fs.layer}")
     res = ablate_model(model, fs, feature, lambda: make_env(cfg.env, "test", n_envs, seed=seed),
                        episodes // n_envs, seed=seed, greedy=greedy)
-    res.update({"run": rd.name, "game": cfg.env.game, "model_step": step, "num_envs": n_envs})
-    out = rd.path / "explain" / ABLATION_DIR / f"feature-{feature}.json"
+    res.update({**key, "run": rd.name, "game": cfg.env.game, "num_envs": n_envs})
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(res, indent=1, sort_keys=True) + "\n")
     return res, out

@@ -4,8 +4,8 @@
     python benchmarks/features.py RUN --frames 1024 --attribution gxa
 
 The run directory is copied to a temporary folder first (nothing in RUN is
-written). Two child processes, each measured with ``resource.getrusage``
-(RUSAGE_CHILDREN: wall time, CPU time, peak resident memory):
+written). Two child processes, each measured on its own (``os.wait4``: wall time, CPU time, peak
+resident memory):
 1. recording the state dataset (``load_or_record_states``), which every explain
    command shares and does once per model;
 2. ``rlsight features`` on the recorded frames (attribution, NMF, top examples, store).
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,14 +28,16 @@ RECORD = "from rlsight.explain.states import load_or_record_states; import sys; 
 
 
 def measure(cmd: list[str]) -> dict:
-    """Run ``cmd`` as a child; its wall and CPU seconds and peak RSS (MiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run ``cmd`` as a child; its own wall and CPU seconds and peak RSS (MiB), from ``os.wait4``."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mib": round(after.ru_maxrss / 1024, 1)}
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit status {proc.returncode}")
+    return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:

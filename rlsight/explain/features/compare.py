@@ -55,7 +55,7 @@ def correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     c = (a.T @ b) / np.maximum(np.outer(na, nb), 1e-30)
     c[na < 1e-12] = 0.0
     c[:, nb < 1e-12] = 0.0
-    return c
+    return np.clip(c, -1.0, 1.0)
 
 
 def null_pooled(random_models: Sequence[nn.Module], layer: str, obs: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -67,9 +68,9 @@ def test_cli_features_prints_shares_and_lists_layers(tmp_path, capsys):
 def test_cli_features_bad_input_is_one_line(tmp_path, capsys, args, message):
     run = model_run(tmp_path / "a")
     assert main(["features", str(run), *args]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert __import__("re").search(message, err), err
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("rlsight features: error: ")
+    assert re.search(message, errors[0]), errors
     assert load_features(run) is None
 
 

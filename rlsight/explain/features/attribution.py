@@ -23,6 +23,14 @@ from rlsight.explain.features.layers import _device, to_float
 METHODS = ("ig", "gxa")
 
 
+def check_method(method: str, steps: int) -> None:
+    """A one-line error for an unknown attribution method or a step count below 1."""
+    if method not in METHODS:
+        raise RlsightError(f"--attribution {method!r}: valid: {', '.join(METHODS)}")
+    if method == "ig" and steps < 1:
+        raise RlsightError(f"--steps {steps}: must be >= 1")
+
+
 def _value(model: nn.Module):
     return lambda x: model(x)[1]
 
@@ -37,12 +45,9 @@ def layer_attribution(model: nn.Module, module: nn.Module, obs: np.ndarray, acti
     log-probability of ``actions``) to ``module``'s output on uint8 frames ``obs``."""
     from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
-    if method not in METHODS:
-        raise RlsightError(f"--attribution {method!r}: valid: {', '.join(METHODS)}")
+    check_method(method, steps)
     if target not in ("value", "policy"):
         raise RlsightError(f"attribution target {target!r}: valid: value, policy")
-    if method == "ig" and steps < 1:
-        raise RlsightError(f"--steps {steps}: must be >= 1")
     fn = _value(model) if target == "value" else _log_prob(model)
     attr = LayerIntegratedGradients(fn, module) if method == "ig" else LayerGradientXActivation(fn, module)
     dev = _device(model)

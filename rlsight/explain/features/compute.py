@@ -10,7 +10,11 @@ from collections.abc import Callable
 import numpy as np
 from torch import nn
 
-from rlsight.explain.features.attribution import feature_attribution, layer_attribution
+from rlsight.explain.features.attribution import (
+    check_method,
+    feature_attribution,
+    layer_attribution,
+)
 from rlsight.explain.features.layers import activations, resolve_layer
 from rlsight.explain.features.nmf import check_k, fit_nmf, top_examples
 from rlsight.explain.features.store import FeatureInfo, FeatureSet
@@ -31,6 +35,7 @@ def compute_features(model: nn.Module, obs: np.ndarray, actions: np.ndarray, k: 
     taken on the frames (the policy target)."""
     name, module, (channels, h, w) = resolve_layer(model, layer)
     check_k(k, channels, name)
+    check_method(method, steps)
     t0 = time.perf_counter()
     acts = activations(model, module, obs)
     comps, maps = fit_nmf(acts, k, seed)

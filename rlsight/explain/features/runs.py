@@ -19,6 +19,7 @@ import torch
 
 from rlsight.errors import RlsightError
 from rlsight.explain.features.ablate import ablate_model, check_feature
+from rlsight.explain.features.attribution import check_method
 from rlsight.explain.features.compare import FeatureComparison, compare_features
 from rlsight.explain.features.compute import DEFAULT_K, compute_features
 from rlsight.explain.features.layers import resolve_layer, spatial_layers
@@ -76,6 +77,7 @@ def run_features(run: str | Path, k: int = DEFAULT_K, layer: str | None = None, 
     model, cfg, step = load_policy(rd)
     name, _, (channels, _, _) = resolve_layer(model, layer)
     check_k(k, channels, name)
+    check_method(method, steps)
     states = load_or_record_states(rd, spec or DEFAULT_STATES, say=say)
     obs, actions, idx = _frames(states, frames)
     want = _settings(name, k, len(obs), method, steps, step)
@@ -143,6 +145,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
                            "compare runs of the same game")
     if random_networks < 1:
         raise RlsightError(f"--random-networks {random_networks}: must be >= 1")
+    check_method(method, steps)
     name_b, _, (channels_b, _, _) = resolve_layer(model_b, layer_b)
     check_k(k, channels_b, name_b)
     fs_a = run_features(ra.path, k, layer, frames, method, steps, seed, overwrite, spec, say)

@@ -54,7 +54,9 @@ def layer_attribution(model: nn.Module, module: nn.Module, obs: np.ndarray, acti
     out = []
     for i in range(0, len(obs), batch):
         x = to_float(obs[i:i + batch], dev)
-        tgt = None if target == "value" else torch.as_tensor(actions[i:i + batch], device=dev).long()
+        if target == "policy" and actions is None:
+            raise RlsightError("policy attribution needs the actions taken on the frames")
+        tgt = None if actions is None or target == "value" else torch.as_tensor(actions[i:i + batch], device=dev).long()
         if method == "ig":
             a = attr.attribute(x, baselines=torch.zeros_like(x), target=tgt, n_steps=steps,
                                internal_batch_size=len(x) * steps)

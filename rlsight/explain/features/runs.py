@@ -104,7 +104,7 @@ def run_features(run: str | Path, k: int = DEFAULT_K, layer: str | None = None, 
 def _random_models(cfg_model, count: int, seed: int) -> list[torch.nn.Module]:
     from rlsight.models import build_model
 
-    out = []
+    out: list[torch.nn.Module] = []
     for r in range(count):
         torch.manual_seed(10_000 + seed + r)
         out.append(build_model(cfg_model).eval())

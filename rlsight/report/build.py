@@ -37,6 +37,7 @@ from rlsight.runs.atomic import atomic_dir
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = ("report.js", "report.css")
+VENDOR = "vendor"  # third-party files (uPlot), copied as they are: see static/README.md
 MARKER = ".rlsight-report"
 REPORT_METRICS = ["test_return", "train_return", "test_norm_return", "gap", "train_reward_rate", "test_reward_rate",
                   "sps", "policy_loss", "value_loss", "entropy", "approx_kl", "explained_variance"]
@@ -68,6 +69,7 @@ def build_report(inputs: Iterable[str | Path], out: str | Path, metrics: list[st
         (tmp / "assets").mkdir()
         for name in ASSETS:
             shutil.copyfile(STATIC / name, tmp / "assets" / name)
+        shutil.copytree(STATIC / VENDOR, tmp / "assets" / VENDOR)
         for v in videos:
             dest = tmp / v.target
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +121,7 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="assets/vendor/uplot/uPlot.min.css">
 <link rel="stylesheet" href="assets/report.css">
 </head>
 <body>
@@ -132,6 +135,7 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
 {body}
 </main>
 <script type="application/json" id="report-data">{_json_for_script(data)}</script>
+<script src="assets/vendor/uplot/uPlot.iife.min.js"></script>
 <script src="assets/report.js"></script>
 </body>
 </html>

@@ -143,7 +143,7 @@ def saliency(model: torch.nn.Module, ep: Episode, method: str) -> dict[str, np.n
 
 
 def feature_maps(run: Path, model: torch.nn.Module, frames: np.ndarray) -> tuple[dict | None, str]:
-    """The run's stored features projected on ``frames`` as {k, layer, h, w, data} (data:
+    """The run's stored features projected on ``frames`` as {k, layer, h, w, labels, data} (data:
     base64 of uint8 (T, k, h, w), each feature scaled by its episode maximum), or None and
     the reason."""
     try:
@@ -159,7 +159,10 @@ def feature_maps(run: Path, model: torch.nn.Module, frames: np.ndarray) -> tuple
     peak = np.abs(maps).max(axis=(0, 2, 3), keepdims=True)
     scaled = np.where(peak > 0, np.clip(maps, 0, None) / np.where(peak > 0, peak, 1), 0)
     q = np.round(scaled * 255).astype(np.uint8)
-    return ({"k": int(maps.shape[1]), "layer": str(fs.layer), "h": int(maps.shape[2]), "w": int(maps.shape[3]),
+    k = int(maps.shape[1])
+    labels = [str(x) for x in getattr(fs, "labels", [])][:k]
+    return ({"k": k, "layer": str(fs.layer), "h": int(maps.shape[2]), "w": int(maps.shape[3]),
+             "labels": labels + [str(i) for i in range(len(labels), k)],
              "data": base64.b64encode(q.tobytes()).decode("ascii")}, "")
 
 

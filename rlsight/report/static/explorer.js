@@ -85,10 +85,11 @@
         var c = el("canvas", "ex-feature");
         c.width = f.w;
         c.height = f.h;
-        c.title = "feature " + j;
+        var name = f.labels && f.labels[j] != null ? String(f.labels[j]) : String(j);
+        c.title = "feature " + j + ": " + name;
         var cell = el("figure", "ex-feature-cell");
         cell.appendChild(c);
-        cell.appendChild(el("figcaption", null, String(j)));
+        cell.appendChild(el("figcaption", null, name));
         feat.appendChild(cell);
         pane.canvases.push(c);
       }

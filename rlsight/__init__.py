@@ -8,6 +8,8 @@ The notebook API, imported lazily so that ``import rlsight`` stays light::
     rlsight.evaluate(run.path, split="test", episodes=64)
     df = rlsight.load_runs(["runs/*"])
     fig = rlsight.plot_runs(["runs/*"], metric="test_return")
+    rlsight.features("runs/a", "runs/b")     # learned features compared (DataFrame)
+    rlsight.ablate("runs/a", feature=0)      # one removed: change in return and length
 """
 
 __version__ = "0.1.0"
@@ -24,6 +26,8 @@ _API = {
     "make_env": ("rlsight.envs", "make_env"),
     "load_runs": ("rlsight.analysis", "load_runs"),
     "plot_runs": ("rlsight.analysis", "plot_runs"),
+    "features": ("rlsight.explain.features.api", "features"),
+    "ablate": ("rlsight.explain.features.api", "ablate"),
 }
 
 __all__ = [*_API, "__version__"]

@@ -33,9 +33,16 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
                  max_steps: int = 100_000) -> np.ndarray:
     """Returns (num_envs, episodes_per_env) episodic returns: each env's first
     ``episodes_per_env`` complete episodes."""
+    return run_episode_stats(model, env, episodes_per_env, greedy, device, max_steps)[0]
+
+
+def run_episode_stats(model, env, episodes_per_env: int, greedy: bool = False, device: str = "cpu",
+                      max_steps: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """(returns, lengths), each (num_envs, episodes_per_env): each env's first
+    ``episodes_per_env`` complete episodes."""
     n = env.num_envs
     tracker = EpisodeTracker(n)
-    got: list[list[float]] = [[] for _ in range(n)]
+    got: list[list[tuple[float, int]]] = [[] for _ in range(n)]
     _, obs, _ = env.observe()
     for _ in range(max_steps):
         with torch.no_grad():
@@ -43,11 +50,12 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
         actions = sample_actions(logits, greedy=greedy)
         rew, obs, first = env.step(actions.cpu().numpy())
         tracker.update(rew, first)
-        for i, ret, _ in tracker.drain():
+        for i, ret, length in tracker.drain():
             if len(got[i]) < episodes_per_env:
-                got[i].append(ret)
+                got[i].append((ret, length))
         if all(len(g) >= episodes_per_env for g in got):
-            return np.asarray(got, dtype=np.float64)
+            a = np.asarray(got, dtype=np.float64)
+            return a[..., 0], a[..., 1].astype(np.int64)
     raise RlsightError(f"evaluation did not finish {episodes_per_env} episodes per env within {max_steps} steps")
 
 

@@ -24,6 +24,8 @@ COMMANDS = [
     "rlsight.cli.report",
     "rlsight.cli.sweep",
     "rlsight.cli.jobscript",
+    "rlsight.cli.features",
+    "rlsight.cli.ablate",
 ]
 
 

@@ -34,3 +34,20 @@ def write_verdict(path: Path, method: str, target: str, verdict: str) -> None:
     f.parent.mkdir(exist_ok=True)
     f.write_text(json.dumps({"format": 1, "results": {method: {target: {"verdict": verdict,
                                                                       "checked": ["a", "b", "c"]}}}}))
+
+
+def write_features(path: Path, k: int = 3, seed: int = 0) -> tuple[str, tuple[int, int, int]]:
+    """Store k made-up non-negative feature directions at the run model's default layer
+    (as ``rlsight features`` would store fitted ones); returns (layer, (C, h, w))."""
+    import numpy as np
+
+    from rlsight.explain.features import FeatureInfo, FeatureSet, save_features
+    from rlsight.explain.features.layers import resolve_layer
+    from rlsight.runs.load import load_policy
+
+    model, _, _ = load_policy(path)
+    layer, _, shape = resolve_layer(model, None)
+    comps = np.random.default_rng(seed).random((k, shape[0])).astype(np.float32)
+    infos = [FeatureInfo(i, f"<i>f{i}</i>", 0.1, 0.1) for i in range(k)]
+    save_features(path, FeatureSet(layer, comps, infos))
+    return layer, shape

@@ -123,3 +123,31 @@ def test_explorer_level_seed_and_runs_without_a_model(tmp_path):
     data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
     assert (data["level"], data["seed"]) == (7, 3)
     assert not (index.parent / "explore" / "run1.html").exists()
+
+
+def test_explorer_feature_maps_from_the_features_store(tmp_path):
+    import base64
+
+    from PIL import Image
+
+    from rlsight.explain.features import load_features
+    from rlsight.runs.load import load_policy
+    from tests.explorer_helpers import write_features
+
+    a = write_model_run(tmp_path / "a")
+    layer, (_, h, w) = write_features(a, k=3)
+    index = build_report([a], tmp_path / "rep", explore=ExploreOptions(steps=6, methods=("gradient",)))
+    html = (index.parent / "explore" / "run0.html").read_text()
+    data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
+    f = data["runs"][0]["features"]
+    t = data["steps"]
+    assert (f["k"], f["layer"], f["h"], f["w"]) == (3, layer, h, w)
+    assert f["labels"] == ["<i>f0</i>", "<i>f1</i>", "<i>f2</i>"] and "<i>" not in html
+    q = np.frombuffer(base64.b64decode(f["data"]), np.uint8).reshape(t, 3, h, w)
+    model, _, _ = load_policy(a)
+    obs = np.stack([np.asarray(Image.open(index.parent / "explore" / data["frames"] / f"{i:05d}.webp").convert("RGB"))
+                    for i in range(t)])
+    maps = load_features(a).project(model, obs)
+    assert q.max() == 255  # each feature scaled by its episode maximum
+    expect = np.round(maps / maps.max(axis=(0, 2, 3), keepdims=True) * 255)
+    assert np.abs(q.astype(float) - np.nan_to_num(expect)).max() <= 1

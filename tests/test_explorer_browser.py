@@ -11,7 +11,7 @@ import pytest
 
 from rlsight.report import build_report
 from rlsight.report.explorer import ExploreOptions
-from tests.explorer_helpers import write_model_run, write_verdict
+from tests.explorer_helpers import write_features, write_model_run, write_verdict
 from tests.test_report import XSS
 from tests.test_report_browser import Browser, need_chromium
 
@@ -26,6 +26,7 @@ def explorer(tmp_path):
     a = write_model_run(runs / "a", seed=0)
     write_model_run(runs / "<script>alert(1)<" / "script>", seed=1)
     write_verdict(a, "gradient", "actor", "faithful")
+    write_features(a, k=3)
     index = build_report([a, runs / "<script>alert(1)<" / "script>"], tmp_path / "report",
                          explore=ExploreOptions(steps=40, methods=("gradient", "integrated-gradients")))
     return index.parent / "explore" / "pair0-1.html"
@@ -121,7 +122,15 @@ def test_explorer_in_headless_chromium(explorer, tmp_path):
         assert b.wait_for("document.getElementById('ex-overlay-0').complete && "
                           "document.getElementById('ex-overlay-0').naturalWidth") == 128
         texts = b.evaluate("document.body.innerText")
-        assert XSS in texts and "no features stored (run rlsight features RUN)" in texts
+        assert XSS in texts and "<i>f2</i>" in texts
+        assert b.evaluate("document.getElementById('ex-features-1').textContent") == \
+            "no features stored (run rlsight features RUN)"
+        feats = "Array.from(document.querySelectorAll('#ex-features-0 canvas.ex-feature')).map(c => c.toDataURL())"
+        before = b.evaluate(feats)
+        assert len(before) == 3 and b.evaluate("""document.querySelector('#ex-features-0 canvas')
+            .getContext('2d').getImageData(0, 0, 1, 1).data[3]""") == 255  # drawn
+        _key(b, "End")
+        assert b.evaluate(feats) != before  # redrawn for another frame
         inked = b.evaluate("""Array.from(document.querySelectorAll('.ex-plot canvas')).map(c => {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })""")

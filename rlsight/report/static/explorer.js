@@ -130,7 +130,7 @@
     var holder = el("div", "ex-plot");
     box.appendChild(holder);
     chartBox.appendChild(box);
-    var cols = [xs], series = [{ label: "step" }];
+    var cols = [xs], series = [{ label: "step" }], marker = el("div", "ex-marker");
     (shared ? [runs[0]] : runs).forEach(function (r, k) {
       cols.push(r.series[key]);
       series.push({ label: shared ? "reward (first model's episode)" : r.label,
@@ -140,9 +140,9 @@
       width: Math.max(280, chartBox.clientWidth - 20), height: 130,
       legend: { show: false }, scales: { x: { time: false } }, series: series,
       cursor: { y: false, drag: { x: false, y: false }, sync: { key: "explorer" }, points: { show: false } },
-      axes: [{ size: 30 }, { size: 56 }]
+      axes: [{ size: 30 }, { size: 56 }],
+      hooks: { draw: [function (u) { place(u, marker); }] }
     }, cols, holder);
-    var marker = el("div", "ex-marker");
     u.over.appendChild(marker);
     u.over.addEventListener("click", function (e) {
       var r = u.over.getBoundingClientRect();
@@ -159,6 +159,13 @@
     legend.appendChild(document.createTextNode("  "));
   });
   chartBox.insertBefore(legend, chartBox.firstChild);
+
+  // the step marker of chart u (uPlot lays out its scales after the constructor returns:
+  // the draw hook places the marker once they exist, and again after a resize)
+  function place(u, marker) {
+    var x = u.valToPos(step, "x");
+    if (isFinite(x)) marker.style.left = Math.round(x) + "px";
+  }
 
   // -- the step ----------------------------------------------------------------------
   function setStep(s) {
@@ -180,9 +187,7 @@
         ", entropy " + fmt(sr.entropy[s]) + ", reward " + fmt(sr.reward[s]) + ", advantage " + fmt(sr.advantage[s]);
       drawFeatures(k);
     });
-    charts.forEach(function (c) {
-      c.marker.style.left = Math.round(c.u.valToPos(s, "x")) + "px";
-    });
+    charts.forEach(function (c) { place(c.u, c.marker); });
     markButtons.forEach(function (b) { b.classList.toggle("current", +b.getAttribute("data-step") === s); });
     document.body.setAttribute("data-step", String(s));
   }
@@ -216,6 +221,9 @@
     }, 100);
   });
   setStep(0);
-  document.body.setAttribute("data-ready-ms", String(performance.now()));
-  document.body.setAttribute("data-ready", "1");
+  requestAnimationFrame(function () { // after uPlot's first layout and draw
+    setStep(step);
+    document.body.setAttribute("data-ready-ms", String(performance.now()));
+    document.body.setAttribute("data-ready", "1");
+  });
 })();

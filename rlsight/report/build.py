@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 import shutil
@@ -32,11 +31,15 @@ from rlsight.analysis import (
     summary_table,
 )
 from rlsight.errors import RlsightError
+from rlsight.report.explorer import ExploreOptions, build_pages, write_explorer
+from rlsight.report.explorer.options import Page as ExplorerPage
+from rlsight.report.explorer.page import json_for_script
 from rlsight.report.media import Video, find_videos
 from rlsight.runs.atomic import atomic_dir
 
 STATIC = Path(__file__).parent / "static"
-ASSETS = ("report.js", "report.css")
+ASSETS = ("report.js", "report.css", "explorer.js")
+VENDOR = "vendor"  # third-party files (uPlot), copied as they are: see static/README.md
 MARKER = ".rlsight-report"
 REPORT_METRICS = ["test_return", "train_return", "test_norm_return", "gap", "train_reward_rate", "test_reward_rate",
                   "sps", "policy_loss", "value_loss", "entropy", "approx_kl", "explained_variance"]
@@ -46,13 +49,16 @@ MAX_RUN_SERIES = 30
 def build_report(inputs: Iterable[str | Path], out: str | Path, metrics: list[str] | None = None,
                  x: str = "steps", smooth: int = 1, group_by: str | None = None,
                  reference: list[str | Path] | None = None, stat: str = "auto", title: str | None = None,
-                 warn: Warn = lambda m: None) -> Path:
+                 warn: Warn = lambda m: None, explore: ExploreOptions | None = None) -> Path:
     """Write ``out/index.html`` comparing the runs; returns the path of index.html.
 
-    ``out`` must be new, empty, or an earlier report (which is replaced).
+    ``out`` must be new, empty, or an earlier report (which is replaced). With ``explore``,
+    also an explorer page per run that has a model and per pair of such runs (``out/explore/``).
     """
     out = Path(out)
     _check_out(out)
+    if explore is not None:
+        explore.validate()
     xcol = check_x(x)
     comp = collect(inputs, group_by, reference or None, warn)
     wanted = [check_metric(m) for m in metrics] if metrics else [m for m in REPORT_METRICS if m in comp.metric_names()]
@@ -62,16 +68,22 @@ def build_report(inputs: Iterable[str | Path], out: str | Path, metrics: list[st
         panels = build_panels(comp.frame, wanted, xcol, smooth, stat, with_runs=len(comp.runs) <= MAX_RUN_SERIES,
                               warn=warn)
     videos = [v for i, r in enumerate(comp.runs) for v in find_videos(i, r.label, r.path)]
-    page = render_page(comp, panels, videos, title or "rlsight run comparison", smooth)
+    explorers: list[ExplorerPage] = []
+    if explore is not None:
+        explorers = build_pages([(r.label, r.path) for r in comp.runs], explore, warn)
+    page = render_page(comp, panels, videos, title or "rlsight run comparison", smooth, explorers if explore else None)
 
     def fill(tmp: Path) -> None:
         (tmp / "assets").mkdir()
         for name in ASSETS:
             shutil.copyfile(STATIC / name, tmp / "assets" / name)
+        shutil.copytree(STATIC / VENDOR, tmp / "assets" / VENDOR)
         for v in videos:
             dest = tmp / v.target
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(v.source, dest)
+        for ex in explorers:
+            write_explorer(tmp / "explore", ex)
         (tmp / "index.html").write_text(page, encoding="utf-8")
         (tmp / MARKER).write_text(f"rlsight {__version__}\n")
         tmp.chmod(0o755)
@@ -91,8 +103,10 @@ def _check_out(out: Path) -> None:
 
 
 # -- page ---------------------------------------------------------------------------------
-def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], title: str, smooth: int) -> str:
-    """The report's HTML page: every section, with the curve data embedded as JSON."""
+def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], title: str, smooth: int,
+                explorers: list[ExplorerPage] | None = None) -> str:
+    """The report's HTML page: every section, with the curve data embedded as JSON
+    (an explorer section listing the explorer pages when ``explorers`` is not None)."""
     groups = list(dict.fromkeys(r.group for r in comp.runs))
     data = {"panels": [_panel_json(p, panels) for p in panels]}
     sections = [
@@ -102,6 +116,7 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
         ("evaluation", "Evaluation results", _eval_html(comp)),
         ("faithfulness", "Saliency faithfulness", _faithfulness_html(comp)),
         ("saliency", "Saliency videos", _videos_html(videos)),
+        *([("explorer", "Explorer", _explorer_html(explorers))] if explorers is not None else []),
         ("tensorboard", "TensorBoard", _tensorboard_html(comp)),
         ("runs", "Runs", _runs_html(comp)),
     ]
@@ -119,6 +134,7 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="assets/vendor/uplot/uPlot.min.css">
 <link rel="stylesheet" href="assets/report.css">
 </head>
 <body>
@@ -132,16 +148,14 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
 {body}
 </main>
 <script type="application/json" id="report-data">{_json_for_script(data)}</script>
+<script src="assets/vendor/uplot/uPlot.iife.min.js"></script>
 <script src="assets/report.js"></script>
 </body>
 </html>
 """
 
 
-def _json_for_script(data: object) -> str:
-    """JSON that cannot end the <script> element it sits in."""
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+_json_for_script = json_for_script
 
 
 def _panel_json(p: Panel, panels: list[Panel]) -> dict:
@@ -283,6 +297,14 @@ def _faithfulness_html(comp: Comparison) -> str:
     bad = "".join(f"<p class=warn>{escape(n)}</p>" for n in notes)
     table = _table_html(["run", "frames", "other model", *COLUMNS], out, set(range(5, 12))) if out else ""
     return note + bad + table
+
+
+def _explorer_html(pages: list[ExplorerPage]) -> str:
+    if not pages:
+        return "<p>No explorer pages: none of the runs has a model (<code>model.safetensors</code>).</p>"
+    items = "".join(f'<li><a href="explore/{escape(p.slug)}.html">{escape(p.title)}</a></li>' for p in pages)
+    return ('<p class="muted">An episode per run (and per pair of runs, on the first one\'s frames) to scrub '
+            f'through, with timelines, bookmarks, saliency and feature maps.</p><ul class="explorer-list">{items}</ul>')
 
 
 def _tensorboard_html(comp: Comparison) -> str:

@@ -73,7 +73,7 @@ class PlayOptions:
 
     level: int = 0
     frames: int = 32
-    method: str = "perturbation"
+    method: str = "integrated-gradients"  # the only method faithful (criteria a-c) for the critic on 256 frames (docs/saliency.md)
     target: str = "both"
     mode: str = "own"
     seed: int = 0

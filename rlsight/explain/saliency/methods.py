@@ -191,12 +191,13 @@ class Perturbation(SaliencyMethod):
 
     def _outputs(self, x: torch.Tensor, masks: torch.Tensor, blurred: torch.Tensor) -> PerturbedOutputs:
         """The forward passes on ``x``'s perturbed copies, from ``outputs_cache`` where it has them."""
-        assert self.chunk is not None
+        chunk = self.chunk
+        assert chunk is not None
 
         def run() -> PerturbedOutputs:
             if self._network is None and self._lazy is not None:
                 self._network = self._lazy()
-            return perturbation_outputs(self.model, x, masks, blurred, self.per_channel, self.chunk,
+            return perturbation_outputs(self.model, x, masks, blurred, self.per_channel, chunk,
                                         network=self._network)
         if self.outputs_cache is None:
             return run()

@@ -188,3 +188,20 @@ def test_check_with_shared_work_equals_each_method_checked_alone(model_frames, m
         for t in ("actor", "critic"):
             _entries_equal(together[m][t], alone[t])
         assert together[m]["actor"]["fps"] > 0 and together[m]["critic"]["fps"] > 0
+
+
+def test_check_of_the_critic_alone_copies_a_shared_critic(model_frames):
+    """With the critic as the only target, a method whose critic maps were scored already
+    (``critic_key``) gets that entry, without computing anything."""
+    from rlsight.explain.faithfulness.check import score_methods
+    from rlsight.explain.saliency.options import CheckOptions
+
+    model, frames, actions = model_frames
+    states = SimpleNamespace(obs=frames.numpy(), actions=actions.numpy())
+    opts = CheckOptions(resamples=50, stability_samples=2, stability_frames=2, quick_stability_frames=2,
+                        deletion_steps=4, cascade_steps=2)
+    for first, second in (("gradient", "gradient-logp"), ("perturbation-logp", "perturbation-sarfa")):
+        res = score_methods(model, states, [first, second], ("critic",), None, True, OPTS, opts)
+        assert set(res[second]) == {"critic"}
+        _entries_equal(res[second]["critic"], res[first]["critic"])
+        assert res[second]["critic"]["fps"] > 0

@@ -205,3 +205,19 @@ def test_check_of_the_critic_alone_copies_a_shared_critic(model_frames):
         assert set(res[second]) == {"critic"}
         _entries_equal(res[second]["critic"], res[first]["critic"])
         assert res[second]["critic"]["fps"] > 0
+
+
+def test_integrated_gradients_from_the_blurred_frame(model_frames):
+    """``ig_baseline="blur"``: attributions are (frame - blur) x the averaged gradient, so a flat
+    frame (its own blur) gets none, where the black baseline gives some; a bad name is refused."""
+    from rlsight.errors import RlsightError
+
+    model, _, _ = model_frames
+    flat = torch.full((2, 64, 64, 3), 120, dtype=torch.uint8)
+    blur = make_method("integrated-gradients", model, MethodOptions(samples=4, ig_baseline="blur"))
+    black = make_method("integrated-gradients", model, MethodOptions(samples=4))
+    for t in ("actor", "critic"):
+        assert blur.attribute(flat, t).abs().max() < 1e-6
+        assert black.attribute(flat, t).abs().max() > 1e-4
+    with pytest.raises(RlsightError, match="ig_baseline 'mean'.*black, blur"):
+        make_method("integrated-gradients", model, MethodOptions(ig_baseline="mean"))

@@ -8,8 +8,11 @@ deletion and insertion (the default of ``rlsight saliency-check``). Quick: 64
 frames, top-block randomisation only. Both on the same imported checkpoint, with
 the original's 500-level Nature-DQN model as the other model, after the state
 dataset is recorded (timed on its own: it is recorded once per run). Per-method
-seconds come from the check's progress messages. The load average is printed:
-the machine may be shared, which makes every figure slower.
+seconds come from the check's progress messages, per-part seconds (maps, the other
+model's maps, randomisation, stability, deletion/insertion) from the check itself.
+Every time is also given as a ratio to a reference timed in the same run (a fixed
+float32 matrix product, ``reference_seconds``), which makes figures from machines
+or loads comparable. The load average is printed: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -28,6 +31,21 @@ SHARED = Path(os.environ.get("RLSIGHT_SHARED", Path(__file__).resolve().parents[
 BEST = SHARED / "seed/experiments/5_500_lvls_impala_valclip/model_5_500_lvls_impala_valclip.pt"
 OTHER = SHARED / "seed/experiments/2_500_lvls/model_2_500_lvls.pt"
 TARGET_FULL, TARGET_QUICK = 15 * 60, 2 * 60
+
+
+def reference_seconds(repeats: int = 3) -> float:
+    """Best of ``repeats`` timings of 20 products of two 1024 x 1024 float32 matrices."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(1024, 1024, generator=g), torch.rand(1024, 1024, generator=g)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            a @ b
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def timed_check(run: Path, other: Path | None, quick: bool, methods: list[str] | None) -> tuple[float, dict, dict]:
@@ -73,6 +91,8 @@ def main() -> int:
         load_or_record_states(run)
         rec = time.perf_counter() - t
         print(f"state dataset recorded in {rec:.1f} s", flush=True)
+        ref = reference_seconds()
+        print(f"reference (20 matrix products 1024^2): {ref:.3f} s", flush=True)
         quick_s, quick_per, quick_res = timed_check(run, other, True, methods)
         print(f"quick: {quick_s:.1f} s ({quick_per})", flush=True)
         full_s, full_per, res = (math_nan(), {}, None) if args.skip_full else timed_check(run, other, False, methods)
@@ -84,17 +104,26 @@ def main() -> int:
             print(format_result(res), flush=True)
             if args.results:
                 Path(args.results).write_text(to_json(res) + "\n")
+    ref = min(ref, reference_seconds())
     load_after = os.getloadavg()
-    rows = ["| check | seconds | target | per method (s) |", "| --- | --- | --- | --- |",
+
+    def parts(r: dict | None) -> str:
+        return ", ".join(f"{k} {v:.0f}" for k, v in (r or {}).get("seconds_by_part", {}).items())
+    rows = ["| check | seconds | / reference | target (s) | per part (s) | per method (s) |",
+            "| --- | --- | --- | --- | --- | --- |",
             f"| full (256 frames, cascade per block) | {'not run' if args.skip_full else f'{full_s:.0f}'} | "
-            f"{TARGET_FULL} | " + ", ".join(f"{m} {s:.0f}" for m, s in full_per.items()) + " |",
-            f"| quick (64 frames, top block) | {quick_s:.0f} | {TARGET_QUICK} | "
-            + ", ".join(f"{m} {s:.0f}" for m, s in quick_per.items()) + " |"]
+            f"{'' if args.skip_full else f'{full_s / ref:.0f}'} | {TARGET_FULL} | "
+            f"{'' if args.skip_full else parts(res)} | " + ", ".join(f"{m} {s:.0f}" for m, s in full_per.items())
+            + " |",
+            f"| quick (64 frames, top block) | {quick_s:.0f} | {quick_s / ref:.0f} | {TARGET_QUICK} | "
+            f"{parts(quick_res)} | " + ", ".join(f"{m} {s:.0f}" for m, s in quick_per.items()) + " |"]
     cmd = "python benchmarks/faithfulness_check.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     body = (f"`{cmd.strip()}` on {hardware()}, {time.strftime('%Y-%m-%d')}; load average "
             f"{load[0]:.1f} before, {load_after[0]:.1f} after (the machine was shared). The original's best "
             f"starpilot model (IMPALA), the other model its 500-level Nature-DQN; recording the state dataset "
-            f"(4,096 frames, once per run) took {rec:.0f} s and is not counted.\n\n" + "\n".join(rows))
+            f"(4,096 frames, once per run) took {rec:.0f} s and is not counted. Reference: 20 products of two "
+            f"1024 x 1024 float32 matrices, {ref:.3f} s (best of the timings before and after).\n\n"
+            + "\n".join(rows))
     print(body)
     if args.write:
         write_section(Path(args.write), "faithfulness-check", "Saliency faithfulness check: wall time", body)

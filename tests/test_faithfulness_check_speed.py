@@ -3,11 +3,15 @@ and figures as computing everything anew."""
 
 from __future__ import annotations
 
+import copy
+import json
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from rlsight.config.schema import ModelConfig
-from rlsight.explain.faithfulness.check import drawn_from_signed
+from rlsight.explain.faithfulness.check import drawn_from_signed, to_json
 from rlsight.explain.faithfulness.randomisation import cascading_randomisation
 from rlsight.explain.faithfulness.stability import max_sensitivity, max_sensitivity_all
 from rlsight.explain.saliency.methods import METHODS, MethodOptions, make_method
@@ -65,8 +69,10 @@ def test_max_sensitivity_all_equals_one_target_at_a_time(model_frames, name):
 def test_cascade_reuses_trained_maps_and_stops_after(model_frames):
     model, frames, actions = model_frames
     signed = MethodOptions(stride=8, samples=4, signed=True)
-    full = cascading_randomisation(model, frames, "perturbation-logp", options=OPTS, actions=actions, max_steps=3)
     method = make_method("perturbation-logp", model, signed)
+    # one method for both: perturbation picks its network by timing, and two picks may differ
+    # in float rounding, which moves the rank correlations of a random model's tiny scores
+    full = cascading_randomisation(model, frames, method, options=OPTS, actions=actions, max_steps=3)
     trained = method.attribute_all(frames, actions=actions)
     top = cascading_randomisation(model, frames, method, options=OPTS, actions=actions, max_steps=3,
                                   trained=trained, stop_after=1)
@@ -83,3 +89,135 @@ def test_cascade_refuses_unsigned_method(model_frames):
     model, frames, actions = model_frames
     with pytest.raises(RlsightError, match="signed"):
         cascading_randomisation(model, frames, make_method("gradient", model, OPTS), actions=actions)
+
+
+# -- shared work: the same figures as computing every piece on its own --------------------
+
+def test_shared_perturbation_passes_give_each_score_its_own_maps(model_frames):
+    """One set of forward passes (``share_outputs``) serves every score, on every model the
+    cascade makes: the maps equal those of a method computing its own passes."""
+    model, frames, actions = model_frames
+    cache: dict = {}
+    first = make_method("perturbation", model, OPTS).share_outputs(cache)
+    first.attribute_all(frames, actions=actions)
+    assert len(cache) == 1
+    for score in ("l2", "logp", "prob", "sarfa"):
+        for signed in (False, True):
+            shared = first.variant(score, signed)
+            own = make_method("perturbation", model, OPTS).variant(score, signed)  # no cache
+            got, want = shared.attribute_all(frames, actions=actions), own.attribute_all(frames, actions=actions)
+            for t in want:
+                torch.testing.assert_close(got[t], want[t], rtol=1e-5, atol=1e-6)
+    assert len(cache) == 1  # no further passes
+    fresh = copy.deepcopy(model)
+    torch.nn.init.normal_(fresh.policy.weight)
+    got = first.for_model(fresh).attribute_all(frames, actions=actions)
+    want = make_method("perturbation", fresh, OPTS).attribute_all(frames, actions=actions)
+    assert len(cache) == 2  # another model: its own passes
+    for t in want:
+        torch.testing.assert_close(got[t], want[t], rtol=1e-5, atol=1e-6)
+
+
+def test_curves_with_shared_ends_and_without_insertion_equal_the_full_curves(model_frames):
+    from rlsight.explain.faithfulness.baselines import random_maps
+    from rlsight.explain.faithfulness.deletion import (
+        deletion_insertion,
+        deletion_insertion_all,
+        end_outputs,
+    )
+    from rlsight.explain.saliency.methods import as_float_frames
+    from rlsight.explain.saliency.perturbation import gaussian_blur
+
+    model, frames, actions = model_frames
+    with torch.no_grad():
+        model = copy.deepcopy(model)
+        model.value.weight.mul_(100)  # a value that blurring moves
+    maps = random_maps(frames, seed=3)
+    x = as_float_frames(model, frames)
+    ends = end_outputs(model, x, gaussian_blur(x, 3.0), model, chunk=16)
+    both = deletion_insertion_all(model, frames, maps, ("actor", "critic"), actions, steps=5, network=model,
+                                  chunk=16, ends=ends)
+    only_del = deletion_insertion_all(model, frames, maps, ("actor", "critic"), actions, steps=5, network=model,
+                                      chunk=16, insertion=False)
+    for t in ("actor", "critic"):
+        want = deletion_insertion(model, frames, maps, t, actions if t == "actor" else None, steps=5,
+                                  network=model, chunk=16)
+        assert want.valid.all()
+        for got in (both[t], only_del[t]):
+            torch.testing.assert_close(got.deletion, want.deletion, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(got.deletion_auc, want.deletion_auc, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(both[t].insertion, want.insertion, rtol=1e-5, atol=1e-6)
+        assert torch.isnan(only_del[t].insertion_auc).all()
+
+
+def _entries_equal(a: dict, b: dict) -> None:
+    """Equal but for ``fps`` and float rounding (perturbation picks its network by timing)."""
+    def close(x, y, where):
+        if isinstance(x, dict):
+            assert set(x) == set(y), where
+            for k in x:
+                close(x[k], y[k], f"{where}/{k}")
+        elif isinstance(x, list):
+            assert len(x) == len(y), where
+            for i, (p, q) in enumerate(zip(x, y)):
+                close(p, q, f"{where}[{i}]")
+        elif isinstance(x, float):
+            assert y is not None and abs(x - y) <= 1e-3 * max(1.0, abs(y)), f"{where}: {x} != {y}"
+        else:
+            assert x == y, f"{where}: {x} != {y}"
+    strip = [{k: v for k, v in e.items() if k != "fps"} for e in (a, b)]
+    close(*(json.loads(to_json(e)) for e in strip), "")
+
+
+@pytest.mark.parametrize("methods", [["gradient", "gradient-logp"],
+                                     ["perturbation", "perturbation-logp", "perturbation-prob"]])
+def test_check_with_shared_work_equals_each_method_checked_alone(model_frames, methods):
+    """The check shares critic maps (``critic_key``) and perturbation passes between methods;
+    every method's entry is the one it gets when checked alone."""
+    from rlsight.explain.faithfulness.check import score_methods
+    from rlsight.explain.saliency.options import CheckOptions
+
+    model, frames, actions = model_frames
+    other = build_model(ModelConfig(encoder="nature")).eval()
+    states = SimpleNamespace(obs=frames.numpy(), actions=actions.numpy())
+    opts = CheckOptions(resamples=50, stability_samples=2, stability_frames=2, quick_stability_frames=2,
+                        deletion_steps=4, cascade_steps=2)
+    together = score_methods(model, states, methods, ("actor", "critic"), other, False, OPTS, opts)
+    for m in methods:
+        alone = score_methods(model, states, [m], ("actor", "critic"), other, False, OPTS, opts)[m]
+        for t in ("actor", "critic"):
+            _entries_equal(together[m][t], alone[t])
+        assert together[m]["actor"]["fps"] > 0 and together[m]["critic"]["fps"] > 0
+
+
+def test_check_of_the_critic_alone_copies_a_shared_critic(model_frames):
+    """With the critic as the only target, a method whose critic maps were scored already
+    (``critic_key``) gets that entry, without computing anything."""
+    from rlsight.explain.faithfulness.check import score_methods
+    from rlsight.explain.saliency.options import CheckOptions
+
+    model, frames, actions = model_frames
+    states = SimpleNamespace(obs=frames.numpy(), actions=actions.numpy())
+    opts = CheckOptions(resamples=50, stability_samples=2, stability_frames=2, quick_stability_frames=2,
+                        deletion_steps=4, cascade_steps=2)
+    for first, second in (("gradient", "gradient-logp"), ("perturbation-logp", "perturbation-sarfa")):
+        res = score_methods(model, states, [first, second], ("critic",), None, True, OPTS, opts)
+        assert set(res[second]) == {"critic"}
+        _entries_equal(res[second]["critic"], res[first]["critic"])
+        assert res[second]["critic"]["fps"] > 0
+
+
+def test_integrated_gradients_from_the_blurred_frame(model_frames):
+    """``ig_baseline="blur"``: attributions are (frame - blur) x the averaged gradient, so a flat
+    frame (its own blur) gets none, where the black baseline gives some; a bad name is refused."""
+    from rlsight.errors import RlsightError
+
+    model, _, _ = model_frames
+    flat = torch.full((2, 64, 64, 3), 120, dtype=torch.uint8)
+    blur = make_method("integrated-gradients", model, MethodOptions(samples=4, ig_baseline="blur"))
+    black = make_method("integrated-gradients", model, MethodOptions(samples=4))
+    for t in ("actor", "critic"):
+        assert blur.attribute(flat, t).abs().max() < 1e-6
+        assert black.attribute(flat, t).abs().max() > 1e-4
+    with pytest.raises(RlsightError, match="ig_baseline 'mean'.*black, blur"):
+        make_method("integrated-gradients", model, MethodOptions(ig_baseline="mean"))

@@ -90,7 +90,7 @@ def register(sub) -> None:
                    help=f"{CHECK.quick_frames} frames, top-block randomisation only")
     c.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                    help="also write the results as JSON to PATH (no PATH: to stdout instead of the table)")
-    for a in ("stride", "radius", "blur_sigma", "samples", "noise", "chunk"):
+    for a in ("stride", "radius", "blur_sigma", "samples", "noise", "chunk", "ig_baseline"):
         typ = type(default(M, a)) if default(M, a) is not None else int
         c.add_argument("--" + a.replace("_", "-"), type=typ, default=default(M, a),
                        help=f"method option (default {default(M, a)})")
@@ -102,7 +102,8 @@ def register(sub) -> None:
 def _method_options(args: argparse.Namespace):
     return MethodOptions(stride=args.stride, radius=args.radius, blur_sigma=args.blur_sigma,
                          per_channel=getattr(args, "per_channel", default(M, "per_channel")), samples=args.samples,
-                         noise=args.noise, chunk=args.chunk, seed=args.seed)
+                         noise=args.noise, chunk=args.chunk, seed=args.seed,
+                         ig_baseline=getattr(args, "ig_baseline", default(M, "ig_baseline")))
 
 
 def run(args: argparse.Namespace) -> int:

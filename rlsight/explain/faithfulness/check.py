@@ -22,13 +22,15 @@ target with what is stored already.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -167,7 +169,8 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
     other_model = load_policy(other_rd, device)[0] if other_rd is not None else None
     mopts = method_options or MethodOptions()
     t0 = time.perf_counter()
-    results = score_methods(model, states, names, targets, other_model, quick, mopts, opts, say)
+    timings: dict[str, float] = {}
+    results = score_methods(model, states, names, targets, other_model, quick, mopts, opts, say, timings)
     settings = {"frames": n, "quick": quick, "randomisation": "top block" if quick else "cascade per block",
                 "deletion_steps": opts.deletion_steps, "blur_sigma": opts.blur_sigma,
                 "bootstrap_resamples": opts.resamples, "confidence": opts.confidence,
@@ -181,61 +184,119 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
                "run": str(other_rd.path), "encoder": other_rd.config().model.encoder},
            "settings": settings, "criteria": CRITERIA, "rlsight_version": __version__,
            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(time.perf_counter() - t0, 1),
+           "seconds_by_part": {k: round(v, 1) for k, v in timings.items()},
            "results": results}
     if save:
         store(rd, out)
     return out
 
 
+def critic_key(name: str) -> str:
+    """Methods with the same key draw the same critic maps (the ``-logp`` variants change
+    the actor's scalar only; the action-specific perturbation scores all take the signed
+    value change for the critic), so the check scores those maps once."""
+    if PERTURBATION_SCORES.get(name, "l2") != "l2":
+        return "perturbation-value-change"
+    return name.removesuffix("-logp")
+
+
 def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], targets: Sequence[str],
                   other_model: torch.nn.Module | None, quick: bool, mopts: MethodOptions,
-                  opts: CheckOptions = CHECK, say: Callable[[str], None] = lambda m: None) -> dict:
+                  opts: CheckOptions = CHECK, say: Callable[[str], None] = lambda m: None,
+                  timings: dict[str, float] | None = None) -> dict:
     """{method: {target: measures}} on ``states`` (see the module docstring).
 
     Each method's maps of the trained model are computed once, signed; the drawn
     (default) maps are derived from them where the method allows (``drawn_from_signed``),
     and the randomisation check reuses them. Perturbation methods share one network,
-    picked once per model.
+    picked once per model, and one set of forward passes per model and frames (every
+    score comes from the same perturbed outputs). Critic maps that several methods
+    share (``critic_key``) are scored once and the entry copied. ``fps`` counts the
+    time a method would take alone: a perturbation method's share of the shared
+    passes is all of them. ``timings``, where given, gets the seconds spent per part
+    (maps, the other model's maps, randomisation, stability, deletion/insertion).
     """
     from rlsight.explain.faithfulness.baselines import edge_maps, random_maps
 
+    clock = timings if timings is not None else {}
+
+    @contextlib.contextmanager
+    def part(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            clock[name] = clock.get(name, 0.0) + time.perf_counter() - t0
+
     frames = torch.from_numpy(states.obs)
     actions = torch.from_numpy(states.actions)
-    curves = _curves_fn(model, frames, actions, opts)
+    with part("deletion"):
+        curves_fn = _curves_fn(model, frames, actions, opts)
+
+    def curves(*a: Any) -> dict[str, Curves]:
+        with part("deletion"):
+            return curves_fn(*a)
     base = {"random": random_maps(frames, opts.seed), "edge": edge_maps(frames)}
-    base_curves = {t: {k: curves(m, t) for k, m in base.items()} for t in targets}
+    base_curves = {"random": curves(base["random"], targets), "edge": curves(base["edge"], targets, False)}
     signed_opts = dataclasses.replace(mopts, signed=True)
     cache: dict[int, Perturbation] = {}
+    shared: dict = {}  # the perturbation methods' forward passes, keyed by weights and frames
+    critic_done: dict[str, tuple[dict, float]] = {}  # critic_key -> (entry, seconds of its maps)
+    pass_seconds: dict[int, float] = {}  # per model: the perturbation passes' time (the first method's)
     out: dict = {}
     for name in names:
         say(f"checking {name} on {len(frames)} frames ...")
-        signed_method = _method(name, model, signed_opts, cache)
-        t0 = time.perf_counter()
-        signed = signed_method.attribute_all(frames, targets, actions)
-        method = _method(name, model, mopts, cache)  # after the first call: shares its network
-        drawn = {t: signed[t] if mopts.signed else drawn_from_signed(name, t, signed[t]) for t in targets}
-        maps = {t: m for t, m in drawn.items() if m is not None}
-        rest = [t for t in targets if t not in maps]
-        if rest:  # the drawn maps are not a function of the signed ones: computed on their own
+        reuse = "critic" in targets and critic_key(name) in critic_done
+        todo = [t for t in targets if not (t == "critic" and reuse)]
+        if not todo:  # the critic alone, scored already for a method that draws the same maps
+            entry, secs = critic_done[critic_key(name)]
+            out[name] = {"critic": {**entry, "fps": round(len(frames) / max(secs, 1e-9), 2)}}
+            continue
+        signed_method = _method(name, model, signed_opts, cache, shared)
+        seconds = {t: 0.0 for t in todo}
+        if name in PERTURBATION_SCORES:  # one set of passes for every target (and score)
             t0 = time.perf_counter()
-            maps.update(method.attribute_all(frames, rest, actions))
-        fps = len(frames) / max(time.perf_counter() - t0, 1e-9)
+            signed = signed_method.attribute_all(frames, todo, actions)
+            seconds = dict.fromkeys(todo, (time.perf_counter() - t0) / len(todo))
+        else:
+            signed = {}
+            for t in todo:
+                t0 = time.perf_counter()
+                signed[t] = signed_method.attribute(frames, t, actions)
+                seconds[t] = time.perf_counter() - t0
+        method = _method(name, model, mopts, cache, shared)  # after the first call: shares its network
+        drawn = {t: signed[t] if mopts.signed else drawn_from_signed(name, t, signed[t]) for t in todo}
+        maps = {t: m for t, m in drawn.items() if m is not None}
+        for t in [t for t in todo if t not in maps]:  # the drawn maps are not a function of the signed ones
+            t0 = time.perf_counter()
+            maps[t] = method.attribute(frames, t, actions)
+            seconds[t] += time.perf_counter() - t0
+        if name in PERTURBATION_SCORES:  # the passes' time, whichever method ran them
+            total = pass_seconds.setdefault(id(model), sum(seconds.values()))
+        else:
+            total = sum(seconds.values()) + (critic_done[critic_key(name)][1] if reuse else 0.0)
+        clock["maps"] = clock.get("maps", 0.0) + sum(seconds.values())
+        fps = len(frames) / max(total, 1e-9)
         other_maps = None
         if other_model is not None:
-            other_maps = _method(name, other_model, mopts, cache).attribute_all(frames, targets, actions)
-        cascade = _randomisation(model, frames, signed_method, signed, targets, mopts, actions, quick, opts)
-        stability = _stability(method, frames, targets, actions, opts, quick)
+            with part("other model's maps"):
+                other_maps = _method(name, other_model, mopts, cache, shared).attribute_all(frames, todo, actions)
+        with part("randomisation"):
+            cascade = _randomisation(model, frames, signed_method, signed, todo, mopts, actions, quick, opts)
+        with part("stability"):
+            stability = _stability(method, frames, todo, actions, opts, quick)
         out[name] = {}
-        for t in targets:
-            own = curves(maps[t], t)
-            rnd, edge = base_curves[t]["random"], base_curves[t]["edge"]
+        for t in todo:
+            rnd, edge = base_curves["random"][t], base_curves["edge"][t]
+            own = curves(maps[t], (t,))[t]
             entry = {
                 "deletion": _auc(own, rnd, "deletion", opts),
                 "insertion": _auc(own, rnd, "insertion", opts),
                 "random": {"deletion_auc": interval(rnd.deletion_auc, opts),
                            "insertion_auc": interval(rnd.insertion_auc, opts)},
                 "edge": _auc(edge, rnd, "deletion", opts),
-                "other": "n/a" if other_maps is None else _auc(curves(other_maps[t], t), rnd, "deletion", opts),
+                "other": "n/a" if other_maps is None else _auc(curves(other_maps[t], (t,), False)[t], rnd,
+                                                                "deletion", opts),
                 "randomisation": cascade[t],
                 "stability": stability[t],
                 "fps": round(fps, 2),
@@ -247,6 +308,10 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
             entry["criteria"] = crit
             entry.update(verdict(crit))
             out[name][t] = entry
+        if "critic" in todo:
+            critic_done[critic_key(name)] = (out[name]["critic"], seconds["critic"])
+        elif reuse:
+            out[name]["critic"] = {**critic_done[critic_key(name)][0], "fps": round(fps, 2)}
     return out
 
 
@@ -265,9 +330,10 @@ def drawn_from_signed(name: str, target: str, signed: torch.Tensor) -> torch.Ten
 
 
 def _method(name: str, model: torch.nn.Module, mopts: MethodOptions,
-            cache: dict[int, Perturbation]) -> SaliencyMethod:
+            cache: dict[int, Perturbation], shared: dict | None = None) -> SaliencyMethod:
     """``make_method``, with the perturbation methods of one model sharing the network
-    and chunk size the first of them picked (measured once per model, not per method)."""
+    and chunk size the first of them picked (measured once per model, not per method),
+    and their forward passes' outputs in ``shared`` (``Perturbation.share_outputs``)."""
     if name not in PERTURBATION_SCORES:
         return make_method(name, model, mopts)
     first = cache.get(id(model))
@@ -275,6 +341,8 @@ def _method(name: str, model: torch.nn.Module, mopts: MethodOptions,
         return first.variant(PERTURBATION_SCORES[name], mopts.signed)
     method = make_method(name, model, mopts)
     assert isinstance(method, Perturbation)
+    if shared is not None:
+        method.share_outputs(shared)
     cache[id(model)] = method
     return method
 
@@ -284,18 +352,22 @@ def _below_limit(ci: dict) -> bool:
 
 
 def _curves_fn(model: torch.nn.Module, frames: torch.Tensor, actions: torch.Tensor,
-               opts: CheckOptions) -> Callable[[torch.Tensor, str], Curves]:
-    """A function (maps, target) -> Curves on these frames, with one network built for every call."""
-    from rlsight.explain.faithfulness.deletion import deletion_insertion
+               opts: CheckOptions) -> Callable[..., dict[str, Curves]]:
+    """A function (maps, targets, insertion=True) -> {target: Curves} on these frames, with one
+    network built for every call and the curves' shared ends (intact and blurred frames)
+    computed once."""
+    from rlsight.explain.faithfulness.deletion import deletion_insertion_all, end_outputs
     from rlsight.explain.saliency.methods import as_float_frames
-    from rlsight.explain.saliency.perturbation import inference_network
+    from rlsight.explain.saliency.perturbation import gaussian_blur, inference_network
 
     x = as_float_frames(model, frames[:1])
     net = inference_network(model, x.expand(32, *x.shape[1:]).contiguous()) if x.device.type == "cpu" else model
+    ends = end_outputs(model, frames, gaussian_blur(as_float_frames(model, frames), opts.blur_sigma), net)
 
-    def curves(maps: torch.Tensor, target: str) -> Curves:
-        return deletion_insertion(model, frames, maps, target, actions=actions if target == "actor" else None,
-                                  steps=opts.deletion_steps, blur_sigma=opts.blur_sigma, network=net)
+    def curves(maps: torch.Tensor, targets: Sequence[str], insertion: bool = True) -> dict[str, Curves]:
+        return deletion_insertion_all(model, frames, maps, tuple(targets), actions=actions,
+                                      steps=opts.deletion_steps, blur_sigma=opts.blur_sigma, network=net,
+                                      insertion=insertion, ends=ends)
     return curves
 
 

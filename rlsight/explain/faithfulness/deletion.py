@@ -106,6 +106,30 @@ def deletion_insertion(model: nn.Module, frames, maps: torch.Tensor, target: str
     ``Perturbation`` method picked, when scoring many maps of one model).
     """
     check_choice("target", target, TARGETS)
+    return deletion_insertion_all(model, frames, maps, (target,), actions, steps, blur_sigma, chunk, baseline,
+                                  reduce, seed, min_value_change, network)[target]
+
+
+@dataclass
+class Ends:
+    """The network's outputs on the intact (index 0) and the fully blurred (index 1) frames:
+    logits (N, 2, A) and value (N, 2), the two points every map's curves share."""
+
+    logits: torch.Tensor
+    value: torch.Tensor
+
+
+def deletion_insertion_all(model: nn.Module, frames, maps: torch.Tensor, targets: tuple[str, ...] = TARGETS,
+                           actions: torch.Tensor | None = None, steps: int = 20, blur_sigma: float = 3.0,
+                           chunk: int = 256, baseline: torch.Tensor | None = None, reduce: str = "max",
+                           seed: int = 0, min_value_change: float = 1e-3, network: nn.Module | None = None,
+                           insertion: bool = True, ends: Ends | None = None) -> dict[str, Curves]:
+    """``deletion_insertion`` for several targets of the same ``maps``, from one set of
+    forward passes: {target: Curves}. ``insertion`` False skips the insertion passes
+    (its curves and AUCs are NaN); ``ends`` (``end_outputs``) saves the passes on the
+    intact and fully blurred frames, which are the same for every map."""
+    for t in targets:
+        check_choice("target", t, TARGETS)
     if steps < 1:
         raise RlsightError(f"steps {steps}: must be >= 1")
     if chunk < 1:
@@ -120,29 +144,77 @@ def deletion_insertion(model: nn.Module, frames, maps: torch.Tensor, target: str
     ranks = pixel_ranks(maps, reduce, seed)
     pixels = h * w
     k = torch.round(torch.arange(steps + 1, dtype=torch.float64) * pixels / steps).long().to(x.device)
-    # rows per frame: deletion s = 0..steps (blur the first k_s pixels), then insertion
-    # s = 1..steps-1 (blur all but the first k_s); insertion's ends are deletion's
-    kk = torch.cat([k, k[1:steps]])
-    flip = torch.cat([torch.zeros(steps + 1, dtype=torch.bool), torch.ones(steps - 1, dtype=torch.bool)]).to(x.device)
-    rows = kk.numel()
     net = network
     if net is None:
         net = inference_network(model, x[:1].expand(min(chunk, 32), c, h, w).contiguous()) \
             if x.device.type == "cpu" else model
+    # rows per frame: deletion s = 1..steps-1 (blur the first k_s pixels), then insertion
+    # s = 1..steps-1 (blur all but the first k_s); the ends (s = 0 and steps) are shared
+    inner = steps - 1
+    kk = torch.cat([k[1:steps], k[1:steps]]) if insertion else k[1:steps]
+    flip = torch.cat([torch.zeros(inner, dtype=torch.bool), torch.ones(inner if insertion else 0, dtype=torch.bool)])
+    lo, v = _passes(net, x, base, ranks, kk, flip.to(x.device), chunk)
+    if ends is None:
+        ends = end_outputs(model, x, base, net, chunk)
+    logits = torch.cat([ends.logits[:, :1], lo[:, :inner], ends.logits[:, 1:], lo[:, inner:]], 1)
+    value = torch.cat([ends.value[:, :1], v[:, :inner], ends.value[:, 1:], v[:, inner:]], 1)
+    rows = logits.shape[1]
+    fractions = k.double().div(pixels).float()
+    out = {}
+    for target in targets:
+        valid = torch.ones(n, dtype=torch.bool, device=x.device)
+        if target == "actor":
+            if actions is None:
+                a = logits[:, 0].argmax(-1)
+            else:
+                a = torch.as_tensor(actions, device=x.device).long().reshape(-1)
+                if a.numel() != n:
+                    raise RlsightError(f"actions: {a.numel()} for {n} frames")
+            q = logits.softmax(-1).gather(2, a.view(n, 1, 1).expand(n, rows, 1)).squeeze(2)
+        else:
+            full = value[:, 0] - value[:, steps]  # intact - fully blurred
+            valid = full.abs() >= min_value_change
+            q = (value - value[:, steps:steps + 1]) / torch.where(valid, full, torch.ones_like(full)).unsqueeze(1)
+            q[~valid] = float("nan")
+        deletion = q[:, : steps + 1]
+        ins = torch.cat([q[:, steps:steps + 1], q[:, steps + 1:], q[:, :1]], 1) if insertion \
+            else torch.full_like(deletion, float("nan"))
+        out[target] = Curves(deletion, ins, torch.trapezoid(deletion, fractions, dim=1),
+                             torch.trapezoid(ins, fractions, dim=1), fractions, valid, target)
+    return out
+
+
+def end_outputs(model: nn.Module, frames, base: torch.Tensor, network: nn.Module, chunk: int = 256) -> Ends:
+    """The outputs on the intact and the fully replaced frames (``Ends``), built exactly as
+    the curves' other points are (the ranks do not matter at the ends)."""
+    x = as_float_frames(model, frames)
+    n, _, h, w = x.shape
+    ranks = torch.zeros(n, h, w, dtype=torch.long, device=x.device)
+    kk = torch.tensor([0, h * w], device=x.device)
+    lo, v = _passes(network, x, base, ranks, kk, torch.zeros(2, dtype=torch.bool, device=x.device), chunk)
+    return Ends(lo, v)
+
+
+def _passes(net: nn.Module, x: torch.Tensor, base: torch.Tensor, ranks: torch.Tensor, kk: torch.Tensor,
+            flip: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (N, R, A) and value (N, R) of every frame with the pixels of rank < kk[r] replaced
+    by ``base`` (all but those with ``flip[r]``), in batches of about ``chunk`` inputs."""
+    n, c, h, w = x.shape
+    rows = kk.numel()
     cl = getattr(net, "channels_last", False)
     diff = base - x
     fr, df = (x, diff) if not cl else (x.permute(0, 2, 3, 1).contiguous(), diff.permute(0, 2, 3, 1).contiguous())
-    logits = torch.empty(n, rows, 0 if target == "critic" else model_actions(net, x[:1]), device=x.device)
+    logits = torch.empty(n, rows, model_actions(net, x[:1]), device=x.device)
     value = torch.empty(n, rows, device=x.device)
+    if rows == 0:
+        return logits, value
     with torch.inference_mode():
         if rows >= chunk:  # slices of one frame's rows
             for i in range(n):
                 for s in range(0, rows, chunk):
                     m = _blur_masks(ranks[i], kk[s:s + chunk], flip[s:s + chunk], cl)
-                    lo, v = _outputs(net, _perturbed(fr[i:i + 1], df[i:i + 1], m, cl))
-                    value[i, s:s + chunk] = v
-                    if target == "actor":
-                        logits[i, s:s + chunk] = lo
+                    logits[i, s:s + chunk], value[i, s:s + chunk] = _outputs(net, _perturbed(
+                        fr[i:i + 1], df[i:i + 1], m, cl))
         else:  # several whole frames per chunk
             g = max(1, chunk // rows)
             for i in range(0, n, g):
@@ -150,27 +222,8 @@ def deletion_insertion(model: nn.Module, frames, maps: torch.Tensor, target: str
                 m = _blur_masks(ranks[i:j], kk, flip, cl)  # (g, R, 1, H, W)
                 lo, v = _outputs(net, _perturbed(fr[i:j, None], df[i:j, None], m, cl))
                 value[i:j] = v.reshape(j - i, rows)
-                if target == "actor":
-                    logits[i:j] = lo.reshape(j - i, rows, -1)
-    valid = torch.ones(n, dtype=torch.bool, device=x.device)
-    if target == "actor":
-        if actions is None:
-            a = logits[:, 0].argmax(-1)
-        else:
-            a = torch.as_tensor(actions, device=x.device).long().reshape(-1)
-            if a.numel() != n:
-                raise RlsightError(f"actions: {a.numel()} for {n} frames")
-        q = logits.softmax(-1).gather(2, a.view(n, 1, 1).expand(n, rows, 1)).squeeze(2)
-    else:
-        full = value[:, 0] - value[:, steps]  # intact - fully blurred
-        valid = full.abs() >= min_value_change
-        q = (value - value[:, steps:steps + 1]) / torch.where(valid, full, torch.ones_like(full)).unsqueeze(1)
-        q[~valid] = float("nan")
-    deletion = q[:, : steps + 1]
-    insertion = torch.cat([q[:, steps:steps + 1], q[:, steps + 1:], q[:, :1]], 1)
-    fractions = k.double().div(pixels).float()
-    return Curves(deletion, insertion, torch.trapezoid(deletion, fractions, dim=1),
-                  torch.trapezoid(insertion, fractions, dim=1), fractions, valid, target)
+                logits[i:j] = lo.reshape(j - i, rows, -1)
+    return logits, value
 
 
 def model_actions(net: nn.Module, x: torch.Tensor) -> int:

@@ -22,7 +22,7 @@ and SARFA are non-negative either way).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -34,11 +34,13 @@ from rlsight.explain.saliency.perturbation import (
     SCORES,
     TARGETS,
     ChannelsLastNetwork,
+    PerturbedOutputs,
     fastest_network,
     gaussian_blur,
     inference_network,
     make_masks,
-    perturbation_scores,
+    perturbation_outputs,
+    scores_from_outputs,
     upsample_scores,
 )
 
@@ -105,6 +107,8 @@ class Perturbation(SaliencyMethod):
         self.per_channel = per_channel
         device = next(model.parameters()).device
         self.chunk = chunk if chunk or device.type == "cpu" else 2048  # None on a CPU: measured
+        self.outputs_cache: dict | None = None  # see share_outputs
+        self._lazy: Callable[[], nn.Module] | None = None  # builds _network when first needed (for_model)
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
         """Maps (N, C, H, W) for one target; see ``attribute_all``."""
@@ -120,12 +124,22 @@ class Perturbation(SaliencyMethod):
             self._network, self.chunk, _ = fastest_network(self.model, x[:1], chunks)
         self._example = x[:1]
 
+    def share_outputs(self, cache: dict) -> Perturbation:
+        """Keep the forward passes' outputs in ``cache`` (keyed by the weights, the frames and
+        the mask settings) and reuse them: every score of the same model on the same frames
+        then costs one set of passes. ``variant`` and ``for_model`` pass the cache on. Meant
+        for a bounded job such as the faithfulness check; returns self."""
+        self.outputs_cache = cache
+        return self
+
     def for_model(self, model: nn.Module) -> Perturbation:
         """This method for another model of the same architecture, computed the same
         way (the network kind and chunk size this one picked), so that the two
         models' maps differ by their weights only, not by float rounding."""
         other = Perturbation(model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
                              self.optimize, self.score, self.signed)
+        if self._network is None and self._lazy is not None:
+            self._network = self._lazy()
         if self._network is None:
             return other
         if isinstance(self._network, ChannelsLastNetwork):
@@ -135,8 +149,9 @@ class Perturbation(SaliencyMethod):
         else:
             assert self._example is not None and self.chunk is not None  # set with _network
             example = self._example.expand(min(self.chunk, CPU_CHUNKS[0]), *self._example.shape[1:]).contiguous()
-            other._network = inference_network(model, example)
+            other._lazy = lambda: inference_network(model, example)  # traced when first needed
         other._example = self._example
+        other.outputs_cache = self.outputs_cache
         return other
 
     def variant(self, score: str, signed: bool) -> Perturbation:
@@ -144,7 +159,8 @@ class Perturbation(SaliencyMethod):
         chunk size already picked (measured once, not again for every score)."""
         other = Perturbation(self.model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
                              self.optimize, score, signed)
-        other._network, other._example = self._network, self._example
+        other._network, other._example, other._lazy = self._network, self._example, self._lazy
+        other.outputs_cache = self.outputs_cache
         return other
 
     def attribute_all(self, frames, targets: Sequence[str] = TARGETS,
@@ -157,11 +173,10 @@ class Perturbation(SaliencyMethod):
         size = (x.shape[2], x.shape[3])
         masks = make_masks(size, self.stride, self.radius).to(x.device)
         blurred = gaussian_blur(x, self.blur_sigma)
-        if self._network is None:
+        if self._network is None and self._lazy is None:
             self._prepare(x)
         assert self.chunk is not None  # set by _prepare
-        s = perturbation_scores(self.model, x, masks, blurred, tuple(targets), self.per_channel, self.chunk,
-                                network=self._network, score=self.score, actions=actions)
+        s = scores_from_outputs(self._outputs(x, masks, blurred), tuple(targets), self.score, actions)
         out = {}
         for t, v in s.items():
             v = v if self.per_channel else v.unsqueeze(1)  # (N, C, K)
@@ -172,6 +187,38 @@ class Perturbation(SaliencyMethod):
                 m = m.abs()  # the critic's signed value change: its size
             out[t] = m
         return out
+
+
+    def _outputs(self, x: torch.Tensor, masks: torch.Tensor, blurred: torch.Tensor) -> PerturbedOutputs:
+        """The forward passes on ``x``'s perturbed copies, from ``outputs_cache`` where it has them."""
+        chunk = self.chunk
+        assert chunk is not None
+
+        def run() -> PerturbedOutputs:
+            if self._network is None and self._lazy is not None:
+                self._network = self._lazy()
+            return perturbation_outputs(self.model, x, masks, blurred, self.per_channel, chunk,
+                                        network=self._network)
+        if self.outputs_cache is None:
+            return run()
+        key = (fingerprint(*self.model.parameters()), fingerprint(x), self.stride, self.radius, self.blur_sigma,
+               self.per_channel)
+        out = self.outputs_cache.get(key)
+        if out is None:
+            out = self.outputs_cache[key] = run()
+        return out
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """A digest of the tensors' shapes and contents (equal digests: equal tensors)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 class _Head(nn.Module):
@@ -252,19 +299,25 @@ class SmoothGrad(_CaptumMethod):
 
 
 class IntegratedGradients(_CaptumMethod):
-    """Integrated gradients from a black frame (Sundararajan et al. 2017), via Captum."""
+    """Integrated gradients (Sundararajan et al. 2017), via Captum, from a black frame or
+    (``baseline="blur"``) from the frame blurred with ``blur_sigma``, the baseline of
+    perturbation saliency and of the deletion test."""
 
     name = "integrated-gradients"
 
     def __init__(self, model: nn.Module, samples: int = 32, chunk: int = 32, logp: bool = False,
-                 signed: bool = False):
+                 signed: bool = False, baseline: str = "black", blur_sigma: float = 3.0):
         super().__init__(model, chunk, logp, signed)
-        self.samples = samples
+        from rlsight.explain.saliency.options import IG_BASELINES
+
+        self.samples, self.baseline, self.blur_sigma = samples, check_choice("ig_baseline", baseline, IG_BASELINES), \
+            blur_sigma
 
     def _attr(self, head, x, target):
         from captum.attr import IntegratedGradients as IG
 
-        return IG(head).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=self.samples,
+        base = torch.zeros_like(x) if self.baseline == "black" else gaussian_blur(x.detach(), self.blur_sigma)
+        return IG(head).attribute(x, baselines=base, target=target, n_steps=self.samples,
                                   internal_batch_size=self.chunk * 4)
 
 
@@ -296,5 +349,5 @@ def make_method(name: str, model: nn.Module, opts: MethodOptions | None = None) 
     if base == "smoothgrad":
         return SmoothGrad(model, o.samples, o.noise, chunk, o.seed, logp, o.signed)
     if base == "integrated-gradients":
-        return IntegratedGradients(model, o.samples, chunk, logp, o.signed)
+        return IntegratedGradients(model, o.samples, chunk, logp, o.signed, o.ig_baseline, o.blur_sigma)
     return GradCam(model, chunk, signed=o.signed)

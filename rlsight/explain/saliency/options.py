@@ -14,6 +14,7 @@ CMAP_EXAMPLES = ("jet", "inferno", "magma", "viridis", "turbo", "hot")
 REDUCTIONS = ("mean", "max")
 NORMALIZATIONS = ("frame", "video")
 BACKGROUNDS = ("render", "obs")
+IG_BASELINES = ("black", "blur")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class MethodOptions:
     chunk: int | None = None
     seed: int = 0
     signed: bool = False  # signed maps (no absolute value / positive part); see methods.py
+    ig_baseline: str = "black"  # integrated gradients' baseline: "black" frame or "blur" (blur_sigma)
 
 
 @dataclass
@@ -71,7 +73,7 @@ class PlayOptions:
 
     level: int = 0
     frames: int = 32
-    method: str = "perturbation"
+    method: str = "integrated-gradients"  # the only method faithful (criteria a-c) for the critic on 256 frames (docs/saliency.md)
     target: str = "both"
     mode: str = "own"
     seed: int = 0

@@ -34,6 +34,7 @@ import copy
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -290,6 +291,30 @@ def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Ten
     ``SCORES`` (module docstring); ``actions`` (N,) the chosen actions for the
     action-specific scores (default: each frame's most likely action).
     """
+    if score not in SCORES:
+        raise RlsightError(f"unknown score {score!r}; valid: {', '.join(SCORES)}")
+    out = perturbation_outputs(model, frames, masks, blurred, per_channel, chunk, blur_sigma, network)
+    return scores_from_outputs(out, targets, score, actions)
+
+
+@dataclass
+class PerturbedOutputs:
+    """The network's outputs on intact frames (``logits`` (N, A), ``value`` (N,)) and on
+    their perturbed copies (``p_logits`` (N, P, A), ``p_value`` (N, P); P masks, times
+    C with ``per_channel``): everything every score needs, from one set of forward passes."""
+
+    logits: torch.Tensor
+    value: torch.Tensor
+    p_logits: torch.Tensor
+    p_value: torch.Tensor
+    shape: tuple[int, ...]  # the scores' shape: (N, K) or (N, C, K)
+
+
+def perturbation_outputs(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,
+                         blurred: torch.Tensor | None = None, per_channel: bool = False, chunk: int = 32,
+                         blur_sigma: float = 3.0, network: nn.Module | None = None) -> PerturbedOutputs:
+    """The forward passes of ``perturbation_scores`` (same arguments), without scoring:
+    (frame, mask) pairs go through ``network`` in chunks of ``chunk`` inputs."""
     net = network if network is not None else model
     n, c, h, w = frames.shape
     k = masks.shape[0]
@@ -301,33 +326,40 @@ def perturbation_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Ten
         blurred = gaussian_blur(frames, blur_sigma)
     diff = blurred - frames  # I' = I + (blur(I) - I) * M
     per_frame = m.shape[0]
-    out = {t: torch.empty(n, per_frame, device=frames.device) for t in targets}
     cl = getattr(net, "channels_last", False)
     if cl:  # build the batches in NHWC, which the network reads without a copy
         fr, diff, m = (t.permute(0, 2, 3, 1).contiguous() for t in (frames, diff, m))
     else:
         fr = frames
     with torch.inference_mode():
-        ref = Reference(_outputs(net, frames), actions, score)
+        logits, value = _outputs(net, frames)
+        p_logits = torch.empty(n, per_frame, logits.shape[-1], device=frames.device)
+        p_value = torch.empty(n, per_frame, device=frames.device)
         if per_frame >= chunk:  # slices of one frame's masks: broadcasting, no gathers
             for i in range(n):
-                r = ref.rows(i, i + 1)
                 for s in range(0, per_frame, chunk):
                     x = _perturbed(fr[i:i + 1], diff[i:i + 1], m[s:s + chunk], cl)
-                    sc = _scores(_outputs(net, x), r, targets)
-                    for t in targets:
-                        out[t][i, s:s + chunk] = sc[t]
+                    p_logits[i, s:s + chunk], p_value[i, s:s + chunk] = _outputs(net, x)
         else:  # several whole frames per chunk
             g = max(1, chunk // per_frame)
             for i in range(0, n, g):
                 j = min(n, i + g)
-                x = _perturbed(fr[i:j, None], diff[i:j, None], m[None], cl)
-                r = ref.rows(i, j, per_frame)
-                sc = _scores(_outputs(net, x), r, targets)
-                for t in targets:
-                    out[t][i:j] = sc[t].reshape(j - i, per_frame)
+                lo, v = _outputs(net, _perturbed(fr[i:j, None], diff[i:j, None], m[None], cl))
+                p_logits[i:j] = lo.reshape(j - i, per_frame, -1)
+                p_value[i:j] = v.reshape(j - i, per_frame)
     shape = (n, c, k) if per_channel else (n, k)
-    return {t: v.reshape(shape) for t, v in out.items()}
+    return PerturbedOutputs(logits, value, p_logits, p_value, shape)
+
+
+def scores_from_outputs(out: PerturbedOutputs, targets: Sequence[str] = TARGETS, score: str = "l2",
+                        actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``perturbation_scores``' result from its forward passes (``perturbation_outputs``):
+    one set of passes serves every score."""
+    n, p, a = out.p_logits.shape
+    with torch.inference_mode():
+        ref = Reference((out.logits, out.value), actions, score).rows(0, n, p)
+        sc = _scores((out.p_logits.reshape(n * p, a), out.p_value.reshape(n * p)), ref, targets)
+    return {t: sc[t].reshape(out.shape) for t in targets}
 
 
 def loop_scores(model: nn.Module, frames: torch.Tensor, masks: torch.Tensor,

@@ -60,6 +60,7 @@ def test_one_run_normal_intervals_and_gaps(tmp_path):
     assert held["return"] == 7.0 and math.isclose(held["return_lo"], 7.0 - Z95 * 0.4)
     assert held["levels"] == "20+100000" and train["levels"] == "0+20"
     assert math.isnan(train["gap_train"]) and math.isnan(held["gap_held_out"])
+    assert math.isnan(train["gap_held_out"])  # train is not a shift of the held-out levels
     assert held["gap_train"] == 3.0
     half = Z95 * math.sqrt(0.5**2 + 0.4**2)
     assert math.isclose(held["gap_train_lo"], 3.0 - half) and math.isclose(held["gap_train_hi"], 3.0 + half)
@@ -75,6 +76,9 @@ def test_group_of_seeds_bootstraps_over_runs_and_pairs_the_gaps(tmp_path):
     held = t[t["setting"] == "held-out"].iloc[0]
     assert held["return"] == 7.5 and held["return_lo"] == 6.0 and held["return_hi"] == 9.0
     assert held["gap_train"] == 4.5 and held["gap_train_lo"] == 4.0 and held["gap_train_hi"] == 5.0  # per-run gaps 4, 5
+    assert math.isnan(t[t["setting"] == "train"].iloc[0]["gap_held_out"])
+    hard = t[t["setting"] == "held-out, distribution_mode=hard"].iloc[0]
+    assert hard["gap_held_out"] == 4.0 and hard["gap_held_out_lo"] == 4.0 and hard["gap_held_out_hi"] == 4.0
     per_run = generalisation_table(collect([a, b]).runs, per_run=True)
     assert len(per_run) == 6
 

@@ -74,6 +74,11 @@ def _one_run(r: dict, ref: dict | None) -> tuple[float, float, float]:
     return gap, gap - half, gap + half
 
 
+def _has_gap(setting: str, ref: str) -> bool:
+    """Gaps run downhill: to train from every other setting, to held-out from the shifted ones."""
+    return setting != ref and not (ref == HELD_OUT and setting == TRAIN)
+
+
 def _levels(r: dict) -> str:
     """``500+100000``: the first level and how many (∞: unbounded); "" when not recorded."""
     start, count = r.get("start_level"), r.get("num_levels")
@@ -101,7 +106,7 @@ def generalisation_table(runs: list[RunInfo], per_run: bool = False, reps: int =
                 mean, half = float(m[setting]["mean_return"]), Z95 * _se(m[setting])
                 row.update(**{"return": mean, "return_lo": mean - half, "return_hi": mean + half})
                 for name, ref in (("gap_train", TRAIN), ("gap_held_out", HELD_OUT)):
-                    g = _one_run(m[setting], m.get(ref)) if setting != ref else (math.nan,) * 3
+                    g = _one_run(m[setting], m.get(ref)) if _has_gap(setting, ref) else (math.nan,) * 3
                     row.update({name: g[0], f"{name}_lo": g[1], f"{name}_hi": g[2]})
             else:
                 means = np.array([float(m[setting]["mean_return"]) for m in have])
@@ -109,7 +114,7 @@ def generalisation_table(runs: list[RunInfo], per_run: bool = False, reps: int =
                 row.update(**{"return": float(point[0]), "return_lo": float(lo[0]), "return_hi": float(hi[0])})
                 for name, ref in (("gap_train", TRAIN), ("gap_held_out", HELD_OUT)):
                     gaps = np.array([float(m[ref]["mean_return"]) - float(m[setting]["mean_return"])
-                                     for m in have if ref in m and setting != ref])
+                                     for m in have if ref in m and _has_gap(setting, ref)])
                     if len(gaps):
                         point, lo, hi = stats.estimate(gaps, reps=reps)
                         g = (float(point[0]), float(lo[0]), float(hi[0]))

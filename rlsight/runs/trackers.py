@@ -121,8 +121,9 @@ class WandbTracker:
         import wandb
 
         self.wandb = wandb
+        # create_new: runs trained side by side in one process (sweep trials) each get their own
         settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, save_code=False,
-                                  x_save_requirements=False, disable_git=True)
+                                  x_save_requirements=False, disable_git=True, reinit="create_new")
         self.run = wandb.init(project=cfg.train.tracker_project, dir=str(run_path), mode=cfg.train.wandb_mode,
                               id=state.get("id"), resume="allow", name=run_path.name, config=cfg.to_dict(),
                               settings=settings)

@@ -142,7 +142,8 @@ class Trainer:
         self._restore()
         self.rows = [r for r in self.run.metrics() if r["update"] <= self.update]
         self.run.write_metrics(self.rows)  # drop rows written after the checkpoint we resume from
-        self.trackers = Trackers(self.run.path, self.cfg, purge_step=self.step if self.step else None)
+        # hide TensorBoard events logged after the checkpoint (steps > self.step; the checkpoint's own row stays)
+        self.trackers = Trackers(self.run.path, self.cfg, purge_step=self.step + 1 if self.step else None)
         outcome = "failed"  # what the trackers are told when they close
         compare_rows = self.compare_to.metrics() if self.compare_to else None
         self.run.update_info(status="running")

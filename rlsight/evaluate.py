@@ -19,6 +19,7 @@ from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.load import load_policy
+from rlsight.runs.trackers import check_installed, external_loggers, log_evaluation
 from rlsight.shift import SUITES, apply_shift, generalisation_suite, setting_label
 
 MAX_EVAL_ENVS = 64
@@ -63,7 +64,8 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
              greedy: bool = False, device: str = "cpu", save: bool = True, max_envs: int = MAX_EVAL_ENVS,
              env_set: list[str] | None = None, levels: tuple[int, int] | None = None) -> dict:
     """Evaluate a run's model; returns (and by default saves) a result dict with
-    mean_return, stderr, episodes, normalized_return, and the settings.
+    mean_return, stderr, episodes, normalized_return, and the settings. A saved result
+    also goes to the run's wandb/mlflow runs when its ``train.loggers`` has them.
 
     ``env_set`` (``["env.distribution_mode=hard"]``, keys in ``rlsight.shift.SHIFT_KEYS``)
     and ``levels`` ((start, count), replacing the split's levels) evaluate under
@@ -75,8 +77,10 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         raise RlsightError(f"--episodes {episodes}: must be >= 1")
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     torch.manual_seed(seed)
-    model, cfg, step = load_policy(run, device)
-    cfg, shift = apply_shift(cfg, env_set, levels)
+    model, run_cfg, step = load_policy(run, device)
+    if save:
+        check_installed(external_loggers(run_cfg))  # the result also goes to the run's wandb/mlflow runs
+    cfg, shift = apply_shift(run_cfg, env_set, levels)
     if levels is not None:
         split = "levels"  # apply_shift put START:COUNT in the training levels' slot
     n_envs = eval_env_count(episodes, max_envs)
@@ -104,6 +108,7 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         result.update(shift=shift, setting=setting_label(shift))
     if save:
         result["file"] = str(run.save_eval(result))
+        log_evaluation(run.path, run_cfg, result)
     return result
 
 

@@ -77,7 +77,11 @@ def render(table: pd.DataFrame, fmt: str = "terminal") -> str:
         raise RlsightError(f"--table {fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "csv":
         return table.to_csv(index=False)
-    d = display_frame(table)
+    return render_display(display_frame(table), fmt)
+
+
+def render_display(d: pd.DataFrame, fmt: str = "terminal") -> str:
+    """A table of display strings as terminal text or Markdown (md)."""
     cols = list(d.columns)
     cells = [[str(v) for v in row] for row in d.itertuples(index=False)]
     if fmt == "md":

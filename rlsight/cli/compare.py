@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--show-runs", action="store_true", help="also draw each run as a thin line")
     p.add_argument("--table", default="terminal", choices=["terminal", "md", "csv", "none"],
                    help="summary table format on standard output (default terminal)")
+    p.add_argument("--generalisation-csv", metavar="FILE",
+                   help="write the generalisation table (train, held-out and shifted settings from RUN/eval/, "
+                        "with 95%% intervals and gaps) to FILE as CSV; terminal and md tables print it after the summary")
     p.add_argument("--per-run", action="store_true", help="one table row per run instead of per group")
     p.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150)")
     p.set_defaults(func=run)
@@ -39,8 +42,15 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``rlsight compare``: plot and/or tabulate the runs; returns the exit status."""
-    from rlsight.analysis import check_figure_path, compare
+    from rlsight.analysis import (
+        GENERALISATION_NOTE,
+        check_figure_path,
+        compare,
+        generalisation_table,
+        render_generalisation,
+    )
     from rlsight.analysis import render_table as render
+    from rlsight.runs.atomic import atomic_write_text
 
     out = check_figure_path(args.out) if args.out else None
 
@@ -58,4 +68,12 @@ def run(args: argparse.Namespace) -> int:
         if args.table != "csv":
             print("intervals: 95% bootstrap CI over runs (percentile, 2000 resamples); a group spanning games "
                   "reports the IQM of normalised scores with a stratified bootstrap")
+        gen = generalisation_table(comp.runs, per_run=args.per_run)
+        if len(gen) and args.table != "csv":  # CSV: one table on standard output; --generalisation-csv FILE
+            print()
+            print(render_generalisation(gen, args.table), end="")
+            print(GENERALISATION_NOTE)
+    if args.generalisation_csv:
+        gen = generalisation_table(comp.runs, per_run=args.per_run)
+        atomic_write_text(args.generalisation_csv, render_generalisation(gen, "csv"))
     return 0

@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from rlsight.explain.saliency.render import RenderOptions
     from rlsight.explain.saliency.video import resolve_output, write_frames
     from rlsight.runs import RunDir
+    from rlsight.runs.trackers import log_media, media_target
 
     ropts = RenderOptions(color=args.color, intensity=args.intensity, alpha=args.alpha, sigma=args.sigma,
                           reduce=args.reduce, normalize=args.normalize, background=args.background,
@@ -128,11 +129,14 @@ def run(args: argparse.Namespace) -> int:
            "method": args.method, "target": args.target, "stride": args.stride, "radius": args.radius,
            "per_channel": args.per_channel, "mode": args.mode, "color": args.color, "frames": args.frames}
     out = resolve_output(args.out, pre, args.overwrite)  # fail before the slow part
+    tracked = media_target(out)  # a file saved inside a run also goes to its wandb/mlflow runs
     res = record(args.runs, game=args.game, level=args.level, frames=args.frames, method=args.method,
                  target=args.target, mode=args.mode, seed=args.seed, start=args.start, greedy=args.greedy,
                  device=args.device, method_options=_method_options(args), render=ropts)
     path = write_frames(out, res.frames, fps=args.fps, settings=res.settings, overwrite=args.overwrite,
                         grid_cols=args.grid_cols)
+    if tracked is not None:
+        log_media(tracked[0], tracked[1], path, tracked[2])
     h, w = res.frames.shape[1:3]
     print(f"{path}: {len(res.frames)} frame(s) of {w}x{h}, {args.method} on {res.settings['game']} "
           f"level {args.level}, {', '.join(res.labels)}")

@@ -23,6 +23,7 @@ from rlsight.config.schema import (
     FAMILIES,
     GAMES,
     LATE_KEYS,
+    LOGGERS,
     MODES,
     REMOVED_KEYS,
     SECTIONS,
@@ -37,7 +38,7 @@ from rlsight.config.schema import (
 from rlsight.errors import ConfigError
 
 __all__ = [
-    "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "MODES",
+    "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "LOGGERS", "MODES",
     "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
     "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "resolve_config_path",
     "set_key", "toml_value", "unknown_key", "validate",

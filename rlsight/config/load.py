@@ -129,7 +129,9 @@ def one_line(err: ValidationError, where: tuple[str, ...] = ()) -> ConfigError:
     if kind in _EXPECTED and typ.endswith(("_type", "_parsing", "_from_float", "_error")):
         what = _EXPECTED[kind]
         if fi is not None and fi.annotation not in (bool, int, float, str):
-            what = f"a list of integers, e.g. {toml_value(Config().flat()[key])}"
+            example = Config().flat()[key]
+            kind = "integers" if all(isinstance(x, int) for x in example) else "names"
+            what = f"a list of {kind}, e.g. {toml_value(example)}"
         return ConfigError(f"{head}: expected {what}")
     return ConfigError(f"{head}: {e['msg']}" if names else e["msg"])
 

@@ -28,6 +28,7 @@ Mode = Literal["easy", "hard", "extreme", "memory", "exploration"]
 Family = Literal["procgen"]
 Autocast = Literal["off", "bf16"]
 Compile = Literal["off", "default", "reduce-overhead", "max-autotune"]
+WandbMode = Literal["offline", "online"]
 
 # The 16 Procgen games and the distribution modes each one has (Cobbe et al. 2020).
 GAMES: tuple[str, ...] = get_args(Game)
@@ -35,6 +36,8 @@ MODES: tuple[str, ...] = get_args(Mode)
 FAMILIES: tuple[str, ...] = get_args(Family)
 AUTOCAST: tuple[str, ...] = get_args(Autocast)
 COMPILE: tuple[str, ...] = get_args(Compile)
+# Where training metrics go besides metrics.csv (always written): rlsight.runs.trackers.
+LOGGERS: tuple[str, ...] = ("tensorboard", "wandb", "mlflow")
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
 _EXTREME = {"chaser", "dodgeball", "leaper", "starpilot"}
 _MEMORY = {"caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"}
@@ -42,7 +45,8 @@ _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper"
 
 # Keys added after runs were already recorded: at their default they are left out of
 # Config.hash(), so those runs keep their hash and still resume.
-LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile"})
+LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile", "train.loggers", "train.wandb_mode",
+                       "train.mlflow_tracking_uri", "train.tracker_project"})
 # Keys that were removed (measured as useless, BENCHMARKS.md): an old run's config that still
 # has one loads with a warning. Value: (its old default, whether it was a late key).
 REMOVED_KEYS: dict[str, tuple[Any, bool]] = {
@@ -101,6 +105,15 @@ def fail(message: str) -> PydanticCustomError:
 
 def _device_ok(d: str) -> bool:
     return d in ("auto", "cpu", "cuda", "mps") or (d.startswith("cuda:") and d[5:].isdigit())
+
+
+def _names(v: Any) -> Any:
+    """``"tensorboard,wandb"`` (a ``--set`` value that is not TOML) -> ``["tensorboard", "wandb"]``."""
+    return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+
+
+def _loggers_ok(v: list[str]) -> bool:
+    return all(x in LOGGERS for x in v) and len(set(v)) == len(v)
 
 
 def _encoders() -> str:
@@ -187,6 +200,16 @@ class TrainConfig:
     update_chunk: Int = Field(default=0, ge=0, description="Samples per forward/backward chunk in the update (gradient accumulation, same maths); 0 = auto: on CPU 64 for IMPALA, 256 for Nature-DQN; whole minibatch on GPU.")
     autocast: Autocast = Field(default="off", description="Mixed precision for the network's forward passes: off or bf16 (autocast); bf16 pays on "
                                "recent GPUs and on CPUs with native bfloat16 (avx512_bf16, amx_bf16), not on others.")
+    loggers: Annotated[list[Str], BeforeValidator(_names), rule(_loggers_ok, f"valid loggers: {', '.join(LOGGERS)}, each at most once")] = Field(
+        default_factory=lambda: ["tensorboard"], description="Where metrics go besides metrics.csv (always written): any of tensorboard "
+        "(RUN/tb), wandb, mlflow; wandb and mlflow are extras (pip install rlsight[wandb], rlsight[mlflow]) and also get the "
+        "config, evaluation results and saliency videos saved in the run.",
+        json_schema_extra={"allowed": f"a list of {', '.join(LOGGERS)} (or comma-separated text), may be empty"})
+    wandb_mode: WandbMode = Field(default="offline", description="wandb mode: offline (files under RUN/wandb; upload later with "
+                                  "`wandb sync RUN/wandb/offline-run-*`) or online.")
+    mlflow_tracking_uri: Str = Field(default="", description="MLflow tracking URI (sqlite:///PATH.db, http://HOST:PORT, ...); "
+                                     "empty = a local store in RUN/mlruns (sqlite:///RUN/mlruns/mlflow.db, artifacts beside it).")
+    tracker_project: Str = Field(default="rlsight", description="wandb project and MLflow experiment name that runs are logged under.")
     compile: Compile = Field(default="off", description="torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "
                              "max-autotune; on CPU the update's chunks are then not spread over one thread per core.")
 
@@ -288,6 +311,6 @@ def toml_value(v: Any) -> str:
 
 
 __all__ = [
-    "AUTOCAST", "COMPILE", "Config", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "MODES", "ModelConfig",
+    "AUTOCAST", "COMPILE", "Config", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "LOGGERS", "MODES", "ModelConfig",
     "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "modes_for", "toml_value",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 from rlsight import __version__
 from rlsight.analysis import (
+    GENERALISATION_NOTE,
     Comparison,
     Panel,
     Warn,
@@ -25,6 +26,8 @@ from rlsight.analysis import (
     differing_keys,
     display_frame,
     format_value,
+    generalisation_display,
+    generalisation_table,
     label,
     number,
     present_metrics,
@@ -113,6 +116,7 @@ def render_page(comp: Comparison, panels: list[Panel], videos: list[Video], titl
         ("curves", "Curves", _curves_html(smooth)),
         ("summary", "Summary", _summary_html(comp)),
         ("config", "Configuration differences", _config_html(comp)),
+        ("generalisation", "Generalisation", _generalisation_html(comp)),
         ("evaluation", "Evaluation results", _eval_html(comp)),
         ("faithfulness", "Saliency faithfulness", _faithfulness_html(comp)),
         ("saliency", "Saliency videos", _videos_html(videos)),
@@ -226,6 +230,18 @@ def _config_html(comp: Comparison) -> str:
     common = "".join(f"<tr><td>{escape(k)}</td><td>{escape(format_value(configs[0][k]))}</td></tr>" for k in same)
     return (f"{diff}\n<details><summary>Settings shared by every run ({len(same)})</summary>"
             f"<table><tbody>{common}</tbody></table></details>")
+
+
+def _generalisation_html(comp: Comparison) -> str:
+    table = generalisation_table(comp.runs)
+    if not len(table):
+        return ("<p>No evaluations yet. <code>rlsight evaluate RUN --suite generalisation</code> measures the "
+                "return on the training levels, the held-out levels, the other difficulty mode and backgrounds "
+                "switched.</p>")
+    d = generalisation_display(table)
+    note = f'<p class="muted">{escape(GENERALISATION_NOTE[0].upper() + GENERALISATION_NOTE[1:])}.</p>'
+    return note + _table_html(list(d.columns), [list(map(str, r)) for r in d.itertuples(index=False)],
+                              set(range(3, len(d.columns))))
 
 
 def _eval_html(comp: Comparison) -> str:

@@ -28,7 +28,8 @@ from rlsight.runs import RunDir
 from rlsight.runs.atomic import DISK_FULL, disk_full_message
 from rlsight.runs.checkpoint import save_json, save_tensors
 from rlsight.runs.lock import RunLock
-from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT, TB
+from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT
+from rlsight.runs.trackers import Trackers, check_installed
 from rlsight.training.progress import ProgressBar, plot_progress
 from rlsight.training.rollout import RolloutCollector
 from rlsight.training.state import load_training_state, save_training_state
@@ -147,9 +148,9 @@ class Trainer:
         self._restore()
         self.rows = [r for r in self.run.metrics() if r["update"] <= self.update]
         self.run.write_metrics(self.rows)  # drop rows written after the checkpoint we resume from
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.tb = SummaryWriter(str(self.run.path / TB), purge_step=self.step if self.step else None)
+        # hide TensorBoard events logged after the checkpoint (steps > self.step; the checkpoint's own row stays)
+        self.trackers = Trackers(self.run.path, self.cfg, purge_step=self.step + 1 if self.step else None)
+        outcome = "failed"  # what the trackers are told when they close
         compare_rows = self.compare_to.metrics() if self.compare_to else None
         self.run.update_info(status="running")
         bar = ProgressBar(self.num_updates * self.batch_per_update, self.step, self.progress)
@@ -174,7 +175,7 @@ class Trainer:
                 self.run.append_metrics(row)
                 if self.on_update is not None and self.on_update(row):
                     self._stop = True
-                self._log_tb(row)
+                self.trackers.metrics(row)
                 bar.update(self.batch_per_update, row)
                 limit = self.cfg.train.max_minutes
                 done = self.update >= self.num_updates or (limit > 0 and now - start >= limit * 60)
@@ -184,9 +185,10 @@ class Trainer:
                     plot_progress(self.run.path / PROGRESS_PLOT, self.rows, self.run.name, compare_rows,
                                   self.compare_to.name if self.compare_to else "")
                     last_plot = now
+            outcome = "interrupted" if self._stop else "finished"
         finally:
             bar.close()
-            self.tb.close()
+            self.trackers.close(outcome)
             for signum, old in old_handlers.items():
                 signal.signal(signum, old)
             self.collector.close()
@@ -233,12 +235,6 @@ class Trainer:
             **stats,
         }
 
-    def _log_tb(self, row: dict) -> None:
-        for k, v in row.items():
-            if k not in ("update", "step") and isinstance(v, float) and not math.isnan(v):
-                group = "charts" if k.endswith(("return", "rate", "length")) else ("perf" if k in ("sps", "wall_time") else "losses")
-                self.tb.add_scalar(f"{group}/{k}", v, self.step)
-
     def _checkpoint(self, wall: float) -> None:
         meta = {
             "update": self.update, "step": self.step, "wall_time": wall, "config_hash": self.cfg.hash(),
@@ -274,6 +270,7 @@ def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress
           stop_signals: tuple[int, ...] = (signal.SIGINT,)) -> RunDir:
     """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True
     or one of ``stop_signals`` arrives: then with a checkpoint and status "interrupted")."""
+    check_installed(cfg.train.loggers)  # before anything is written
     cmp = RunDir.open(compare_to) if compare_to else None
     if env_factory is None:
         family_of(cfg.env).require()  # a missing backend is refused before the run directory is made
@@ -295,6 +292,8 @@ def resume(run_dir: str | Path, *, progress: bool = True, env_factory=None,
         raise RlsightError(f"{run_dir}: run already finished at step {info.get('steps')}; nothing to resume")
     if info.get("kind") != "trained":
         raise RlsightError(f"{run_dir}: an {info.get('kind')} run cannot be resumed")
+    cfg = run.config()
+    check_installed(cfg.train.loggers)
     cmp = RunDir.open(info["compare_to"]) if info.get("compare_to") and Path(info["compare_to"]).exists() else None
-    return Trainer(run.config(), run, progress=progress, compare_to=cmp, env_factory=env_factory,
+    return Trainer(cfg, run, progress=progress, compare_to=cmp, env_factory=env_factory,
                    on_update=on_update, lock_wait_s=lock_wait_s, stop_signals=stop_signals).train()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsight.envs import EpisodeTracker, make_env, normalized_return
+from rlsight.envs import EpisodeTracker, episode_stats, make_env, normalized_return
 from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
@@ -42,7 +42,7 @@ def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device
             logits, _ = model(torch.from_numpy(obs).to(device))
         actions = sample_actions(logits, greedy=greedy)
         rew, obs, first = env.step(actions.cpu().numpy())
-        tracker.update(rew, first)
+        tracker.update(*episode_stats(env, rew, first))
         for i, ret, _ in tracker.drain():
             if len(got[i]) < episodes_per_env:
                 got[i].append(ret)

@@ -10,8 +10,11 @@ whole games, the unclipped score. Both end a game at ``env.max_episode_frames``
 emulator frames.
 
 Each emulator's state, with its random state (ALE ``cloneState(include_rng=True)``),
-and this class's own (frame stack, no-op generator, lives) go into ``get_state``, so
-a resumed run steps exactly as an uninterrupted one.
+and this class's own (frame stack, the generator of no-ops and sticky actions, the
+last executed action, lives) go into ``get_state``, so a resumed run steps exactly as
+an uninterrupted one. Sticky actions are drawn here rather than by ALE, whose saved
+state does not hold the action that sticks (a restored ALE with its own sticky actions
+diverged from the original within 150 steps).
 """
 
 from __future__ import annotations
@@ -38,14 +41,15 @@ class _Game:
                  max_frames: int, noop_max: int, episodic_life: bool):
         ale = ale_py.ALEInterface()
         ale.setInt("random_seed", int(seed_seq.generate_state(1)[0] % 2**31))
-        ale.setFloat("repeat_action_probability", float(sticky))
+        ale.setFloat("repeat_action_probability", 0.0)  # sticky actions are ours (below): their state resumes
         ale.setInt("max_num_frames_per_episode", int(max_frames))
         ale.loadROM(rom)
         self.ale, self.cv2, self._state_cls = ale, cv2, ale_py.ALEState
         self.actions = list(ale.getMinimalActionSet())
         self.fire = len(self.actions) >= 3 and self.actions[1].value == _FIRE
         self.rng = np.random.Generator(np.random.PCG64(seed_seq))
-        self.noop_max, self.episodic_life = noop_max, episodic_life
+        self.noop_max, self.episodic_life, self.sticky = noop_max, episodic_life, float(sticky)
+        self.last = 0  # the action the emulator executed last (index), for sticky actions
         self.stack = np.zeros((SIZE, SIZE, STACK), np.uint8)
         self._screens = np.zeros((2, 210, 160), np.uint8)
         self.lives = 0
@@ -54,10 +58,13 @@ class _Game:
     # -- emulator steps ---------------------------------------------------------------
     def _skip(self, action: int) -> tuple[float, np.ndarray]:
         """One agent step: ``action`` for FRAME_SKIP frames; (summed score, max of the last two screens)."""
-        ale, a = self.ale, self.actions[action]
-        total, grabbed = 0.0, 0
+        ale, total, grabbed = self.ale, 0.0, 0
         for k in range(FRAME_SKIP):
-            total += ale.act(a)
+            # sticky actions (Machado et al. 2018): each frame repeats the last executed action
+            # with probability ``sticky``; drawn here, not in ALE, so that get_state holds the stream
+            if not (self.sticky and self.rng.random() < self.sticky):
+                self.last = action
+            total += ale.act(self.actions[self.last])
             if k >= FRAME_SKIP - 2:
                 ale.getScreenGrayscale(self._screens[grabbed])
                 grabbed += 1
@@ -89,6 +96,7 @@ class _Game:
         """Reset the game, play the no-op start, fill the stack with the first frame."""
         ale = self.ale
         ale.reset_game()
+        self.last = 0
         noops = int(self.rng.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0
         for _ in range(noops):
             ale.act(self.actions[0])
@@ -122,7 +130,7 @@ class _Game:
     # -- state ------------------------------------------------------------------------
     def get_state(self) -> bytes:
         """Emulator (with its RNG), frame stack, no-op generator and lives as bytes."""
-        head = json.dumps({"rng": self.rng.bit_generator.state, "lives": self.lives}).encode()
+        head = json.dumps({"rng": self.rng.bit_generator.state, "lives": self.lives, "last": self.last}).encode()
         ale_state = self.ale.cloneState(include_rng=True).__getstate__()
         return struct.pack("<II", len(head), len(ale_state)) + head + ale_state + self.stack.tobytes()
 
@@ -134,7 +142,7 @@ class _Game:
         state.__setstate__(blob[8 + nh:8 + nh + na])
         self.ale.restoreState(state)
         self.rng.bit_generator.state = head["rng"]
-        self.lives = int(head["lives"])
+        self.lives, self.last = int(head["lives"]), int(head["last"])
         self.stack[:] = np.frombuffer(blob[8 + nh + na:], np.uint8).reshape(self.stack.shape)
 
 

@@ -29,6 +29,9 @@ class MethodOptions:
     chunk: int | None = None
     seed: int = 0
     signed: bool = False  # signed maps (no absolute value / positive part); see methods.py
+    # perturbation on stacked frames (Atari): the one frame of the stack it blurs (-1 = newest);
+    # None = every channel (Procgen's colours; an Atari run then gets the newest, -1)
+    stack_frame: int | None = None
 
 
 @dataclass

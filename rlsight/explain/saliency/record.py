@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import torch
 
-from rlsight.config import GAMES, Config, EnvConfig
+from rlsight.config import Config, EnvConfig
 from rlsight.config.schema import Game
 from rlsight.errors import RlsightError
 from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method

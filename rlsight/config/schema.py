@@ -235,6 +235,10 @@ class Config:
                 e.game.lower(), [g.lower() for g in games], n=3, cutoff=0.3)
             near = [next(g for g in games if g.lower() == n.lower()) for n in near]
             hint = f"nearest: {', '.join(near)}" if near else f"valid: {', '.join(games)}"
+            other, other_games = ("procgen", GAMES) if e.family == "atari" else ("atari", ATARI_GAMES)
+            match = [g for g in other_games if g.lower() == e.game.lower()]
+            if match:
+                hint = f"{match[0]} is a game of env.family = {other!r}; set env.family = {other!r} (or {hint})"
             raise fail(f"env.game = {e.game!r}: not a game of env.family = {e.family!r}; {hint}")
         defaults = EnvConfig()
         for key in foreign:

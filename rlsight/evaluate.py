@@ -92,6 +92,11 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         "min_return": float(flat.min()), "max_return": float(flat.max()),
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    if cfg.env.family == "atari":  # which protocol played (docs/environments.md); Atari has no levels
+        e = cfg.env
+        result["protocol"] = (f"Machado et al. 2018: sticky actions {e.sticky_actions}, whole games, unclipped score, "
+                              f"{e.max_episode_frames}-frame cap" if split == "test" else
+                              "training: no-op starts, episodic life, clipped rewards (statistics: whole games, score)")
     if shift:
         result.update(shift=shift, setting=setting_label(shift))
     if save:

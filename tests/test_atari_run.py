@@ -61,7 +61,7 @@ def test_evaluate_reports_the_score_and_the_human_normalised_score(atari_run):
     from rlsight.evaluate import evaluate
 
     res = evaluate(atari_run[0], episodes=1, save=False, max_envs=1)
-    assert res["game"] == "Pong" and res["episodes"] == 1
+    assert res["game"] == "Pong" and res["episodes"] == 1 and res["protocol"].startswith("Machado et al. 2018: sticky actions 0.25")
     assert -21 <= res["mean_return"] <= 21  # a whole game of Pong: unclipped score, ends at 21 points
     assert res["normalized_return"] == pytest.approx((res["mean_return"] + 20.7) / (14.6 + 20.7))
 

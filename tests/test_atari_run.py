@@ -94,7 +94,8 @@ def test_perturbation_blurs_only_the_chosen_stack_frame(atari_run):
     obs[..., :3] = 0  # only the newest frame has content: blurring an older one changes nothing
     newest = make_method("perturbation", model, MethodOptions(stack_frame=-1)).attribute(obs, "critic")
     oldest = make_method("perturbation", model, MethodOptions(stack_frame=0)).attribute(obs, "critic")
-    assert newest.abs().max() > 0 and oldest.abs().max() == 0
+    assert newest.abs().max() > 0
+    assert oldest.abs().max() <= 1e-4 * newest.abs().max()  # float noise of batched passes at most
     with pytest.raises(Exception, match="stack frame 4: the input has 4 stacked frames"):
         make_method("perturbation", model, MethodOptions(stack_frame=4)).attribute(obs, "critic")
 

@@ -209,3 +209,23 @@ def test_a_game_ends_at_the_frame_cap():
     _, firsts, overs, *_ = _play_breakout("test", 60, max_episode_frames=100)
     ends = np.flatnonzero(overs)
     assert ends.size >= 2 and np.diff(ends).max() <= 100 // 4 + 1
+
+
+@pytest.mark.parametrize("reads", [0, 3])
+def test_perturbation_blurs_only_the_chosen_frame_of_the_stack(reads):
+    import torch
+
+    from rlsight.explain.saliency.methods import make_method
+    from rlsight.explain.saliency.options import MethodOptions
+    from tests.saliency_helpers import RegionNet
+
+    net = RegionNet(box=(30, 54, 30, 54), channels=(reads,))  # reads one frame of the stack only
+    frames = torch.randint(0, 256, (2, 84, 84, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    maps = {f: make_method("perturbation", net, MethodOptions(stack_frame=f, chunk=64)).attribute(frames, "critic")
+            for f in (-1, 0)}
+    read, other = (maps[0], maps[-1]) if reads == 0 else (maps[-1], maps[0])
+    assert read.max() > 0 and read[..., 20:64, 20:64].sum() > 0.95 * read.sum()  # the box, and the masks reaching it
+    assert other.abs().max() <= 1e-6 * read.max()  # blurring a frame the network does not read changes nothing
+    with pytest.raises(RlsightError, match=r"stack frame 4: the input has 4 stacked frames; valid: -4..3"):
+        make_method("perturbation", net, MethodOptions(stack_frame=4)).attribute(frames, "critic")
+

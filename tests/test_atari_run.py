@@ -80,12 +80,12 @@ def test_saliency_every_method_on_stacked_frames(atari_run):
 
 
 def test_perturbation_says_which_stack_frame_it_blurs(atari_run):
-    from rlsight.explain.saliency import record
+    from rlsight.explain.saliency import MethodOptions, record
 
     res = record([atari_run[0]], frames=1, method="perturbation", target="critic")
     assert res.settings["stack_frame"] == -1  # the newest, by default on an Atari run
     res = record([atari_run[0]], frames=1, method="perturbation", target="critic",
-                 method_options=__import__("rlsight").explain.saliency.MethodOptions(stack_frame=0))
+                 method_options=MethodOptions(stack_frame=0))
     assert res.settings["stack_frame"] == 0
 
 

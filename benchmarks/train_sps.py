@@ -64,8 +64,9 @@ from rlsight.bench import (
     update_workers,
     write_section,
 )
+from rlsight.envs import family_of
 from rlsight.hardware import resolve_device
-from rlsight.models import build_model, sample_actions
+from rlsight.models import build_model_for, sample_actions
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
 from rlsight.training import Trainer
@@ -120,12 +121,12 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     upd_chunk = update_chunk_size(cfg, device)
     workers = update_workers(cfg, device)
     torch.manual_seed(0)
-    model = build_model(cfg.model).to(device)
+    model = build_model_for(cfg).to(device)
     opt = make_optimizer(model, cfg, device)
     if cfg.train.compile != "off":
         model = torch.compile(model, mode=cfg.train.compile)
     n_obs = cfg.env.num_envs + cfg.env.num_test_envs
-    obs = torch.randint(0, 256, (n_obs, 64, 64, 3), dtype=torch.uint8, device=device)
+    obs = torch.randint(0, 256, (n_obs, *family_of(cfg.env).obs_shape), dtype=torch.uint8, device=device)
 
     def rollout_forward():
         with torch.no_grad(), autocast_context(device, cfg.train.autocast):
@@ -142,7 +143,8 @@ def ceiling_sps(cfg: C.Config, sample_steps: int = 32) -> float:
     t_forward = (time.perf_counter() - t0) * cfg.ppo.num_steps / steps
 
     B = cfg.env.num_envs * cfg.ppo.num_steps
-    batch = random_batch(B, device)
+    fam = family_of(cfg.env)
+    batch = random_batch(B, device, fam.obs_shape, fam.action_count(cfg.env.game))
     one_epoch = C.PPOConfig(**{**cfg.ppo.__dict__, "num_epochs": 1})
     for _ in range(warmup_updates(cfg)):
         ppo_update(model, opt, Batch(*(t[: cfg.ppo.batch_size] for t in batch.__dict__.values())),
@@ -161,8 +163,8 @@ def flops_per_step(cfg: C.Config) -> float:
     training and held-out environments, and ``num_epochs`` forward/backward passes."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = build_model(cfg.model)
-    obs = torch.zeros((2, 64, 64, 3), dtype=torch.uint8)
+    model = build_model_for(cfg)
+    obs = torch.zeros((2, *family_of(cfg.env).obs_shape), dtype=torch.uint8)
     with FlopCounterMode(display=False) as fwd, torch.no_grad():
         model(obs)
     with FlopCounterMode(display=False) as fwd_bwd:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsight.envs import EpisodeTracker, make_env, normalized_return
+from rlsight.envs import EpisodeTracker, episode_stats, make_env, normalized_return
 from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
@@ -50,7 +50,7 @@ def run_episode_stats(model, env, episodes_per_env: int, greedy: bool = False, d
             logits, _ = model(torch.from_numpy(obs).to(device))
         actions = sample_actions(logits, greedy=greedy)
         rew, obs, first = env.step(actions.cpu().numpy())
-        tracker.update(rew, first)
+        tracker.update(*episode_stats(env, rew, first))
         for i, ret, length in tracker.drain():
             if len(got[i]) < episodes_per_env:
                 got[i].append((ret, length))
@@ -104,6 +104,11 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         "min_return": float(flat.min()), "max_return": float(flat.max()),
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    if cfg.env.family == "atari":  # which protocol played (docs/environments.md); Atari has no levels
+        e = cfg.env
+        result["protocol"] = (f"Machado et al. 2018: sticky actions {e.sticky_actions}, whole games, unclipped score, "
+                              f"{e.max_episode_frames}-frame cap" if split == "test" else
+                              "training: no-op starts, episodic life, clipped rewards (statistics: whole games, score)")
     if shift:
         result.update(shift=shift, setting=setting_label(shift))
     if save:

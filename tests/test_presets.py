@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_presets_live_in_the_package():
-    assert presets.names() == ["cpu-30min", "cpu-quick", "original-baseline", "original-best", "procgen-paper"]
+    assert presets.names() == ["atari-cleanrl", "atari-cpu-60min", "cpu-30min", "cpu-quick", "original-baseline", "original-best", "procgen-paper"]
     path = C.resolve_config_path("cpu-quick")
     assert path.parent == Path(C.__file__).resolve().parents[1] / "presets"  # rlsight/presets/
 
@@ -49,7 +49,7 @@ def test_a_file_of_the_same_name_wins_over_the_preset(tmp_path, monkeypatch, cap
 
 @pytest.mark.parametrize("name", ["no-such-preset", "../presets/cpu-quick", "presets/cpu-quick", "", "configs/nope.toml"])
 def test_unknown_names_are_refused_with_the_list(name):
-    with pytest.raises(ConfigError, match=r"not found: give a TOML file or a preset \(cpu-30min, cpu-quick, original-baseline"):
+    with pytest.raises(ConfigError, match=r"not found: give a TOML file or a preset \(atari-cleanrl, atari-cpu-60min, cpu-30min, cpu-quick, original-baseline"):
         C.resolve_config_path(name)
 
 
@@ -58,3 +58,12 @@ def test_shipped_sweep_files_load_with_their_preset_base(sweep):
     spec = load_sweep(sweep)
     assert spec.base_source == "cpu-quick"
     assert spec.base.model.encoder == C.load("cpu-quick").model.encoder
+
+
+@pytest.mark.parametrize("name", ["atari-cleanrl", "atari-cpu-60min"])
+def test_atari_presets_load_as_atari_runs_with_cleanrl_hyperparameters(name):
+    c = C.load(name)
+    assert (c.env.family, c.env.game, c.env.num_envs, c.ppo.num_steps, c.ppo.num_epochs) == ("atari", "Pong", 8, 128, 4)
+    assert c.env.num_envs * c.ppo.num_steps // c.ppo.batch_size == 4  # 4 minibatches
+    assert (c.ppo.lr, c.ppo.anneal_lr, c.ppo.clip_eps, c.ppo.entropy_coef, c.model.encoder) == (2.5e-4, True, 0.1, 0.01, "nature")
+

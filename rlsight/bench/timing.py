@@ -13,13 +13,14 @@ def sync(device: torch.device | str) -> None:
         torch.cuda.synchronize()
 
 
-def random_batch(size: int, device: torch.device):
-    """A PPO batch of ``size`` random 64x64 frames and made-up targets, for timing the update."""
+def random_batch(size: int, device: torch.device, obs_shape: tuple[int, int, int] = (64, 64, 3),
+                 num_actions: int = 15):
+    """A PPO batch of ``size`` random frames (Procgen's 64x64x3 by default) and made-up targets, for timing the update."""
     from rlsight.ppo import Batch
 
     return Batch(
-        obs=torch.randint(0, 256, (size, 64, 64, 3), dtype=torch.uint8, device=device),
-        actions=torch.randint(0, 15, (size,), device=device), logp=torch.full((size,), -2.7, device=device),
+        obs=torch.randint(0, 256, (size, *obs_shape), dtype=torch.uint8, device=device),
+        actions=torch.randint(0, num_actions, (size,), device=device), logp=torch.full((size,), -2.7, device=device),
         values=torch.randn(size, device=device), returns=torch.randn(size, device=device),
         advantages=torch.randn(size, device=device),
     )

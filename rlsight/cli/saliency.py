@@ -11,7 +11,7 @@ M, R = MethodOptions, RenderOptions
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--game", default=None, help="Procgen game (default: the run's)")
+    p.add_argument("--game", default=None, help="game of the run's family (default: the run's)")
     p.add_argument("--level", type=int, default=PLAY.level, help=f"level to play (start_level; default {PLAY.level})")
     p.add_argument("--seed", type=int, default=PLAY.seed,
                    help=f"environment and action-sampling seed (default {PLAY.seed})")
@@ -29,6 +29,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"smoothgrad: noise std on [0, 1] frames (default {default(M, 'noise'):g})")
     p.add_argument("--chunk", type=int, default=default(M, "chunk"),
                    help="inputs per forward pass (default: the fastest of 32-256 measured on a CPU, 2048 on a GPU)")
+    p.add_argument("--stack-frame", type=int, default=default(M, "stack_frame"),
+                   help="perturbation on stacked frames (Atari): which frame of the stack to blur, -1 = newest "
+                        "(the default on Atari runs), 0 = oldest")
     p.add_argument("--device", default=PLAY.device, help=f"cpu or cuda (default {PLAY.device})")
 
 
@@ -103,7 +106,8 @@ def _method_options(args: argparse.Namespace):
     return MethodOptions(stride=args.stride, radius=args.radius, blur_sigma=args.blur_sigma,
                          per_channel=getattr(args, "per_channel", default(M, "per_channel")), samples=args.samples,
                          noise=args.noise, chunk=args.chunk, seed=args.seed,
-                         ig_baseline=getattr(args, "ig_baseline", default(M, "ig_baseline")))
+                         ig_baseline=getattr(args, "ig_baseline", default(M, "ig_baseline")),
+                         stack_frame=getattr(args, "stack_frame", default(M, "stack_frame")))
 
 
 def run(args: argparse.Namespace) -> int:

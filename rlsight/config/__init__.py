@@ -18,6 +18,7 @@ from rlsight.config.load import (
 )
 from rlsight.config.presets import resolve_config_path
 from rlsight.config.schema import (
+    ATARI_GAMES,
     AUTOCAST,
     COMPILE,
     FAMILIES,
@@ -38,7 +39,8 @@ from rlsight.config.schema import (
 from rlsight.errors import ConfigError
 
 __all__ = [
-    "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "LOGGERS", "MODES",
+    "ATARI_GAMES", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
+    "LOGGERS", "MODES",
     "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
     "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "resolve_config_path",
     "set_key", "toml_value", "unknown_key", "validate",

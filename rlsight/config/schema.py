@@ -25,7 +25,7 @@ Game = Literal[
     "fruitbot", "heist", "jumper", "leaper", "maze", "miner", "ninja", "plunder", "starpilot",
 ]
 Mode = Literal["easy", "hard", "extreme", "memory", "exploration"]
-Family = Literal["procgen"]
+Family = Literal["procgen", "atari"]
 Autocast = Literal["off", "bf16"]
 Compile = Literal["off", "default", "reduce-overhead", "max-autotune"]
 WandbMode = Literal["offline", "online"]
@@ -34,6 +34,16 @@ WandbMode = Literal["offline", "online"]
 GAMES: tuple[str, ...] = get_args(Game)
 MODES: tuple[str, ...] = get_args(Mode)
 FAMILIES: tuple[str, ...] = get_args(Family)
+# The Atari games with published random and human scores (rlsight/envs/atari/games.py has
+# their ROMs and the scores; a test checks the two lists agree).
+ATARI_GAMES: tuple[str, ...] = (
+    "Alien", "Assault", "Asterix", "Asteroids", "BeamRider", "Boxing", "Breakout", "Enduro", "Freeway",
+    "MontezumaRevenge", "MsPacman", "Pong", "Qbert", "Seaquest", "SpaceInvaders",
+)
+# Keys that only one family reads: on a run of another family they must stay at their default.
+PROCGEN_KEYS = ("distribution_mode", "num_levels", "start_level", "use_backgrounds", "restrict_themes",
+                "use_monochrome_assets", "test_start_level", "test_num_levels", "penalize_on_death", "death_penalty")
+ATARI_KEYS = ("noop_max", "episodic_life", "clip_rewards", "sticky_actions", "max_episode_frames")
 AUTOCAST: tuple[str, ...] = get_args(Autocast)
 COMPILE: tuple[str, ...] = get_args(Compile)
 # Where training metrics go besides metrics.csv (always written): rlsight.runs.trackers.
@@ -46,7 +56,7 @@ _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper"
 # Keys added after runs were already recorded: at their default they are left out of
 # Config.hash(), so those runs keep their hash and still resume.
 LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile", "train.loggers", "train.wandb_mode",
-                       "train.mlflow_tracking_uri", "train.tracker_project"})
+                       "train.mlflow_tracking_uri", "train.tracker_project", *(f"env.{k}" for k in ATARI_KEYS)})
 # Keys that were removed (measured as useless, BENCHMARKS.md): an old run's config that still
 # has one loads with a warning. Value: (its old default, whether it was a late key).
 REMOVED_KEYS: dict[str, tuple[Any, bool]] = {
@@ -127,8 +137,9 @@ SECTION = ConfigDict(extra="forbid")
 class EnvConfig:
     """[env]: which environment, which levels, how many copies."""
 
-    family: Family = Field(default="procgen", description="Environment family: procgen (Atari next).")
-    game: Game = Field(default="starpilot", description="Procgen game (original: game).")
+    family: Family = Field(default="procgen", description="Environment family: procgen or atari (docs/environments.md).")
+    game: Str = Field(default="starpilot", description="Game of the family: a Procgen game (original: game), or an Atari game for env.family = atari.",
+                      json_schema_extra={"allowed": f"procgen: {', '.join(GAMES)}; atari: {', '.join(ATARI_GAMES)}"})
     distribution_mode: Mode = Field(default="easy", description="Procgen distribution mode; each game has easy and hard, some also the others.")
     num_levels: Int = Field(default=200, ge=0, description="Training levels [start_level, start_level+num_levels); 0 = unbounded (original: num_levels).")
     start_level: Int = Field(default=0, ge=0, description="First training level seed.")
@@ -141,6 +152,11 @@ class EnvConfig:
     num_test_envs: Int = Field(default=16, ge=0, description="Held-out environments stepped alongside training for the test curve; 0 = none.")
     penalize_on_death: Bool = Field(default=False, description="Subtract death_penalty when an episode ends without completing the level (original: penalize_on_death).")
     death_penalty: Float = Field(default=1.0, description="Size of that penalty, in raw reward units.")
+    noop_max: Int = Field(default=30, ge=0, description="Atari, training: each game starts with 1..noop_max random no-op frames; 0 = none.")
+    episodic_life: Bool = Field(default=True, description="Atari, training: a lost life ends the episode for learning (statistics count whole games).")
+    clip_rewards: Bool = Field(default=True, description="Atari, training: rewards clipped to their sign (statistics and evaluation use the score).")
+    sticky_actions: Float = Field(default=0.25, ge=0, le=1, description="Atari, evaluation and held-out curve: probability that the previous action repeats (Machado et al. 2018).")
+    max_episode_frames: Int = Field(default=108_000, ge=1, description="Atari: a game ends after this many emulator frames (108000 = 30 minutes of play).")
 
     def test_levels(self) -> tuple[int, int]:
         """(start, count) of the held-out levels."""
@@ -232,8 +248,34 @@ class Config:
     # Cross-field rules live here, not on the sections, so that a section can be copied with
     # a few keys changed (dataclasses.replace) without checking rules that span keys.
     @model_validator(mode="after")
+    def _family_keys(self) -> Config:
+        import difflib
+
+        e = self.env
+        games, foreign = (ATARI_GAMES, PROCGEN_KEYS) if e.family == "atari" else (GAMES, ATARI_KEYS)
+        if e.game not in games:
+            near = difflib.get_close_matches(e.game, games, n=3, cutoff=0.3) or difflib.get_close_matches(
+                e.game.lower(), [g.lower() for g in games], n=3, cutoff=0.3)
+            near = [next(g for g in games if g.lower() == n.lower()) for n in near]
+            hint = f"nearest: {', '.join(near)}" if near else f"valid: {', '.join(games)}"
+            other, other_games = ("procgen", GAMES) if e.family == "atari" else ("atari", ATARI_GAMES)
+            match = [g for g in other_games if g.lower() == e.game.lower()]
+            if match:
+                hint = f"{match[0]} is a game of env.family = {other!r}; valid here: {', '.join(games)}"
+            raise fail(f"env.game = {e.game!r}: not a game of env.family = {e.family!r}; {hint}")
+        defaults = EnvConfig()
+        for key in foreign:
+            if getattr(e, key) != getattr(defaults, key):
+                other = "a Procgen" if e.family == "atari" else "an Atari"
+                raise fail(f"env.{key} = {getattr(e, key)!r}: {other} key, not used with env.family = {e.family!r}; "
+                           "remove it from the config")
+        return self
+
+    @model_validator(mode="after")
     def _levels(self) -> Config:
         e = self.env
+        if e.family == "atari":
+            return self
         modes = modes_for(e.game)
         if e.distribution_mode not in modes:
             raise fail(f"env.distribution_mode = {e.distribution_mode!r}: {e.game} has only {', '.join(modes)}")
@@ -311,6 +353,7 @@ def toml_value(v: Any) -> str:
 
 
 __all__ = [
-    "AUTOCAST", "COMPILE", "Config", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS", "LOGGERS", "MODES", "ModelConfig",
+    "ATARI_GAMES", "ATARI_KEYS", "AUTOCAST", "COMPILE", "Config", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
+    "LOGGERS", "MODES", "ModelConfig", "PROCGEN_KEYS",
     "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "modes_for", "toml_value",
 ]

@@ -9,6 +9,7 @@ from rlsight.envs.family import (
     FAMILIES,
     EnvFamily,
     VecEnv,
+    episode_stats,
     family_of,
     get_family,
     make_env,
@@ -17,4 +18,4 @@ from rlsight.envs.family import (
 from rlsight.envs.stats import EpisodeTracker
 
 __all__ = ["DEFAULT_FAMILY", "EnvFamily", "VecEnv", "FAMILIES", "family_of", "get_family", "make_env", "normalized_return",
-           "EpisodeTracker"]
+           "EpisodeTracker", "episode_stats"]

@@ -16,7 +16,10 @@ first (N,) bool), where ``first`` marks an observation that starts an episode.
 next ``observe``); ``step`` is both. ``info()`` gives per-environment dicts: the
 key ``prev_level_complete`` (1 when the episode that just ended was won; the
 death penalty reads it) and, for an environment made with ``render=True``, an
-``rgb`` frame (H', W', 3) uint8 for videos. ``get_state``/``set_state`` save and
+``rgb`` frame (H', W', 3) uint8 for videos. A family whose learning rewards or
+episode ends differ from the game's (Atari: clipped rewards, a lost life ending the
+episode) also has ``episode_stats()`` -> (unclipped reward (N,), game over (N,)),
+which episode statistics count instead. ``get_state``/``set_state`` save and
 restore every environment, random state included (resume is exact only where
 they are). ``close()`` frees the environments.
 
@@ -84,7 +87,9 @@ class MakeEnv(Protocol):
 class EnvFamily:
     """One family of environments, as the rest of rlsight sees it.
 
-    ``obs_shape`` is (H, W, C) as ``observe`` returns frames; ``return_range(game,
+    ``obs_shape`` is (H, W, C) as ``observe`` returns frames; ``action_count(game)``
+    the action space of a game (``num_actions``, or ``actions_for(game)`` where the
+    games differ); ``return_range(game,
     mode)`` gives (R_min, R_max) for normalised returns, or None where none is
     published.
     """
@@ -98,6 +103,11 @@ class EnvFamily:
     # raises a one-line RlsightError naming the install command when the backend is missing
     # (called before a run directory is made; readers of finished runs do not need it)
     require: Callable[[], None] = lambda: None
+    actions_for: Callable[[str], int] | None = None  # per-game action count, where games differ
+
+    def action_count(self, game: str) -> int:
+        """Size of ``game``'s action space (``num_actions`` unless the family's games differ)."""
+        return self.actions_for(game) if self.actions_for is not None else self.num_actions
 
     def normalized_return(self, game: str, mode: str, ret: float) -> float | None:
         """(R - R_min) / (R_max - R_min), or None without published constants."""
@@ -111,9 +121,15 @@ def _procgen() -> EnvFamily:
     return FAMILY
 
 
+def _atari() -> EnvFamily:
+    from rlsight.envs.atari import FAMILY
+
+    return FAMILY
+
+
 # name -> a function that builds the family (imported on first use, so a family's
 # backend is only needed by runs that use it)
-FAMILIES: dict[str, Callable[[], EnvFamily]] = {"procgen": _procgen}
+FAMILIES: dict[str, Callable[[], EnvFamily]] = {"procgen": _procgen, "atari": _atari}
 DEFAULT_FAMILY = "procgen"
 
 
@@ -134,6 +150,13 @@ def make_env(cfg_env: Any, split: str = "train", num_envs: int | None = None, se
     """A vector env of ``cfg_env``'s family on the ``train`` or held-out ``test`` levels
     (``num_envs`` defaults to ``cfg_env.num_envs``)."""
     return family_of(cfg_env).make(cfg_env, split, num_envs or cfg_env.num_envs, seed, render)
+
+
+def episode_stats(env: Any, reward: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reward, episode ended) that episode statistics should count for ``env``'s last step:
+    the env's ``episode_stats()`` where it has one (unclipped score, game over), else ``reward, first``."""
+    stats = getattr(env, "episode_stats", None)
+    return stats() if stats is not None else (reward, first)
 
 
 def normalized_return(cfg_env: Any, ret: float, game: str | None = None) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rlsight.config import ModelConfig
+from rlsight.config import Config, ModelConfig
 from rlsight.models.registry import encoder_class
 
 OBS_SHAPE = (3, 64, 64)
@@ -13,7 +13,8 @@ NUM_ACTIONS = 15
 
 
 class ActorCritic(nn.Module):
-    """Takes uint8 frames (N, 64, 64, 3) or float frames in [0, 1] (N, 3, 64, 64).
+    """Takes uint8 frames (N, H, W, C) or float frames in [0, 1] (N, C, H, W): Procgen's
+    (64, 64, 3) by default, Atari's 4 stacked grey frames (84, 84, 4) with ``obs_shape=(4, 84, 84)``.
 
     ``forward`` returns (logits (N, A), value (N,)).
     """
@@ -38,6 +39,15 @@ class ActorCritic(nn.Module):
         return self.policy(h), self.value(h).squeeze(-1)
 
 
-def build_model(cfg: ModelConfig) -> ActorCritic:
-    """A freshly initialised actor-critic for ``cfg``."""
-    return ActorCritic(cfg)
+def build_model(cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_SHAPE) -> ActorCritic:
+    """A freshly initialised actor-critic for ``cfg`` (frames (C, H, W); Procgen's by default)."""
+    return ActorCritic(cfg, num_actions, obs_shape)
+
+
+def build_model_for(cfg: Config) -> ActorCritic:
+    """A freshly initialised actor-critic for a run: the frames and actions of ``cfg.env``'s family and game."""
+    from rlsight.envs.family import family_of
+
+    fam = family_of(cfg.env)
+    h, w, c = fam.obs_shape
+    return ActorCritic(cfg.model, fam.action_count(cfg.env.game), (c, h, w))

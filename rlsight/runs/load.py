@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlsight.config import Config
-from rlsight.models import ActorCritic, build_model
+from rlsight.models import ActorCritic, build_model_for
 from rlsight.runs.checkpoint import load_json, load_state_dict_checked, load_tensors
 from rlsight.runs.rundir import MODEL_META, RunDir
 
@@ -15,7 +15,7 @@ def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCri
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     cfg = run.config()
     f = run.model_file()
-    model = build_model(cfg.model)
+    model = build_model_for(cfg)
     load_state_dict_checked(model, load_tensors(f), f)
     meta_file = f.parent / (MODEL_META if f.parent == run.path else "meta.json")
     step = int(load_json(meta_file).get("step", 0)) if meta_file.is_file() else 0

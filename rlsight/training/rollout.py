@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from rlsight.config import Config
-from rlsight.envs import EpisodeTracker
+from rlsight.envs import EpisodeTracker, episode_stats
 from rlsight.models.sampling import sample_with_log_prob
 from rlsight.ppo import Batch, RewardNormalizer, compute_gae
 from rlsight.ppo.precision import autocast_context
@@ -136,10 +136,12 @@ class RolloutCollector:
             died = np.array([f and not inf.get("prev_level_complete", 0) for f, inf in zip(first, self.env.info())])
         if self.test_env is not None:
             trew, self._tobs, tfirst = self.test_env.observe()
-            self.test_tracker.update(trew, tfirst)
+            trew, tend = episode_stats(self.test_env, trew, tfirst)
+            self.test_tracker.update(trew, tend)
             self._test_raw_sum += float(trew.mean())
-        self.tracker.update(rew, first)
-        self._raw_sum += float(rew.mean())
+        score, ended = episode_stats(self.env, rew, first)  # Atari: the unclipped score, whole games
+        self.tracker.update(score, ended)
+        self._raw_sum += float(score.mean())
         train_rew = rew
         if died is not None:
             train_rew = rew - c.env.death_penalty * died

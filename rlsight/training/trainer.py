@@ -22,7 +22,7 @@ from rlsight.config import Config
 from rlsight.envs import family_of, make_env
 from rlsight.errors import DiskFullError, RlsightError
 from rlsight.hardware import keep_freed_memory, resolve_device
-from rlsight.models import build_model
+from rlsight.models import build_model_for
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
 from rlsight.runs.atomic import DISK_FULL, disk_full_message
@@ -101,7 +101,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # the shapes repeat: time the convolution algorithms once
         self.update_chunk = update_chunk_size(c, self.device)
         self.update_workers = update_workers(c, self.device)
-        self.model = build_model(c.model).to(self.device)
+        self.model = build_model_for(c).to(self.device)
         self.optimizer = make_optimizer(self.model, c, self.device)
         # the network as it computes; self.model (same parameters) is what checkpoints save
         self.net: nn.Module = (self.model if c.train.compile == "off"  # compiling a Module gives a Module

@@ -168,6 +168,8 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
     check_game(states.game, cfg.env.game, f"run {rd.name}")
     other_model = load_policy(other_rd, device)[0] if other_rd is not None else None
     mopts = method_options or MethodOptions()
+    if cfg.env.family == "atari" and mopts.stack_frame is None:
+        mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturbation blurs the newest frame of the stack
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     results = score_methods(model, states, names, targets, other_model, quick, mopts, opts, say, timings)

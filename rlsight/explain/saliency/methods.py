@@ -95,8 +95,9 @@ class Perturbation(SaliencyMethod):
 
     def __init__(self, model: nn.Module, stride: int = 4, radius: float = 5.0, blur_sigma: float = 3.0,
                  per_channel: bool = False, chunk: int | None = None, optimize: bool = True,
-                 score: str = "l2", signed: bool = False):
+                 score: str = "l2", signed: bool = False, stack_frame: int | None = None):
         super().__init__(model)
+        self.stack_frame = stack_frame  # the one input channel (stacked frame) blurred; None = all
         check_choice("score", score, SCORES)
         self.score, self.signed = score, signed
         self.name = next(k for k, v in PERTURBATION_SCORES.items() if v == score)
@@ -137,7 +138,7 @@ class Perturbation(SaliencyMethod):
         way (the network kind and chunk size this one picked), so that the two
         models' maps differ by their weights only, not by float rounding."""
         other = Perturbation(model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
-                             self.optimize, self.score, self.signed)
+                             self.optimize, self.score, self.signed, self.stack_frame)
         if self._network is None and self._lazy is not None:
             self._network = self._lazy()
         if self._network is None:
@@ -158,7 +159,7 @@ class Perturbation(SaliencyMethod):
         """This method with another score or sign on the same model, sharing the network and
         chunk size already picked (measured once, not again for every score)."""
         other = Perturbation(self.model, self.stride, self.radius, self.blur_sigma, self.per_channel, self.chunk,
-                             self.optimize, score, signed)
+                             self.optimize, score, signed, self.stack_frame)
         other._network, other._example, other._lazy = self._network, self._example, self._lazy
         other.outputs_cache = self.outputs_cache
         return other
@@ -173,6 +174,14 @@ class Perturbation(SaliencyMethod):
         size = (x.shape[2], x.shape[3])
         masks = make_masks(size, self.stride, self.radius).to(x.device)
         blurred = gaussian_blur(x, self.blur_sigma)
+        if self.stack_frame is not None:  # blur one frame of the stack; the others stay as they are
+            c = x.shape[1]
+            if not -c <= self.stack_frame < c:
+                raise RlsightError(f"stack frame {self.stack_frame}: the input has {c} stacked frames; valid: "
+                                   f"{-c}..{c - 1} (-1 = newest)")
+            keep = torch.ones(c, dtype=torch.bool, device=x.device)
+            keep[self.stack_frame] = False
+            blurred[:, keep] = x[:, keep]
         if self._network is None and self._lazy is None:
             self._prepare(x)
         assert self.chunk is not None  # set by _prepare
@@ -202,7 +211,7 @@ class Perturbation(SaliencyMethod):
         if self.outputs_cache is None:
             return run()
         key = (fingerprint(*self.model.parameters()), fingerprint(x), self.stride, self.radius, self.blur_sigma,
-               self.per_channel)
+               self.per_channel, self.stack_frame)
         out = self.outputs_cache.get(key)
         if out is None:
             out = self.outputs_cache[key] = run()
@@ -340,7 +349,7 @@ def make_method(name: str, model: nn.Module, opts: MethodOptions | None = None) 
     o = opts or MethodOptions()
     if name in PERTURBATION_SCORES:
         return Perturbation(model, o.stride, o.radius, o.blur_sigma, o.per_channel, o.chunk,
-                            score=PERTURBATION_SCORES[name], signed=o.signed)
+                            score=PERTURBATION_SCORES[name], signed=o.signed, stack_frame=o.stack_frame)
     chunk = o.chunk or 32
     base = name.removesuffix("-logp")
     logp = base != name

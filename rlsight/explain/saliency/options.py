@@ -31,6 +31,9 @@ class MethodOptions:
     seed: int = 0
     signed: bool = False  # signed maps (no absolute value / positive part); see methods.py
     ig_baseline: str = "black"  # integrated gradients' baseline: "black" frame or "blur" (blur_sigma)
+    # perturbation on stacked frames (Atari): the one frame of the stack it blurs (-1 = newest);
+    # None = every channel (Procgen's colours; an Atari run then gets the newest, -1)
+    stack_frame: int | None = None
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import torch
 
-from rlsight.config import GAMES, Config, EnvConfig
+from rlsight.config import Config, EnvConfig
 from rlsight.config.schema import Game
 from rlsight.errors import RlsightError
 from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
@@ -99,10 +99,16 @@ def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[s
 
 
 def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
-    """The run's environment settings on one level of ``game``."""
-    check_choice("game", game, GAMES)
+    """The run's environment settings on one level of ``game`` (Atari has no levels: level 0 only)."""
+    from rlsight.envs import family_of
+
+    check_choice("game", game, tuple(family_of(env_cfg).games))
     if level < 0:
         raise RlsightError(f"level {level}: must be >= 0")
+    if env_cfg.family == "atari":
+        if level != 0:
+            raise RlsightError(f"level {level}: Atari games have no levels; leave --level out (--seed picks the game's start)")
+        return dataclasses.replace(env_cfg, game=game)
     return dataclasses.replace(env_cfg, game=cast(Game, game), start_level=level, num_levels=1)
 
 
@@ -159,8 +165,6 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
         raise RlsightError("no runs given")
     if frames < 1 or start < 0:
         raise RlsightError(f"frames {frames}, start {start}: need frames >= 1 and start >= 0")
-    if game is not None:
-        check_choice("game", game, GAMES)
     ropts = (render or RenderOptions()).validate()
     mopts = method_options or MethodOptions()
     if mopts.stride < 1 or mopts.radius <= 0 or mopts.blur_sigma < 0:
@@ -174,6 +178,8 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
             raise RlsightError(f"the runs were trained on different games ({', '.join(games)}); pass --game")
         game = games[0]
     env_cfg = level_env(models[0][2].env, game, level)
+    if env_cfg.family == "atari" and mopts.stack_frame is None:
+        mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturb the newest frame of the stack
 
     trajs: list[Trajectory] = []
     if mode == "own":

@@ -59,6 +59,8 @@ def background(render: np.ndarray | None, obs: np.ndarray, opts: RenderOptions) 
     if opts.background == "render" and render is not None:
         img = Image.fromarray(render).resize((opts.size, opts.size), Image.Resampling.BILINEAR)
     else:
+        if obs.shape[-1] != 3:  # stacked grey frames (Atari): the newest
+            obs = np.repeat(obs[..., -1:], 3, axis=-1)
         img = Image.fromarray(obs).resize((opts.size, opts.size), Image.Resampling.NEAREST)
     return np.asarray(img)
 

@@ -1,0 +1,97 @@
+"""An Atari run end to end on a CPU: training, SIGKILL and exact resume, evaluation with
+the Machado et al. protocol, saliency (every method; the stack frame perturbed) and the
+faithfulness check with its randomisation test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from rlsight.runs import RunDir
+from rlsight.training import train
+from tests.atari_helpers import needs_ale, tiny_atari_config
+from tests.test_resume import _same
+
+pytestmark = [needs_ale, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def atari_run(tmp_path_factory):
+    """A finished tiny Pong run (six updates), and its config."""
+    cfg = tiny_atari_config()
+    path = tmp_path_factory.mktemp("atari") / "ref"
+    train(cfg, path, progress=False)
+    return path, cfg
+
+
+def test_sigkill_then_resume_matches_uninterrupted(atari_run, tmp_path):
+    ref_path, cfg = atari_run
+    ref = RunDir.open(ref_path).metrics()
+    conf = tmp_path / "tiny.toml"
+    conf.write_text(cfg.to_toml())
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "rlsight.cli.main", "train", "--config", str(conf), "--run-dir", str(run_dir), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline:  # kill once a checkpoint exists and training has moved past it
+        run = RunDir(run_dir)
+        if (run_dir / "checkpoints").is_dir() and run.checkpoints() and len(run.metrics()) >= 3:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = len(RunDir.open(run_dir).metrics())
+    assert killed_at < len(ref), "the run finished before it could be killed"
+    out = subprocess.run([sys.executable, "-m", "rlsight.cli.main", "train", "--resume", str(run_dir), "--no-progress"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = RunDir.open(run_dir).metrics()
+    assert [r["update"] for r in rows] == [r["update"] for r in ref]
+    for a, b in zip(rows, ref):
+        assert _same(a, b), f"update {a['update']} differs after resume:\n{a}\n{b}"
+
+
+def test_evaluate_reports_the_score_and_the_human_normalised_score(atari_run):
+    from rlsight.evaluate import evaluate
+
+    res = evaluate(atari_run[0], episodes=1, save=False, max_envs=1)
+    assert res["game"] == "Pong" and res["episodes"] == 1 and res["protocol"].startswith("Machado et al. 2018: sticky actions 0.25")
+    assert -21 <= res["mean_return"] <= 21  # a whole game of Pong: unclipped score, ends at 21 points
+    assert res["normalized_return"] == pytest.approx((res["mean_return"] + 20.7) / (14.6 + 20.7))
+
+
+def test_saliency_every_method_on_stacked_frames(atari_run):
+    from rlsight.explain.saliency import record
+    from rlsight.explain.saliency.methods import METHODS
+
+    for method in METHODS:
+        res = record([atari_run[0]], frames=2, method=method, target="both")
+        for t in ("actor", "critic"):
+            m = res.maps[0][t]
+            assert m.shape[0] == 2 and m.shape[-2:] == (84, 84) and np.isfinite(m.numpy()).all(), method
+        assert res.frames.ndim == 4 and res.frames.shape[-1] == 3
+    assert res.trajectories[0].renders.shape[1:] == (210, 160, 3)  # the full-colour game screen under the map
+
+
+def test_perturbation_says_which_stack_frame_it_blurs(atari_run):
+    from rlsight.explain.saliency import MethodOptions, record
+
+    res = record([atari_run[0]], frames=1, method="perturbation", target="critic")
+    assert res.settings["stack_frame"] == -1  # the newest, by default on an Atari run
+    res = record([atari_run[0]], frames=1, method="perturbation", target="critic",
+                 method_options=MethodOptions(stack_frame=0))
+    assert res.settings["stack_frame"] == 0
+
+
+def test_saliency_check_with_randomisation_on_an_atari_run(atari_run):
+    out = subprocess.run([sys.executable, "-m", "rlsight.cli.main", "saliency-check", str(atari_run[0]), "--quick",
+                          "--frames", "8", "--method", "perturbation,gradient", "--json", "-"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "random" in out.stdout.lower()

@@ -24,12 +24,17 @@ import time
 from pathlib import Path
 
 from rlsight.bench import hardware, write_section
-from rlsight.report.build import ASSETS, STATIC, VENDOR
-from rlsight.report.explorer import ExploreOptions, write_explorer
-from rlsight.report.explorer.data import Played, page_for
-from rlsight.report.explorer.episode import play_episode
-from rlsight.runs import RunDir
-from rlsight.runs.load import load_policy
+from rlsight.report import (
+    ASSETS,
+    STATIC,
+    VENDOR,
+    ExploreOptions,
+    Played,
+    page_for,
+    play_episode,
+    write_explorer,
+)
+from rlsight.runs import RunDir, load_policy
 
 
 def build(run: Path, out: Path, steps: int, seed: int) -> tuple[float, float, int]:
@@ -58,8 +63,14 @@ def size_mb(out: Path) -> float:
 
 def open_times(page: Path, opens: int) -> list[tuple[float, float]]:
     """(ms to data-ready, ms to the load event) per open, each in a fresh browser."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.test_report_browser import Browser, need_chromium
+    import importlib.util  # the browser driver of the report's browser tests (tests/), loaded from its file
+
+    spec = importlib.util.spec_from_file_location(
+        "report_browser", Path(__file__).resolve().parent.parent / "tests" / "test_report_browser.py")
+    assert spec is not None and spec.loader is not None
+    browser = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(browser)
+    Browser, need_chromium = browser.Browser, browser.need_chromium
 
     exe = need_chromium()
     out = []

@@ -66,9 +66,9 @@ from rlsight.bench import (
 )
 from rlsight.envs import family_of
 from rlsight.hardware import resolve_device
-from rlsight.models import build_model_for, sample_actions
+from rlsight.models import sample_actions
 from rlsight.ppo import Batch, ppo_update
-from rlsight.runs import RunDir
+from rlsight.runs import RunDir, build_model_for
 from rlsight.training import Trainer
 
 MODES = ("fast", "cleanrl", "cleanrl-keep")

@@ -178,7 +178,7 @@ def test_removed_key_warning_is_one_line_on_the_command_line(tmp_path):
 def test_env_family_is_procgen_by_default_and_atari_needs_an_atari_game():
     assert C.Config().env.family == "procgen"
     with pytest.raises(ConfigError, match="env.game = 'starpilot': not a game of env.family = 'atari'; "
-                                          "starpilot is a game of env.family = 'procgen'; valid here: Alien, "):
+                                          "starpilot is a game of env.family = 'procgen'; valid: Alien, "):
         C.load("cpu-quick", ["env.family=atari"])
     with pytest.raises(ConfigError, match="env.family = 'gym': valid: procgen, atari"):
         C.load("cpu-quick", ["env.family=gym"])

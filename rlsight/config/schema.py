@@ -261,7 +261,7 @@ class Config:
             other, other_games = ("procgen", GAMES) if e.family == "atari" else ("atari", ATARI_GAMES)
             match = [g for g in other_games if g.lower() == e.game.lower()]
             if match:
-                hint = f"{match[0]} is a game of env.family = {other!r}; valid here: {', '.join(games)}"
+                hint = f"{match[0]} is a game of env.family = {other!r}; valid: {', '.join(games)}"
             raise fail(f"env.game = {e.game!r}: not a game of env.family = {e.family!r}; {hint}")
         defaults = EnvConfig()
         for key in foreign:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rlsight.config import Config, ModelConfig
+from rlsight.config import ModelConfig
 from rlsight.models.registry import encoder_class
 
 OBS_SHAPE = (3, 64, 64)
@@ -43,11 +43,3 @@ def build_model(cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_
     """A freshly initialised actor-critic for ``cfg`` (frames (C, H, W); Procgen's by default)."""
     return ActorCritic(cfg, num_actions, obs_shape)
 
-
-def build_model_for(cfg: Config) -> ActorCritic:
-    """A freshly initialised actor-critic for a run: the frames and actions of ``cfg.env``'s family and game."""
-    from rlsight.envs.family import family_of
-
-    fam = family_of(cfg.env)
-    h, w, c = fam.obs_shape
-    return ActorCritic(cfg.model, fam.action_count(cfg.env.game), (c, h, w))

@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlsight.config import Config
-from rlsight.models import ActorCritic, build_model_for
+from rlsight.envs import family_of
+from rlsight.models import ActorCritic
 from rlsight.runs.checkpoint import load_json, load_state_dict_checked, load_tensors
 from rlsight.runs.rundir import MODEL_META, RunDir
+
+
+def build_model_for(cfg: Config) -> ActorCritic:
+    """A freshly initialised actor-critic for a run: the frames and actions of ``cfg.env``'s family and game."""
+    fam = family_of(cfg.env)
+    h, w, c = fam.obs_shape
+    return ActorCritic(cfg.model, fam.action_count(cfg.env.game), (c, h, w))
 
 
 def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCritic, Config, int]:

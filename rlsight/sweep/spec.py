@@ -57,7 +57,7 @@ class SweepError(RlsightError):
 def _unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> SweepError:
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else f"; valid: {', '.join(valid)}"
-    return SweepError(f"unknown {kind} '{name}'{hint}")
+    return SweepError(f"unknown {kind} {name!r}{hint}")
 
 
 def _bad(message: str) -> PydanticCustomError:

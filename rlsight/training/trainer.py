@@ -22,11 +22,11 @@ from rlsight.config import Config
 from rlsight.envs import family_of, make_env
 from rlsight.errors import DiskFullError, RlsightError
 from rlsight.hardware import keep_freed_memory, resolve_device
-from rlsight.models import build_model_for
 from rlsight.ppo import Batch, ppo_update
 from rlsight.runs import RunDir
 from rlsight.runs.atomic import DISK_FULL, disk_full_message
 from rlsight.runs.checkpoint import save_json, save_tensors
+from rlsight.runs.load import build_model_for
 from rlsight.runs.lock import RunLock
 from rlsight.runs.rundir import MODEL, MODEL_META, PROGRESS_PLOT
 from rlsight.runs.trackers import Trackers, check_installed

@@ -83,6 +83,7 @@ def test_missing_ale_py_says_how_to_install(monkeypatch):
 @needs_ale
 def test_action_counts_are_the_emulators_minimal_action_sets():
     import ale_py
+    import ale_py.roms  # noqa: F401
 
     from rlsight.envs.atari.games import GAMES
 

@@ -13,6 +13,7 @@ def import_ale() -> ModuleType:
     """The ``ale_py`` module, or a one-line error naming the install command."""
     try:
         import ale_py
+        import ale_py.roms  # noqa: F401  (a submodule: not loaded by ``import ale_py`` unless gymnasium is installed)
     except ImportError:
         raise RlsightError(f"env.family = 'atari' needs ale-py, which is not installed; {INSTALL}") from None
     return ale_py

@@ -17,6 +17,8 @@ from rlsight.report.explorer.episode import Episode, bookmarks, timelines
 from tests.explorer_helpers import write_model_run, write_verdict
 from tests.test_report import XSS
 
+pytestmark = pytest.mark.procgen  # these tests play or record Procgen episodes
+
 
 def _episode(rewards, values, done, probs=None, actions=None) -> Episode:
     t = len(rewards)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rlsight.explain.features import load_features
 from tests.faith_helpers import model_run
 from tests.test_analysis_notebook import _require
+
+pytestmark = pytest.mark.procgen  # the notebook records a state dataset by playing Procgen
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "features.ipynb"
 

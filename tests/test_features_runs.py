@@ -17,6 +17,8 @@ from rlsight.explain.features import runs as feature_runs
 from rlsight.explain.states import StatesSpec
 from tests.faith_helpers import model_run
 
+pytestmark = pytest.mark.procgen  # these tests play or record Procgen episodes
+
 SPEC = StatesSpec(levels=2, steps=8, seed=0)
 
 

@@ -40,6 +40,7 @@ def test_bad_train_signal_is_one_line(capsys, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.procgen
 def test_library_train_leaves_sigterm_to_its_caller(tmp_path):
     """submitit's handlers (SIGTERM bypassed, USR2 requeues) must stay in charge in SLURM sweeps."""
     def mine(signum, frame):  # pragma: no cover - never called

@@ -19,7 +19,7 @@ import pandas as pd
 
 from rlsight.analysis import stats
 from rlsight.analysis.inputs import RunInfo
-from rlsight.analysis.tables import FORMATS, number, render_display
+from rlsight.analysis.tables import FORMATS, render_display, with_ci
 from rlsight.errors import RlsightError
 
 Z95 = 1.959964
@@ -127,14 +127,6 @@ def generalisation_table(runs: list[RunInfo], per_run: bool = False, reps: int =
     return table
 
 
-def _cell(v: float, lo: float, hi: float) -> str:
-    if not math.isfinite(v):
-        return "–"
-    if math.isfinite(lo) and math.isfinite(hi):
-        return f"{number(v)} [{number(lo)}, {number(hi)}]"
-    return number(v)
-
-
 def generalisation_display(table: pd.DataFrame) -> pd.DataFrame:
     """The table with intervals folded in as ``value [low, high]``, ready to print."""
     out = pd.DataFrame({
@@ -142,7 +134,7 @@ def generalisation_display(table: pd.DataFrame) -> pd.DataFrame:
         "levels": table["levels"].astype(str), "runs": table["runs"].astype(int).astype(str),
         "episodes": table["episodes"].astype(int).astype(str)})
     for col, head in (("return", "return"), ("gap_train", "gap to train"), ("gap_held_out", "gap to held-out")):
-        out[head] = [_cell(r[col], r[f"{col}_lo"], r[f"{col}_hi"]) for _, r in table.iterrows()]
+        out[head] = [with_ci(r[col], r[f"{col}_lo"], r[f"{col}_hi"]) for _, r in table.iterrows()]
     out.attrs = {}
     return out
 

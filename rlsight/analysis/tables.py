@@ -54,7 +54,7 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({name: table[name].astype(str), "runs": table["runs"].astype(int).astype(str),
                         "game": table["game"].astype(str)})
     for s in scores:
-        out[HEADERS.get(s, s)] = [_with_ci(r[s], r[f"{s}_lo"], r[f"{s}_hi"]) for _, r in table.iterrows()]
+        out[HEADERS.get(s, s)] = [with_ci(r[s], r[f"{s}_lo"], r[f"{s}_hi"]) for _, r in table.iterrows()]
     out["steps"] = table["steps"].map(steps)
     out["wall time"] = table["wall_time"].map(duration)
     out["SPS"] = table["sps"].map(number)
@@ -63,7 +63,8 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _with_ci(v: float, lo: float, hi: float) -> str:
+def with_ci(v: float, lo: float, hi: float) -> str:
+    """``v [lo, hi]`` as the tables print it; '–' where ``v`` is missing, ``v`` alone without an interval."""
     if not math.isfinite(v):
         return "–"
     if math.isfinite(lo) and math.isfinite(hi):

@@ -70,6 +70,18 @@ def tiny_config(**overrides) -> Config:
     return c
 
 
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test (small saliency and feature computations: faster and
+    free of thread-count float differences); the previous count restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A finished tiny training run (shared by reader tests; do not modify it)."""

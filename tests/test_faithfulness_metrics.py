@@ -25,13 +25,7 @@ from rlsight.explain.saliency.perturbation import gaussian_blur
 from rlsight.models import ActorCritic
 from tests.saliency_helpers import ActionRegionNet
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _frames(n: int = 8, seed: int = 0) -> torch.Tensor:

@@ -25,13 +25,7 @@ from tests.features_helpers import (
 )
 from tests.toy_env import QuadrantEnv
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def quiet(_msg: str) -> None:

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-import torch
 
 import rlsight
 from rlsight.cli.main import main
@@ -17,7 +16,7 @@ from rlsight.explain.features import runs as feature_runs
 from rlsight.explain.states import StatesSpec
 from tests.faith_helpers import model_run
 
-pytestmark = pytest.mark.procgen  # these tests play or record Procgen episodes
+pytestmark = [pytest.mark.procgen, pytest.mark.usefixtures("one_torch_thread")]  # these tests play or record Procgen episodes
 
 SPEC = StatesSpec(levels=2, steps=8, seed=0)
 
@@ -25,10 +24,6 @@ SPEC = StatesSpec(levels=2, steps=8, seed=0)
 @pytest.fixture(autouse=True)
 def _small(monkeypatch):
     monkeypatch.setattr(feature_runs, "DEFAULT_STATES", SPEC)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def quiet(_msg: str) -> None:

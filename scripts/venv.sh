@@ -36,6 +36,8 @@ rlsight_use_venv() {  # activates the environment; sets RLSIGHT_PY to its python
     else
         local dir="${RLSIGHT_VENV:-.venv}" py="${PYTHON:-python3}"
         command -v "$py" >/dev/null || rlsight_venv_die "$py not found: install Python 3.11 or newer, or set PYTHON"
+        "$py" -c '' >/dev/null 2>&1 \
+            || rlsight_venv_die "$py is on PATH but does not run (a pyenv shim for a version not selected here?): set PYTHON to the interpreter's full path, e.g. ~/.pyenv/versions/3.12.1/bin/python"
         "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
             || rlsight_venv_die "$py is Python $("$py" -c 'import platform; print(platform.python_version())'); rlsight needs 3.11 or newer (set PYTHON=python3.11)"
         if [ ! -x "$dir/bin/python" ]; then

@@ -1,5 +1,6 @@
-"""scripts/test-numpy2.sh chooses Python 3.12 (PATH, then pyenv) and fails in one line,
-creating nothing, when there is none: it never falls back to another version."""
+"""Choosing the Python: scripts/test-numpy2.sh takes 3.12 (PATH, then pyenv) and fails in
+one line, creating nothing, when there is none (never another version); scripts/venv.sh
+names a PYTHON that is on PATH but does not run (a pyenv shim)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,22 @@ def test_the_search_returns_a_real_312_when_the_machine_has_one(tmp_path):
     found = out.stdout.strip()
     version = subprocess.run([found, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
     assert version.stdout.strip() == "(3, 12)"
+
+
+def test_venv_sh_names_a_python_that_is_on_path_but_does_not_run(tmp_path):
+    bin_dir = _tools_only_path(tmp_path)
+    shim = bin_dir / "python3.13"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHON")}
+    env.update({"PATH": str(bin_dir), "PYTHON": "python3.13", "RLSIGHT_VENV": str(tmp_path / "v")})
+    out = subprocess.run(
+        [BASH, "-c", "source scripts/venv.sh && rlsight_use_venv"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "rlsight: python3.13 is on PATH but does not run (a pyenv shim for a version not selected here?): "
+        "set PYTHON to the interpreter's full path, e.g. ~/.pyenv/versions/3.12.1/bin/python"
+    ]
+    assert not (tmp_path / "v").exists()

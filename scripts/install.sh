@@ -14,6 +14,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 rlsight_use_venv
+# Already installed from this checkout with this pyproject.toml (a stamp in the environment,
+# written after a successful install): nothing for pip to do, so skip it (scripts/test.sh
+# calls this script on every run). The stamp names the checkout, the extras and a hash of
+# pyproject.toml; any change, or rlsight missing from the environment, installs again.
+STAMP="$VIRTUAL_ENV/.rlsight-install"
+stamp_for() {  # stamp_for EXTRAS: the line the stamp holds after installing them from here
+  "$RLSIGHT_PY" -c 'import hashlib, sys; print(sys.argv[1], sys.argv[2], hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())' "$(pwd -P)" "$1"
+}
+extras=$([ "${1:-}" = "test" ] && echo "procgen,test" || echo "procgen")
+stamp_line="$(stamp_for "$extras")"
+if [ -f "$STAMP" ] && "$RLSIGHT_PY" -c "import importlib.metadata as m; m.version('rlsight')" 2>/dev/null; then
+  have="$(cat "$STAMP")"
+  if [ "$have" = "$stamp_line" ] || [ "$have" = "$(stamp_for procgen,test)" ]; then  # test includes procgen
+    echo "rlsight: already installed into $VIRTUAL_ENV, pyproject.toml unchanged (remove $STAMP to reinstall)" >&2
+    exit 0
+  fi
+fi
+rm -f "$STAMP"
 if ! "$RLSIGHT_PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"; then
   echo "rlsight: installing torch==2.13.0 into $VIRTUAL_ENV" >&2
   "$RLSIGHT_PY" -m pip install -q "torch==2.13.0"
@@ -24,4 +42,5 @@ else
   "$RLSIGHT_PY" -m pip install -q -e ".[procgen]"
 fi
 "$RLSIGHT_PY" -m pip check >&2
+echo "$stamp_line" > "$STAMP"
 echo "rlsight: installed into $VIRTUAL_ENV; to use it: source $VIRTUAL_ENV/bin/activate" >&2

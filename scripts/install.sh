@@ -16,17 +16,14 @@ source scripts/venv.sh
 rlsight_use_venv
 # Already installed from this checkout with this pyproject.toml (a stamp in the environment,
 # written after a successful install): nothing for pip to do, so skip it (scripts/test.sh
-# calls this script on every run). The stamp names the checkout, the extras and a hash of
-# pyproject.toml; any change, or rlsight missing from the environment, installs again.
+# calls this script on every run). The stamp names the checkout, the extras and a checksum
+# of pyproject.toml; any change, or rlsight gone from the environment, installs again.
 STAMP="$VIRTUAL_ENV/.rlsight-install"
-stamp_for() {  # stamp_for EXTRAS: the line the stamp holds after installing them from here
-  "$RLSIGHT_PY" -c 'import hashlib, sys; print(sys.argv[1], sys.argv[2], hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())' "$(pwd -P)" "$1"
-}
 extras=$([ "${1:-}" = "test" ] && echo "procgen,test" || echo "procgen")
-stamp_line="$(stamp_for "$extras")"
-if [ -f "$STAMP" ] && "$RLSIGHT_PY" -c "import importlib.metadata as m; m.version('rlsight')" 2>/dev/null; then
+sum="$(cksum < pyproject.toml)"
+if [ -f "$STAMP" ] && compgen -G "$VIRTUAL_ENV/lib/python*/site-packages/rlsight-*.dist-info" >/dev/null; then
   have="$(cat "$STAMP")"
-  if [ "$have" = "$stamp_line" ] || [ "$have" = "$(stamp_for procgen,test)" ]; then  # test includes procgen
+  if [ "$have" = "$(pwd -P) $extras $sum" ] || [ "$have" = "$(pwd -P) procgen,test $sum" ]; then  # test includes procgen
     echo "rlsight: already installed into $VIRTUAL_ENV, pyproject.toml unchanged (remove $STAMP to reinstall)" >&2
     exit 0
   fi
@@ -42,5 +39,5 @@ else
   "$RLSIGHT_PY" -m pip install -q -e ".[procgen]"
 fi
 "$RLSIGHT_PY" -m pip check >&2
-echo "$stamp_line" > "$STAMP"
+echo "$(pwd -P) $extras $sum" > "$STAMP"
 echo "rlsight: installed into $VIRTUAL_ENV; to use it: source $VIRTUAL_ENV/bin/activate" >&2

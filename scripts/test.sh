@@ -36,7 +36,10 @@ scripts/install.sh test  # skips pip when nothing it installs from has changed
 if [ "${workers[*]}" = none ] || [[ "$marks" != *"not slow"* ]] || [ "${RLSIGHT_TEST_WORKERS:-2}" -le 1 ]; then
   workers=()
 else
-  workers=(-n "${RLSIGHT_TEST_WORKERS:-2}")
+  workers=(-n "${RLSIGHT_TEST_WORKERS:-2}" --dist worksteal)
   export OMP_NUM_THREADS=1
 fi
+# Python's bytecode cache on (some environments turn it off): without it every pytest
+# process compiles the package and rewrites the tests' asserts again, seconds each run.
+unset PYTHONDONTWRITEBYTECODE
 "$RLSIGHT_PY" -m pytest "${workers[@]}" "$@"

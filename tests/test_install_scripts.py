@@ -131,14 +131,14 @@ def test_the_fast_tier_runs_on_two_workers_and_the_others_in_one_process(tmp_pat
         return calls[1]
 
     fast = ("-m", "not slow and not system")
-    assert pytest_call(*fast) == "-m pytest -n 2 -m not slow and not system OMP_NUM_THREADS=1"
-    assert pytest_call(*fast, "-q", RLSIGHT_TEST_WORKERS="3") == "-m pytest -n 3 -m not slow and not system -q OMP_NUM_THREADS=1"
+    assert pytest_call(*fast) == "-m pytest -n 2 --dist worksteal -m not slow and not system OMP_NUM_THREADS=1"
+    assert pytest_call(*fast, "-q", RLSIGHT_TEST_WORKERS="3") == "-m pytest -n 3 --dist worksteal -m not slow and not system -q OMP_NUM_THREADS=1"
     assert pytest_call(*fast, RLSIGHT_TEST_WORKERS="1") == "-m pytest -m not slow and not system OMP_NUM_THREADS="
     assert pytest_call(*fast, "-n", "4") == "-m pytest -m not slow and not system -n 4 OMP_NUM_THREADS="  # yours wins
     assert pytest_call(*fast, "-p", "no:xdist") == "-m pytest -m not slow and not system -p no:xdist OMP_NUM_THREADS="
     assert pytest_call("-m", "slow and not system") == "-m pytest -m slow and not system OMP_NUM_THREADS="
     assert pytest_call("tests/test_x.py", "-mnot slow and not system") == \
-        "-m pytest -n 2 tests/test_x.py -mnot slow and not system OMP_NUM_THREADS=1"
+        "-m pytest -n 2 --dist worksteal tests/test_x.py -mnot slow and not system OMP_NUM_THREADS=1"
 
 
 def test_a_bad_worker_count_is_one_line(tmp_path):

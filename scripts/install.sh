@@ -14,6 +14,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 rlsight_use_venv
+# Already installed from this checkout with this pyproject.toml (a stamp in the environment,
+# written after a successful install): nothing for pip to do, so skip it (scripts/test.sh
+# calls this script on every run). The stamp names the checkout, the extras and a checksum
+# of pyproject.toml; any change, or rlsight gone from the environment, installs again.
+STAMP="$VIRTUAL_ENV/.rlsight-install"
+extras=$([ "${1:-}" = "test" ] && echo "procgen,test" || echo "procgen")
+sum="$(cksum < pyproject.toml)"
+if [ -f "$STAMP" ] && compgen -G "$VIRTUAL_ENV/lib/python*/site-packages/rlsight-*.dist-info" >/dev/null; then
+  have="$(cat "$STAMP")"
+  if [ "$have" = "$(pwd -P) $extras $sum" ] || [ "$have" = "$(pwd -P) procgen,test $sum" ]; then  # test includes procgen
+    echo "rlsight: already installed into $VIRTUAL_ENV, pyproject.toml unchanged (remove $STAMP to reinstall)" >&2
+    exit 0
+  fi
+fi
+rm -f "$STAMP"
 if ! "$RLSIGHT_PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"; then
   echo "rlsight: installing torch==2.13.0 into $VIRTUAL_ENV" >&2
   "$RLSIGHT_PY" -m pip install -q "torch==2.13.0"
@@ -24,4 +39,5 @@ else
   "$RLSIGHT_PY" -m pip install -q -e ".[procgen]"
 fi
 "$RLSIGHT_PY" -m pip check >&2
+echo "$(pwd -P) $extras $sum" > "$STAMP"
 echo "rlsight: installed into $VIRTUAL_ENV; to use it: source $VIRTUAL_ENV/bin/activate" >&2

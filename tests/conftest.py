@@ -48,26 +48,27 @@ def original_checkpoint(name: str) -> Path:
     return p
 
 
-def tiny_config(**overrides) -> Config:
-    """A config that trains in a few seconds on a CPU (Nature encoder, 8 envs)."""
+def config_from(settings: dict[str, object], **overrides) -> Config:
+    """A validated Config: ``settings`` then ``overrides``, each keyed ``section__key``."""
     c = Config()
-    c.env.game = "starpilot"
-    c.env.num_envs = 8
-    c.env.num_test_envs = 4
-    c.env.num_levels = 20
-    c.model.encoder = "nature"
-    c.model.n_features = 64
-    c.ppo.num_steps = 32
-    c.ppo.batch_size = 64
-    c.ppo.num_epochs = 2
-    c.train.total_steps = 1024
-    c.train.save_step = 512
-    c.train.torch_threads = 1
-    for k, v in overrides.items():
+    for k, v in {**settings, **overrides}.items():
         sec, key = k.split("__")
         setattr(getattr(c, sec), key, v)
     validate(c)
     return c
+
+
+TINY_PROCGEN = {
+    "env__game": "starpilot", "env__num_envs": 8, "env__num_test_envs": 4, "env__num_levels": 20,
+    "model__encoder": "nature", "model__n_features": 64,
+    "ppo__num_steps": 32, "ppo__batch_size": 64, "ppo__num_epochs": 2,
+    "train__total_steps": 1024, "train__save_step": 512, "train__torch_threads": 1,
+}
+
+
+def tiny_config(**overrides) -> Config:
+    """A config that trains in a few seconds on a CPU (Nature encoder, 8 envs)."""
+    return config_from(TINY_PROCGEN, **overrides)
 
 
 @pytest.fixture

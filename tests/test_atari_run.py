@@ -4,11 +4,8 @@ faithfulness check with its randomisation test."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +13,7 @@ import pytest
 from rlsight.runs import RunDir
 from rlsight.training import train
 from tests.atari_helpers import needs_ale, tiny_atari_config
-from tests.test_resume import _same
+from tests.resume_helpers import sigkill_then_resume
 
 pytestmark = [needs_ale, pytest.mark.slow]
 
@@ -33,28 +30,7 @@ def atari_run(tmp_path_factory):
 def test_sigkill_then_resume_matches_uninterrupted(atari_run, tmp_path):
     ref_path, cfg = atari_run
     ref = RunDir.open(ref_path).metrics()
-    conf = tmp_path / "tiny.toml"
-    conf.write_text(cfg.to_toml())
-    run_dir = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "rlsight.cli.main", "train", "--config", str(conf), "--run-dir", str(run_dir), "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:  # kill once a checkpoint exists and training has moved past it
-        run = RunDir(run_dir)
-        if (run_dir / "checkpoints").is_dir() and run.checkpoints() and len(run.metrics()) >= 3:
-            break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = len(RunDir.open(run_dir).metrics())
-    assert killed_at < len(ref), "the run finished before it could be killed"
-    out = subprocess.run([sys.executable, "-m", "rlsight.cli.main", "train", "--resume", str(run_dir), "--no-progress"],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    rows = RunDir.open(run_dir).metrics()
-    assert [r["update"] for r in rows] == [r["update"] for r in ref]
-    for a, b in zip(rows, ref):
-        assert _same(a, b), f"update {a['update']} differs after resume:\n{a}\n{b}"
+    sigkill_then_resume(cfg, ref, tmp_path, min_rows=3)
 
 
 def test_evaluate_reports_the_score_and_the_human_normalised_score(atari_run):

@@ -10,7 +10,9 @@ from rlsight.explain.features import load_features
 from tests.faith_helpers import model_run
 from tests.test_analysis_notebook import _require
 
-pytestmark = pytest.mark.procgen  # the notebook records a state dataset by playing Procgen
+# A Jupyter kernel, two tiny trainings and a state dataset recorded by playing Procgen:
+# seconds of work, like the analysis notebook's test, so slow.
+pytestmark = [pytest.mark.procgen, pytest.mark.slow]
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "features.ipynb"
 

@@ -2,9 +2,12 @@
 
     python benchmarks/features.py RUN                  # 4,096 frames (the default state dataset)
     python benchmarks/features.py RUN --frames 1024 --attribution gxa
+    python benchmarks/features.py RUN --in-place       # measure on RUN itself and keep what it stores
 
 The run directory is copied to a temporary folder first (nothing in RUN is
-written). Two child processes, each measured on its own (``os.wait4``: wall time, CPU time, peak
+written), unless ``--in-place``: then the state dataset (when RUN has none yet) and
+the features are stored in RUN, for ``rlsight features RUN RUN_B`` and ``rlsight
+ablate`` to reuse (RUN must hold no features yet: they would be reused, not measured). Two child processes, each measured on its own (``os.wait4``: wall time, CPU time, peak
 resident memory):
 1. recording the state dataset (``load_or_record_states``), which every explain
    command shares and does once per model;
@@ -48,10 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--attribution", default="ig")
     ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--in-place", action="store_true",
+                    help="measure on RUN itself (not a copy) and keep the state dataset and features it stores")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rlsight-bench-features-") as tmp:
-        run = Path(tmp) / Path(args.run).name
-        shutil.copytree(args.run, run, ignore=shutil.ignore_patterns("features", "features-compare", "ablations"))
+        if args.in_place:
+            run = Path(args.run)
+            if (run / "explain" / "features").exists():
+                raise SystemExit(f"{run / 'explain' / 'features'} exists: stored features would be reused, "
+                                 "not measured; move it away or drop --in-place")
+        else:
+            run = Path(tmp) / Path(args.run).name
+            shutil.copytree(args.run, run, ignore=shutil.ignore_patterns("features", "features-compare", "ablations"))
+        states_existed = (run / "explain" / "states.npz").exists()
         py = [sys.executable, "-c"]
         rec = measure([*py, RECORD, str(run)])
         feat_cmd = [sys.executable, "-m", "rlsight.cli.main", "features", str(run), "--k", str(args.k),
@@ -61,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         feat = measure(feat_cmd)
         meta = json.loads((run / "explain" / "features" / "features.json").read_text())["meta"]
     out = {"run": str(args.run), "frames": meta["frames"], "k": args.k, "attribution": args.attribution,
-           "ig_steps": meta.get("ig_steps"), "record_states": rec, "features": feat,
+           "ig_steps": meta.get("ig_steps"), "in_place": args.in_place,
+           "record_states": {**rec, "states_existed": states_existed}, "features": feat,
            "torch_threads": os.environ.get("OMP_NUM_THREADS"), "cpus": os.cpu_count()}
     print(json.dumps(out, indent=1))
     return 0

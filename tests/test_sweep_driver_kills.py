@@ -159,6 +159,37 @@ def test_a_trial_left_queued_by_a_killed_driver_is_not_handed_out_again(tmp_path
 
 
 @pytest.mark.slow  # a worker process per trial
+@pytest.mark.parametrize("retry", [False, True])
+def test_a_trial_asked_for_by_a_killed_driver_before_its_run_folders_were_named_is_discarded(tmp_path, monkeypatch,
+                                                                                            retry):
+    """Found by the kill test (main, 2026-12-02): a driver killed inside ``_Trials.create``, after
+    Optuna's ask (and, for a continued trial, after its retry_of) but before the run folders were
+    named, left a running trial without them; continued, it trained nothing and failed, and the
+    assignment never completed. Such a trial never ran: the next driver discards it."""
+    from rlsight.sweep import driver, load_sweep, run_sweep
+    from rlsight.sweep.study import RETRY_OF, TrialRecord, open_spec, prepare_dir
+
+    f = _sweep_file(tmp_path, LRS[:1])
+    d, log = tmp_path / "sw", tmp_path / "trained.log"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    prepare_dir(load_sweep(f), f, d)
+    trials = driver._Trials(open_spec(d), d)
+    params = {"ppo.lr": LRS[0], "ppo.entropy_coef": 0.01}
+    if retry:  # a trial interrupted by an earlier kill, being continued
+        first = trials.create(params)
+        trials.mark_interrupted(TrialRecord.of(trials.handle(first, frozen=True)))
+    trials.study.enqueue_trial(params)
+    t = trials.study.ask(trials.dists)
+    if retry:
+        t.set_user_attr(RETRY_OF, first)
+    # ... and the driver is killed here
+    recs = run_sweep(f, d, say=lambda line: None)
+    _check_records(recs, LRS[:1])
+    assert t.number not in [r.number for r in recs]
+    assert trained_to_completion(d, log) == {key(params): 1}
+
+
+@pytest.mark.slow  # a worker process per trial
 def test_a_driver_killed_between_a_completion_and_its_log_line_is_counted_exactly(tmp_path):
     """The kill test's old flake, on purpose: the driver is SIGKILLed after a trial's run was
     marked finished and before the fake trainer's log line (the trial kills its driver there).

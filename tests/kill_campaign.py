@@ -10,6 +10,16 @@ run directory must open, its newest checkpoint must load, and its metrics must
 be whole consecutive rows; at the end the metrics (every column but the timing
 ones) and the final weights must equal the uninterrupted run's bit for bit.
 
+``--terms N`` mixes in N processes stopped by SIGTERM at a random moment, half of
+them sent a second SIGTERM soon after: each must stop with a checkpoint of its last
+metrics row and status ``interrupted`` (exit 0), or, signalled before its first
+update or a second time, stop as a killed one does (exit -15 or 130).
+
+The uninterrupted run is a fresh ``python -m rlsight.cli.main train``; the killed
+ones are forked from a server that imported rlsight, torch and procgen once
+(tests/forked.py), so that a kill costs no interpreter start-up. A forked
+uninterrupted run is checked equal to the fresh one first.
+
     PYTHONPATH=. python -m tests.kill_campaign --kills 100 [--seed 1] [--dir DIR]
 
 (tests/test_kill_anywhere.py runs 30 kills.)
@@ -21,6 +31,7 @@ import argparse
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +47,7 @@ from rlsight.runs import TIMING_COLUMNS, RunDir, is_run_dir
 from rlsight.runs.checkpoint import load_tensors
 from rlsight.runs.faults import ENV
 from rlsight.runs.load import load_policy
+from tests.forked import Command
 
 REPO = Path(__file__).resolve().parent.parent
 # fault point -> the largest N in kill:POINT@N (about two updates' worth of passes:
@@ -57,16 +69,19 @@ class Result:
     runs: int = 0
     segments: int = 0
     by_kind: Counter = field(default_factory=Counter)
+    terms: int = 0
+    by_term: Counter = field(default_factory=Counter)
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.by_kind.items()))
-        return (f"kills survived: {self.kills} ({kinds}) over {self.runs} run(s) of {UPDATES} updates, "
-                f"{self.segments} processes; every run equal to the uninterrupted one")
+        terms = f", {self.terms} SIGTERMs ({', '.join(f'{k} {n}' for k, n in sorted(self.by_term.items()))})"
+        return (f"kills survived: {self.kills} ({kinds}){terms if self.terms else ''} over {self.runs} run(s) of "
+                f"{UPDATES} updates, {self.segments} processes; every run equal to the uninterrupted one")
 
 
-def _cmd(conf: Path, run: Path) -> list[str]:
-    base = [sys.executable, "-m", "rlsight.cli.main", "train", "--no-progress"]
-    return base + (["--resume", str(run)] if is_run_dir(run) else ["--config", str(conf), "--run-dir", str(run)])
+def _argv(conf: Path, run: Path) -> list[str]:
+    return ["train", "--no-progress"] + (["--resume", str(run)] if is_run_dir(run) else
+                                         ["--config", str(conf), "--run-dir", str(run)])
 
 
 def _env(faults: str = "") -> dict[str, str]:
@@ -100,38 +115,81 @@ def assert_same(run: Path, ref: Path) -> None:
     w, w_ref = load_tensors(run / "model.safetensors"), load_tensors(ref / "model.safetensors")
     assert w.keys() == w_ref.keys() and all(torch.equal(w[k], w_ref[k]) for k in w), "final weights differ"
     assert RunDir.open(run).info()["status"] == "finished"
+    left = sorted(run.rglob(".*"))  # temporaries of killed writes: the resumes removed them
+    assert not left, f"left behind: {left}"
 
 
-def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_per_run: int = 300) -> Result:
-    """Kill, resume and check until ``kills`` kills were survived; returns the counts."""
+def _terminated(p: Command, rc: int | None, run: Path, res: Result, again: float | None) -> int:
+    """SIGTERM the process ``p`` (a second one after ``again`` seconds, if given) and check what it
+    left; returns its exit status."""
+    if rc is None:
+        p.signal(signal.SIGTERM)
+        if again is not None and p.wait(again) is None:
+            p.signal(signal.SIGTERM)
+        rc = p.wait(600)
+    if rc == 0:
+        r = RunDir.open(run)
+        status, rows = r.info()["status"], r.metrics()
+        assert status in ("interrupted", "finished"), f"SIGTERM: exit 0 with status {status}"
+        if status == "interrupted":  # stopped with a checkpoint of its last row (if any): nothing lost
+            newest = r.checkpoints()[-1].name if r.checkpoints() else None
+            assert newest == (f"step_{int(rows[-1]['step']):012d}" if rows else None), (newest, rows[-1:])
+            res.by_term["stopped with a checkpoint"] += 1
+        else:
+            res.by_term["after the end"] += 1
+    else:
+        assert rc in (130, -signal.SIGTERM), f"SIGTERM: training exited {rc}: {p.output()}"
+        res.by_term["aborted (start-up or a second SIGTERM)"] += 1
+        _check_after_kill(run)
+    res.terms += 1
+    return rc
+
+
+def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_per_run: int = 300,
+             terms: int = 0) -> Result:
+    """Kill, resume and check until ``kills`` kills (and ``terms`` SIGTERMs) were survived;
+    returns the counts."""
     rng = random.Random(seed)
     conf = workdir / "tiny.toml"
     conf.write_text(campaign_config().to_toml())
-    ref = workdir / "ref"
-    t0 = time.monotonic()
-    subprocess.run(_cmd(conf, ref), env=_env(), check=True, capture_output=True, timeout=600)
-    ref_s = time.monotonic() - t0
-    say(f"uninterrupted run: {ref_s:.1f} s")
+    ref, pace = workdir / "ref", workdir / "forked"
+    subprocess.run([sys.executable, "-m", "rlsight.cli.main", *_argv(conf, ref)], env=_env(), check=True,
+                   capture_output=True, timeout=600)
+    for _ in range(2):  # the first also starts the fork server; the second gives the pace of a forked run
+        shutil.rmtree(pace, ignore_errors=True)
+        t0 = time.monotonic()
+        c = Command(_argv(conf, pace), _env(), workdir / "forked.out")
+        assert c.wait(600) == 0, c.output()
+        ref_s = time.monotonic() - t0
+    assert_same(pace, ref)  # a forked process trains exactly like a fresh one
+    say(f"uninterrupted run: {ref_s:.1f} s (forked)")
     res = Result()
-    while res.kills < kills:
+    while res.kills < kills or res.terms < terms:
         run = workdir / f"run{res.runs}"
         for _ in range(max_segments_per_run):
             res.segments += 1
-            if rng.random() < 0.5:
+            term = res.terms < terms and (rng.random() < 0.25 or res.kills >= kills)
+            if term:
+                kind, delay, faults = "SIGTERM", rng.uniform(0, 0.5 * ref_s), ""
+            elif rng.random() < 0.5:
                 point = rng.choice(sorted(POINTS))
                 nth = rng.randint(1, POINTS[point])
                 kind, delay, faults = f"inside {point}", None, f"kill:{point}@{nth}"
             else:
                 kind, delay, faults = "timed", rng.uniform(0, 0.5 * ref_s), ""
             started = time.monotonic()
-            p = subprocess.Popen(_cmd(conf, run), env=_env(faults), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-            try:
-                _, err = p.communicate(timeout=delay) if delay is not None else p.communicate(timeout=600)
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGKILL)
-                _, err = p.communicate()
-            if p.returncode == -signal.SIGKILL:
+            out = workdir / f"{run.name}.out"
+            out.unlink(missing_ok=True)
+            p = Command(_argv(conf, run), _env(faults), out)
+            rc = p.wait(delay if delay is not None else 600)
+            if term:
+                again = rng.uniform(0, 0.3) if rng.random() < 0.5 else None
+                if _terminated(p, rc, run, res, again) != 0 or RunDir.open(run).info()["status"] != "finished":
+                    continue
+                break
+            if rc is None:
+                rc = p.kill()
+            if rc == -signal.SIGKILL:
                 if res.kills < kills:
                     res.kills += 1
                     res.by_kind[kind] += 1
@@ -139,7 +197,7 @@ def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_p
                 if is_run_dir(run) and RunDir.open(run).info()["status"] == "finished":
                     break  # killed while exiting, after the run was complete
                 continue
-            assert p.returncode == 0, f"training exited {p.returncode}: {err}"
+            assert rc == 0, f"training exited {rc}: {p.output()}"
             if delay is not None:  # a whole run took less than the reference did (a less loaded machine):
                 ref_s = min(ref_s, time.monotonic() - started)  # aim the timed kills at this pace
             if RunDir.open(run).info()["status"] == "finished":
@@ -155,15 +213,16 @@ def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_p
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kills", type=int, default=100)
+    ap.add_argument("--terms", type=int, default=0, help="SIGTERMs to mix in")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")
     a = ap.parse_args(argv)
     if a.dir:
         a.dir.mkdir(parents=True, exist_ok=True)
-        print(campaign(a.kills, a.dir, a.seed).line())
+        print(campaign(a.kills, a.dir, a.seed, terms=a.terms).line())
     else:
         with tempfile.TemporaryDirectory(prefix="rlsight-kills-") as d:
-            print(campaign(a.kills, Path(d), a.seed).line())
+            print(campaign(a.kills, Path(d), a.seed, terms=a.terms).line())
     return 0
 
 

@@ -4,6 +4,7 @@ resumed after space is freed ends exactly like an uninterrupted one."""
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shutil
@@ -79,11 +80,38 @@ def test_checkpoint_write_fails_previous_checkpoint_loads_and_resume_finishes(tm
     assert_same_run(run, reference)
 
 
-def test_metrics_append_fails_half_way_and_the_cli_says_one_line(tmp_path, monkeypatch, capsys, reference):
+def test_final_model_write_fails_and_resume_finishes(tmp_path, monkeypatch, reference):
+    """The disk fills while the final model.safetensors is written (every update is done):
+    the last checkpoint loads, and the resume only writes the final model."""
+    from rlsight.runs import faults
+
+    run = tmp_path / "run"
+    point = faults.point
+
+    def full_at_the_final_model(name: str, path: object = "") -> None:
+        if name == "write" and Path(str(path)) == run / "model.safetensors":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        point(name, path)
+
+    monkeypatch.setattr(faults, "point", full_at_the_final_model)
+    with pytest.raises(DiskFullError) as e:
+        train(_cfg(), run, progress=False)
+    _one_line(str(e.value), run)
+    assert f"rlsight train --resume {run}" in str(e.value)
+    assert not (run / "model.safetensors").exists() and RunDir.open(run).info()["status"] == "running"
+    _no_temporaries(run)
+    assert load_policy(run)[2] == 256 * 6  # the last checkpoint, after the last update
+    monkeypatch.setattr(faults, "point", point)  # space freed
+    resume(run, progress=False)
+    assert_same_run(run, reference)
+
+
+@pytest.mark.parametrize("error", ["enospc", "edquot"])  # a full disk, a used-up quota
+def test_metrics_append_fails_half_way_and_the_cli_says_one_line(tmp_path, monkeypatch, capsys, reference, error):
     run = tmp_path / "run"
     conf = tmp_path / "tiny.toml"
     conf.write_text(_cfg().to_toml())
-    monkeypatch.setenv(ENV, "enospc:metrics@3")  # half of row 3 is on disk, then the disk is full
+    monkeypatch.setenv(ENV, f"{error}:metrics@3")  # half of row 3 is on disk, then the disk is full
     assert main(["train", "--config", str(conf), "--run-dir", str(run), "--no-progress"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(err) == 1 and err[0].startswith("rlsight train: error: ")

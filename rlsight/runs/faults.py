@@ -6,7 +6,7 @@ comma-separated list of ``ACTION:POINT[@N]`` terms:
 
 - ``kill:POINT@N``   SIGKILL this process at the N-th time it reaches POINT;
 - ``enospc:POINT@N`` raise ``OSError(ENOSPC)`` there, from the N-th time on
-  (the disk stays full);
+  (the disk stays full); ``edquot:POINT@N`` the same with ``EDQUOT`` (quota used up);
 - ``delay:SECONDS``  sleep that long at every point (widens the windows an
   outside ``kill`` can hit).
 
@@ -56,5 +56,6 @@ def point(name: str, path: object = "") -> None:
         count, nth = _hits[where], int(n or 1)
         if action == "kill" and count == nth:
             os.kill(os.getpid(), signal.SIGKILL)
-        elif action == "enospc" and count >= nth:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        elif action in ("enospc", "edquot") and count >= nth:
+            code = errno.ENOSPC if action == "enospc" else errno.EDQUOT
+            raise OSError(code, os.strerror(code), str(path))

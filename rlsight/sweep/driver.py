@@ -86,7 +86,7 @@ class _Trials:
             t.set_user_attr(RETRY_OF, resume.number)
         else:
             run_dirs = [str(Path("trials") / f"{t.number:04d}" / f"seed{s}") for s in self.spec.seeds]
-        t.set_user_attr(RUN_DIRS, run_dirs)
+        t.set_user_attr(RUN_DIRS, run_dirs)  # a trial without them was never launched: see _recover
         return t.number
 
     def discard_queued(self) -> int:
@@ -97,9 +97,16 @@ class _Trials:
 
         stale = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         for t in stale:
-            self.storage.set_trial_user_attr(t._trial_id, DISCARDED, True)
-            self.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            self.discard(t.number)
         return len(stale)
+
+    def discard(self, number: int) -> None:
+        """Retire a trial that never ran: failed, and left out of every record."""
+        from optuna.trial import TrialState
+
+        tid = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        self.storage.set_trial_user_attr(tid, DISCARDED, True)
+        self.storage.set_trial_state_values(tid, state=TrialState.FAIL)
 
     def mark_interrupted(self, rec: TrialRecord) -> None:
         from optuna.trial import TrialState
@@ -171,7 +178,12 @@ def _recover(trials: _Trials, launch, say: Callable[[str], None]) -> None:
         say(f"waiting for {len(alive)} trial(s) still running from an earlier `sweep run`")
         launch.wait_for(alive)
     for r in records(trials.study):
-        if r.state == "RUNNING":
+        if r.state == "RUNNING" and not r.run_dirs:
+            # asked for by a driver killed inside ``create``, before it named the run folders (and so
+            # before any launch; its retry_of may be set): never ran. Continuing it would train nothing
+            # (or its assignment twice); discarded, the assignment is asked for again.
+            trials.discard(r.number)
+        elif r.state == "RUNNING":
             trials.mark_interrupted(r)
 
 

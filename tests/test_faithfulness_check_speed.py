@@ -66,6 +66,21 @@ def test_max_sensitivity_all_equals_one_target_at_a_time(model_frames, name):
         torch.testing.assert_close(both[t], one, rtol=1e-5, atol=1e-7, equal_nan=True)
 
 
+def test_max_sensitivity_with_the_maps_given_equals_computing_them(model_frames):
+    model, frames, actions = model_frames
+    name = "integrated-gradients"
+    method = make_method(name, model, OPTS)
+    base = method.attribute_all(frames, actions=actions)
+    want = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05)
+    got = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05,
+                              base={t: m[:2] for t, m in base.items()})
+    for t in want:
+        torch.testing.assert_close(got[t], want[t], rtol=1e-4, atol=1e-6, equal_nan=True)
+    wrong = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05,
+                                base={t: m[1:3] for t, m in base.items()})  # another frame's maps
+    assert not torch.allclose(wrong["actor"], want["actor"], equal_nan=True)
+
+
 def test_cascade_reuses_trained_maps_and_stops_after(model_frames):
     model, frames, actions = model_frames
     signed = MethodOptions(stride=8, samples=4, signed=True)

@@ -38,6 +38,7 @@ import torch
 from rlsight import __version__
 from rlsight.errors import RlsightError
 from rlsight.explain.faithfulness.deletion import Curves
+from rlsight.explain.faithfulness.stages import prefill_cascade
 from rlsight.explain.saliency.methods import (
     METHODS,
     PERTURBATION_SCORES,
@@ -258,6 +259,13 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
         seconds = {t: 0.0 for t in todo}
         if name in PERTURBATION_SCORES:  # one set of passes for every target (and score)
             t0 = time.perf_counter()
+            # the trained model's passes and the cascade's, the unchanged lower layers run once
+            assert isinstance(signed_method, Perturbation)
+            trained_s = prefill_cascade(signed_method, model, frames, opts.cascade_steps, opts.seed,
+                                        1 if quick else None)
+            if trained_s is not None:  # the rest of that time is the randomisation's
+                clock["randomisation"] = clock.get("randomisation", 0.0) + time.perf_counter() - t0 - trained_s
+                t0 = time.perf_counter() - trained_s
             signed = signed_method.attribute_all(frames, todo, actions)
             seconds = dict.fromkeys(todo, (time.perf_counter() - t0) / len(todo))
         else:
@@ -286,7 +294,10 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
         with part("randomisation"):
             cascade = _randomisation(model, frames, signed_method, signed, todo, mopts, actions, quick, opts)
         with part("stability"):
-            stability = _stability(method, frames, todo, actions, opts, quick)
+            # the maps of the intact frames are those above, except SmoothGrad's (its noise is
+            # drawn per batch, so a subset of the frames gets other noise)
+            stability = _stability(method, frames, todo, actions, opts, quick,
+                                   None if name.startswith("smoothgrad") else maps)
         out[name] = {}
         for t in todo:
             rnd, edge = base_curves["random"][t], base_curves["edge"][t]
@@ -409,13 +420,15 @@ def top_block_randomisation(model: torch.nn.Module, frames: torch.Tensor, name: 
 
 
 def _stability(method: SaliencyMethod, frames: torch.Tensor, targets: Sequence[str], actions: torch.Tensor,
-               opts: CheckOptions, quick: bool = False) -> dict[str, dict]:
-    """Per target: max-sensitivity's CI, every target from one set of noisy copies."""
+               opts: CheckOptions, quick: bool = False, maps: dict[str, torch.Tensor] | None = None) -> dict[str, dict]:
+    """Per target: max-sensitivity's CI, every target from one set of noisy copies; ``maps``:
+    the method's maps of ``frames``, where computed already."""
     from rlsight.explain.faithfulness.stability import max_sensitivity_all
 
     k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
+    base = None if maps is None else {t: maps[t][:k] for t in targets}
     v = max_sensitivity_all(method, frames[:k], targets, actions=actions[:k], radius=opts.stability_radius,
-                            samples=opts.stability_samples, seed=opts.seed)
+                            samples=opts.stability_samples, seed=opts.seed, base=base)
     return {t: interval(_np(v[t]), opts) for t in targets}
 
 

@@ -210,12 +210,17 @@ class Perturbation(SaliencyMethod):
                                         network=self._network)
         if self.outputs_cache is None:
             return run()
-        key = (fingerprint(*self.model.parameters()), fingerprint(x), self.stride, self.radius, self.blur_sigma,
-               self.per_channel, self.stack_frame)
+        key = self.outputs_key(self.model, x)
         out = self.outputs_cache.get(key)
         if out is None:
             out = self.outputs_cache[key] = run()
         return out
+
+    def outputs_key(self, model: nn.Module, x: torch.Tensor) -> tuple:
+        """Where ``share_outputs``' store keeps ``model``'s passes on float frames ``x``
+        with this method's mask settings."""
+        return (fingerprint(*model.parameters()), fingerprint(x), self.stride, self.radius, self.blur_sigma,
+                self.per_channel, self.stack_frame)
 
 
 def fingerprint(*tensors: torch.Tensor) -> str:

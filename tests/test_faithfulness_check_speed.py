@@ -73,11 +73,11 @@ def test_max_sensitivity_with_the_maps_given_equals_computing_them(model_frames)
     base = method.attribute_all(frames, actions=actions)
     want = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05)
     got = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05,
-                              base={t: m[:2] for t, m in base.items()})
+                              base_maps={t: m[:2] for t, m in base.items()})
     for t in want:
         torch.testing.assert_close(got[t], want[t], rtol=1e-4, atol=1e-6, equal_nan=True)
     wrong = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05,
-                                base={t: m[1:3] for t, m in base.items()})  # another frame's maps
+                                base_maps={t: m[1:3] for t, m in base.items()})  # another frame's maps
     assert not torch.allclose(wrong["actor"], want["actor"], equal_nan=True)
 
 
@@ -236,3 +236,17 @@ def test_integrated_gradients_from_the_blurred_frame(model_frames):
         assert black.attribute(flat, t).abs().max() > 1e-4
     with pytest.raises(RlsightError, match="ig_baseline 'mean'.*black, blur"):
         make_method("integrated-gradients", model, MethodOptions(ig_baseline="mean"))
+
+
+@pytest.mark.parametrize(("samples", "chunk"), [(4, 2), (5, 2)])  # one partition of samples, and a remainder
+def test_smoothgrad_signed_and_drawn_from_one_pass_equal_two_calls(model_frames, samples, chunk):
+    """The check takes SmoothGrad's signed and drawn maps from one set of noisy gradients;
+    each is bit for bit the map of its own call."""
+    model, frames, actions = model_frames
+    opts = MethodOptions(samples=samples, chunk=chunk)
+    sg = make_method("smoothgrad", model, MethodOptions(samples=samples, chunk=chunk, signed=True))
+    for t in ("actor", "critic"):
+        signed, drawn = sg.attribute_signed_and_drawn(frames, t, actions)
+        assert torch.equal(signed, sg.attribute(frames, t, actions))
+        assert torch.equal(drawn, make_method("smoothgrad", model, opts).attribute(frames, t, actions))
+        assert not torch.equal(drawn, signed.abs())  # the drawn map is not the signed one's size

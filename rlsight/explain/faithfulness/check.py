@@ -45,6 +45,7 @@ from rlsight.explain.saliency.methods import (
     MethodOptions,
     Perturbation,
     SaliencyMethod,
+    SmoothGrad,
     check_choice,
     make_method,
 )
@@ -269,13 +270,16 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
             signed = signed_method.attribute_all(frames, todo, actions)
             seconds = dict.fromkeys(todo, (time.perf_counter() - t0) / len(todo))
         else:
-            signed = {}
+            signed, pair = {}, {}
             for t in todo:
                 t0 = time.perf_counter()
-                signed[t] = signed_method.attribute(frames, t, actions)
+                if isinstance(signed_method, SmoothGrad) and not mopts.signed:  # both maps from one set of passes
+                    signed[t], pair[t] = signed_method.attribute_signed_and_drawn(frames, t, actions)
+                else:
+                    signed[t] = signed_method.attribute(frames, t, actions)
                 seconds[t] = time.perf_counter() - t0
         method = _method(name, model, mopts, cache, shared)  # after the first call: shares its network
-        drawn = {t: signed[t] if mopts.signed else drawn_from_signed(name, t, signed[t]) for t in todo}
+        drawn = {t: signed[t] if mopts.signed else pair.get(t, drawn_from_signed(name, t, signed[t])) for t in todo}
         maps = {t: m for t, m in drawn.items() if m is not None}
         for t in [t for t in todo if t not in maps]:  # the drawn maps are not a function of the signed ones
             t0 = time.perf_counter()
@@ -428,7 +432,7 @@ def _stability(method: SaliencyMethod, frames: torch.Tensor, targets: Sequence[s
     k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
     base = None if maps is None else {t: maps[t][:k] for t in targets}
     v = max_sensitivity_all(method, frames[:k], targets, actions=actions[:k], radius=opts.stability_radius,
-                            samples=opts.stability_samples, seed=opts.seed, base=base)
+                            samples=opts.stability_samples, seed=opts.seed, base_maps=base)
     return {t: interval(_np(v[t]), opts) for t in targets}
 
 

@@ -250,3 +250,29 @@ def test_smoothgrad_signed_and_drawn_from_one_pass_equal_two_calls(model_frames,
         assert torch.equal(signed, sg.attribute(frames, t, actions))
         assert torch.equal(drawn, make_method("smoothgrad", model, opts).attribute(frames, t, actions))
         assert not torch.equal(drawn, signed.abs())  # the drawn map is not the signed one's size
+
+
+@pytest.mark.slow  # two checks of a small model (about 10 s on a shared 2-core CPU)
+@pytest.mark.parametrize("quick", [False, True])
+def test_check_with_the_cut_cascade_equals_the_check_without(model_frames, monkeypatch, quick):
+    """The perturbation methods' cascade from the cut network (``stages.prefill_cascade``)
+    gives the entries of the check that runs each step's whole model."""
+    import rlsight.explain.faithfulness.check as check
+    from rlsight.explain.saliency.options import CheckOptions
+
+    model, frames, actions = model_frames
+    states = SimpleNamespace(obs=frames.numpy(), actions=actions.numpy())
+    opts = CheckOptions(resamples=50, stability_samples=2, stability_frames=2, quick_stability_frames=2,
+                        deletion_steps=4, cascade_steps=3)
+    eager = MethodOptions(stride=8, samples=4, chunk=64)
+    methods = ["perturbation", "perturbation-sarfa"]
+    calls = []
+    real = check.prefill_cascade
+    monkeypatch.setattr(check, "prefill_cascade", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    cut = check.score_methods(model, states, methods, ("actor", "critic"), None, quick, eager, opts)
+    assert calls and calls[0] is not None  # the cut ran
+    monkeypatch.setattr(check, "prefill_cascade", lambda *a, **k: None)
+    whole = check.score_methods(model, states, methods, ("actor", "critic"), None, quick, eager, opts)
+    for m in methods:
+        for t in ("actor", "critic"):
+            _entries_equal(cut[m][t], whole[m][t])

@@ -258,6 +258,7 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
             continue
         signed_method = _method(name, model, signed_opts, cache, shared)
         seconds = {t: 0.0 for t in todo}
+        pair: dict[str, torch.Tensor] = {}  # drawn maps computed with the signed ones
         if name in PERTURBATION_SCORES:  # one set of passes for every target (and score)
             t0 = time.perf_counter()
             # the trained model's passes and the cascade's, the unchanged lower layers run once
@@ -270,7 +271,7 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
             signed = signed_method.attribute_all(frames, todo, actions)
             seconds = dict.fromkeys(todo, (time.perf_counter() - t0) / len(todo))
         else:
-            signed, pair = {}, {}
+            signed = {}
             for t in todo:
                 t0 = time.perf_counter()
                 if isinstance(signed_method, SmoothGrad) and not mopts.signed:  # both maps from one set of passes
@@ -279,7 +280,8 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
                     signed[t] = signed_method.attribute(frames, t, actions)
                 seconds[t] = time.perf_counter() - t0
         method = _method(name, model, mopts, cache, shared)  # after the first call: shares its network
-        drawn = {t: signed[t] if mopts.signed else pair.get(t, drawn_from_signed(name, t, signed[t])) for t in todo}
+        drawn = {t: signed[t] if mopts.signed else pair[t] if t in pair else drawn_from_signed(name, t, signed[t])
+                 for t in todo}
         maps = {t: m for t, m in drawn.items() if m is not None}
         for t in [t for t in todo if t not in maps]:  # the drawn maps are not a function of the signed ones
             t0 = time.perf_counter()

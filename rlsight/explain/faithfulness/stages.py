@@ -119,7 +119,7 @@ class CascadeRunner:
     """A batch -> every model's (logits, value): the trained model first, then the
     cascade's steps 1..S (step k: groups 1..k random, built from ``random`` and
     ``trained`` stages, ``stage_modules`` order). ``trained_seconds`` accumulates
-    the time spent in the trained model's layers (what the trained maps alone cost)."""
+    the time spent in the trained model's layers, ``network_seconds`` that in all."""
 
     def __init__(self, trained: list[nn.Module], random: list[nn.Module], steps: int, example: torch.Tensor,
                  network: str = "onednn"):
@@ -144,7 +144,8 @@ class CascadeRunner:
         with torch.no_grad():
             for k in range(1, steps + 1):
                 self.random.append(fast(random[k - 1], acts[steps - k + 1]))
-        self.trained_seconds = 0.0
+        self.trained_seconds = 0.0  # in the trained model's layers
+        self.network_seconds = 0.0  # in every model's layers
         assert len(self.random) == steps <= n
 
     def __call__(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -153,7 +154,8 @@ class CascadeRunner:
         acts = [x]
         for m in self.trained:
             acts.append(m(acts[-1]))
-        self.trained_seconds += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.trained_seconds += t1 - t0
         outs = [acts[-1]]
         s = self.steps
         for k in range(1, s + 1):  # step k: random groups k..1 on the trained input of group k
@@ -161,7 +163,9 @@ class CascadeRunner:
             for j in range(k, 0, -1):
                 h = self.random[j - 1](h)
             outs.append(h)
-        return [(lo.float(), v.float().reshape(-1)) for lo, v in outs]
+        out = [(lo.float(), v.float().reshape(-1)) for lo, v in outs]
+        self.network_seconds += time.perf_counter() - t0
+        return out
 
 
 def cascade_models(model: nn.Module, groups: Sequence[tuple[str, list[str]]], seed: int,
@@ -186,7 +190,8 @@ def prefill_cascade(method: Perturbation, model: nn.Module, frames, max_steps: i
     """Compute ``method``'s perturbation outputs for ``model`` and every model of its
     cascade in one pass over the perturbed frames (``CascadeRunner``), into the store of
     ``share_outputs`` (which ``method`` must have). Returns the seconds spent in the
-    trained model's layers, or None (nothing done) where the model cannot be cut, the
+    trained model's share (the seconds in its layers, and that share of building the
+    batches), or None (nothing done) where the model cannot be cut, the
     method blurs one stacked frame only, or the outputs are stored already."""
     from rlsight.explain.faithfulness.randomisation import layer_groups
 
@@ -215,9 +220,11 @@ def prefill_cascade(method: Perturbation, model: nn.Module, frames, max_steps: i
     size = (x.shape[2], x.shape[3])
     example = x[:1].expand(min(chunk, 32), *x.shape[1:]).contiguous()
     runner = CascadeRunner(stages, random, steps, example, network)
+    t0 = time.perf_counter()
     outs = perturbation_outputs_many(runner, x, make_masks(size, method.stride, method.radius).to(x.device),
                                      gaussian_blur(x, method.blur_sigma), method.per_channel, chunk,
                                      channels_last=runner.channels_last)
     for k, o in zip(keys, outs):
         cache[k] = o
-    return runner.trained_seconds
+    # the trained model's share, building the perturbed batches included
+    return (time.perf_counter() - t0) * runner.trained_seconds / max(runner.network_seconds, 1e-12)

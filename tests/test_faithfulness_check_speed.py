@@ -252,7 +252,6 @@ def test_smoothgrad_signed_and_drawn_from_one_pass_equal_two_calls(model_frames,
         assert not torch.equal(drawn, signed.abs())  # the drawn map is not the signed one's size
 
 
-@pytest.mark.slow  # two checks of a small model (about 10 s on a shared 2-core CPU)
 @pytest.mark.parametrize("quick", [False, True])
 def test_check_with_the_cut_cascade_equals_the_check_without(model_frames, monkeypatch, quick):
     """The perturbation methods' cascade from the cut network (``stages.prefill_cascade``)

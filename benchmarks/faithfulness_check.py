@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--other", default=str(OTHER), help="the other model's checkpoint ('' for none)")
     ap.add_argument("--methods", default=None, help="comma-separated methods (default: every one)")
     ap.add_argument("--skip-full", action="store_true", help="time --quick only")
+    ap.add_argument("--skip-quick", action="store_true", help="time the full check only")
     ap.add_argument("--results", default=None, metavar="PATH", help="also write the full check's results (JSON; --skip-full: the quick one's)")
     ap.add_argument("--write", default=None, metavar="BENCHMARKS.md", help="write the section to this file")
     add_machine_argument(ap)
@@ -93,7 +94,8 @@ def main() -> int:
         print(f"state dataset recorded in {rec:.1f} s", flush=True)
         ref = reference_seconds()
         print(f"reference (20 matrix products 1024^2): {ref:.3f} s", flush=True)
-        quick_s, quick_per, quick_res = timed_check(run, other, True, methods)
+        quick_s, quick_per, quick_res = (math_nan(), {}, None) if args.skip_quick else \
+            timed_check(run, other, True, methods)
         print(f"quick: {quick_s:.1f} s ({quick_per})", flush=True)
         full_s, full_per, res = (math_nan(), {}, None) if args.skip_full else timed_check(run, other, False, methods)
         print(f"full: {full_s:.1f} s ({full_per})", flush=True)
@@ -115,7 +117,8 @@ def main() -> int:
             f"{'' if args.skip_full else f'{full_s / ref:.0f}'} | {TARGET_FULL} | "
             f"{'' if args.skip_full else parts(res)} | " + ", ".join(f"{m} {s:.0f}" for m, s in full_per.items())
             + " |",
-            f"| quick (64 frames, top block) | {quick_s:.0f} | {quick_s / ref:.0f} | {TARGET_QUICK} | "
+            f"| quick (64 frames, top block) | {'not run' if args.skip_quick else f'{quick_s:.0f}'} | "
+            f"{'' if args.skip_quick else f'{quick_s / ref:.0f}'} | {TARGET_QUICK} | "
             f"{parts(quick_res)} | " + ", ".join(f"{m} {s:.0f}" for m, s in quick_per.items()) + " |"]
     cmd = "python benchmarks/faithfulness_check.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     body = (f"`{cmd.strip()}` on {hardware()}, {time.strftime('%Y-%m-%d')}; load average "

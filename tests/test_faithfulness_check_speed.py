@@ -66,6 +66,21 @@ def test_max_sensitivity_all_equals_one_target_at_a_time(model_frames, name):
         torch.testing.assert_close(both[t], one, rtol=1e-5, atol=1e-7, equal_nan=True)
 
 
+def test_max_sensitivity_with_the_maps_given_equals_computing_them(model_frames):
+    model, frames, actions = model_frames
+    name = "integrated-gradients"
+    method = make_method(name, model, OPTS)
+    base = method.attribute_all(frames, actions=actions)
+    want = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05)
+    got = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05,
+                              base_maps={t: m[:2] for t, m in base.items()})
+    for t in want:
+        torch.testing.assert_close(got[t], want[t], rtol=1e-4, atol=1e-6, equal_nan=True)
+    wrong = max_sensitivity_all(method, frames[:2], actions=actions[:2], samples=3, radius=0.05,
+                                base_maps={t: m[1:3] for t, m in base.items()})  # another frame's maps
+    assert not torch.allclose(wrong["actor"], want["actor"], equal_nan=True)
+
+
 def test_cascade_reuses_trained_maps_and_stops_after(model_frames):
     model, frames, actions = model_frames
     signed = MethodOptions(stride=8, samples=4, signed=True)
@@ -221,3 +236,42 @@ def test_integrated_gradients_from_the_blurred_frame(model_frames):
         assert black.attribute(flat, t).abs().max() > 1e-4
     with pytest.raises(RlsightError, match="ig_baseline 'mean'.*black, blur"):
         make_method("integrated-gradients", model, MethodOptions(ig_baseline="mean"))
+
+
+@pytest.mark.parametrize(("samples", "chunk"), [(4, 2), (5, 2)])  # one partition of samples, and a remainder
+def test_smoothgrad_signed_and_drawn_from_one_pass_equal_two_calls(model_frames, samples, chunk):
+    """The check takes SmoothGrad's signed and drawn maps from one set of noisy gradients;
+    each is bit for bit the map of its own call."""
+    model, frames, actions = model_frames
+    opts = MethodOptions(samples=samples, chunk=chunk)
+    sg = make_method("smoothgrad", model, MethodOptions(samples=samples, chunk=chunk, signed=True))
+    for t in ("actor", "critic"):
+        signed, drawn = sg.attribute_signed_and_drawn(frames, t, actions)
+        assert torch.equal(signed, sg.attribute(frames, t, actions))
+        assert torch.equal(drawn, make_method("smoothgrad", model, opts).attribute(frames, t, actions))
+        assert not torch.equal(drawn, signed.abs())  # the drawn map is not the signed one's size
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_check_with_the_cut_cascade_equals_the_check_without(model_frames, monkeypatch, quick):
+    """The perturbation methods' cascade from the cut network (``stages.prefill_cascade``)
+    gives the entries of the check that runs each step's whole model."""
+    import rlsight.explain.faithfulness.check as check
+    from rlsight.explain.saliency.options import CheckOptions
+
+    model, frames, actions = model_frames
+    states = SimpleNamespace(obs=frames.numpy(), actions=actions.numpy())
+    opts = CheckOptions(resamples=50, stability_samples=2, stability_frames=2, quick_stability_frames=2,
+                        deletion_steps=4, cascade_steps=3)
+    eager = MethodOptions(stride=8, samples=4, chunk=64)
+    methods = ["perturbation", "perturbation-sarfa"]
+    calls = []
+    real = check.prefill_cascade
+    monkeypatch.setattr(check, "prefill_cascade", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    cut = check.score_methods(model, states, methods, ("actor", "critic"), None, quick, eager, opts)
+    assert calls and calls[0] is not None  # the cut ran
+    monkeypatch.setattr(check, "prefill_cascade", lambda *a, **k: None)
+    whole = check.score_methods(model, states, methods, ("actor", "critic"), None, quick, eager, opts)
+    for m in methods:
+        for t in ("actor", "critic"):
+            _entries_equal(cut[m][t], whole[m][t])

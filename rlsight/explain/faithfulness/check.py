@@ -38,12 +38,14 @@ import torch
 from rlsight import __version__
 from rlsight.errors import RlsightError
 from rlsight.explain.faithfulness.deletion import Curves
+from rlsight.explain.faithfulness.stages import prefill_cascade
 from rlsight.explain.saliency.methods import (
     METHODS,
     PERTURBATION_SCORES,
     MethodOptions,
     Perturbation,
     SaliencyMethod,
+    SmoothGrad,
     check_choice,
     make_method,
 )
@@ -256,18 +258,30 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
             continue
         signed_method = _method(name, model, signed_opts, cache, shared)
         seconds = {t: 0.0 for t in todo}
+        pair: dict[str, torch.Tensor] = {}  # drawn maps computed with the signed ones
         if name in PERTURBATION_SCORES:  # one set of passes for every target (and score)
             t0 = time.perf_counter()
+            # the trained model's passes and the cascade's, the unchanged lower layers run once
+            assert isinstance(signed_method, Perturbation)
+            trained_s = prefill_cascade(signed_method, model, frames, opts.cascade_steps, opts.seed,
+                                        1 if quick else None)
+            if trained_s is not None:  # the rest of that time is the randomisation's
+                clock["randomisation"] = clock.get("randomisation", 0.0) + time.perf_counter() - t0 - trained_s
+                t0 = time.perf_counter() - trained_s
             signed = signed_method.attribute_all(frames, todo, actions)
             seconds = dict.fromkeys(todo, (time.perf_counter() - t0) / len(todo))
         else:
             signed = {}
             for t in todo:
                 t0 = time.perf_counter()
-                signed[t] = signed_method.attribute(frames, t, actions)
+                if isinstance(signed_method, SmoothGrad) and not mopts.signed:  # both maps from one set of passes
+                    signed[t], pair[t] = signed_method.attribute_signed_and_drawn(frames, t, actions)
+                else:
+                    signed[t] = signed_method.attribute(frames, t, actions)
                 seconds[t] = time.perf_counter() - t0
         method = _method(name, model, mopts, cache, shared)  # after the first call: shares its network
-        drawn = {t: signed[t] if mopts.signed else drawn_from_signed(name, t, signed[t]) for t in todo}
+        drawn = {t: signed[t] if mopts.signed else pair[t] if t in pair else drawn_from_signed(name, t, signed[t])
+                 for t in todo}
         maps = {t: m for t, m in drawn.items() if m is not None}
         for t in [t for t in todo if t not in maps]:  # the drawn maps are not a function of the signed ones
             t0 = time.perf_counter()
@@ -286,7 +300,10 @@ def score_methods(model: torch.nn.Module, states: States, names: Sequence[str], 
         with part("randomisation"):
             cascade = _randomisation(model, frames, signed_method, signed, todo, mopts, actions, quick, opts)
         with part("stability"):
-            stability = _stability(method, frames, todo, actions, opts, quick)
+            # the maps of the intact frames are those above, except SmoothGrad's (its noise is
+            # drawn per batch, so a subset of the frames gets other noise)
+            stability = _stability(method, frames, todo, actions, opts, quick,
+                                   None if name.startswith("smoothgrad") else maps)
         out[name] = {}
         for t in todo:
             rnd, edge = base_curves["random"][t], base_curves["edge"][t]
@@ -409,13 +426,15 @@ def top_block_randomisation(model: torch.nn.Module, frames: torch.Tensor, name: 
 
 
 def _stability(method: SaliencyMethod, frames: torch.Tensor, targets: Sequence[str], actions: torch.Tensor,
-               opts: CheckOptions, quick: bool = False) -> dict[str, dict]:
-    """Per target: max-sensitivity's CI, every target from one set of noisy copies."""
+               opts: CheckOptions, quick: bool = False, maps: dict[str, torch.Tensor] | None = None) -> dict[str, dict]:
+    """Per target: max-sensitivity's CI, every target from one set of noisy copies; ``maps``:
+    the method's maps of ``frames``, where computed already."""
     from rlsight.explain.faithfulness.stability import max_sensitivity_all
 
     k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
+    base = None if maps is None else {t: maps[t][:k] for t in targets}
     v = max_sensitivity_all(method, frames[:k], targets, actions=actions[:k], radius=opts.stability_radius,
-                            samples=opts.stability_samples, seed=opts.seed)
+                            samples=opts.stability_samples, seed=opts.seed, base_maps=base)
     return {t: interval(_np(v[t]), opts) for t in targets}
 
 

@@ -44,9 +44,11 @@ def max_sensitivity(method: SaliencyMethod, frames, target: str, actions: torch.
 
 def max_sensitivity_all(method: SaliencyMethod, frames, targets: Sequence[str] = TARGETS,
                         actions: torch.Tensor | None = None, radius: float = 0.02, samples: int = 8,
-                        seed: int = 0, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                        seed: int = 0, noise: torch.Tensor | None = None,
+                        base_maps: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """{target: (N,) max-sensitivity} for several targets from one set of noisy copies
-    (one ``attribute_all`` call on them), each as ``max_sensitivity`` gives it."""
+    (one ``attribute_all`` call on them), each as ``max_sensitivity`` gives it. ``base_maps``:
+    ``method``'s maps of ``frames`` (explaining ``actions``), where already computed."""
     for t in targets:
         check_choice("target", t, TARGETS)
     if radius <= 0:
@@ -68,7 +70,7 @@ def max_sensitivity_all(method: SaliencyMethod, frames, targets: Sequence[str] =
     acts = best if actions is None else torch.as_tensor(actions, device=x.device).long().reshape(-1)
     if acts.numel() != n:
         raise RlsightError(f"actions: {acts.numel()} for {n} frames")
-    bases = method.attribute_all(x, tuple(targets), acts)
+    bases = base_maps if base_maps is not None else method.attribute_all(x, tuple(targets), acts)
     noisies = method.attribute_all(xs, tuple(targets), acts.repeat(s))
     out = {}
     for t in targets:

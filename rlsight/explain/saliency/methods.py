@@ -210,12 +210,17 @@ class Perturbation(SaliencyMethod):
                                         network=self._network)
         if self.outputs_cache is None:
             return run()
-        key = (fingerprint(*self.model.parameters()), fingerprint(x), self.stride, self.radius, self.blur_sigma,
-               self.per_channel, self.stack_frame)
+        key = self.outputs_key(self.model, x)
         out = self.outputs_cache.get(key)
         if out is None:
             out = self.outputs_cache[key] = run()
         return out
+
+    def outputs_key(self, model: nn.Module, x: torch.Tensor) -> tuple:
+        """Where ``share_outputs``' store keeps ``model``'s passes on float frames ``x``
+        with this method's mask settings."""
+        return (fingerprint(*model.parameters()), fingerprint(x), self.stride, self.radius, self.blur_sigma,
+                self.per_channel, self.stack_frame)
 
 
 def fingerprint(*tensors: torch.Tensor) -> str:
@@ -257,6 +262,12 @@ class _CaptumMethod(SaliencyMethod):
         raise NotImplementedError
 
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
+        out = torch.cat([self._attr(*a).detach() for a in self._chunks(frames, target, actions)])
+        self.model.zero_grad(set_to_none=True)
+        return out if self.signed else out.abs()
+
+    def _chunks(self, frames, target: str, actions: torch.Tensor | None):
+        """(head, frames, actions) per chunk of ``chunk`` frames, for ``_attr``."""
         check_choice("target", target, TARGETS)
         x = as_float_frames(self.model, frames)
         head = _Head(self.model, target, self.logp)
@@ -267,14 +278,9 @@ class _CaptumMethod(SaliencyMethod):
                     idx = self.model(x)[0].argmax(-1)
             else:
                 idx = torch.as_tensor(actions, device=x.device).long().reshape(-1)
-        maps = []
         for s in range(0, x.shape[0], self.chunk):
             xi = x[s:s + self.chunk].clone().requires_grad_(True)
-            ti = None if idx is None else idx[s:s + self.chunk]
-            maps.append(self._attr(head, xi, ti).detach())
-        self.model.zero_grad(set_to_none=True)
-        out = torch.cat(maps)
-        return out if self.signed else out.abs()
+            yield head, xi, None if idx is None else idx[s:s + self.chunk]
 
 
 class Gradient(_CaptumMethod):
@@ -305,6 +311,42 @@ class SmoothGrad(_CaptumMethod):
         return NoiseTunnel(Saliency(head)).attribute(
             x, nt_type="smoothgrad", nt_samples=self.samples, nt_samples_batch_size=self.chunk,
             stdevs=self.noise, target=target, abs=not self.signed)
+
+    def attribute_signed_and_drawn(self, frames, target: str = "actor",
+                                   actions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(signed, drawn): the mean gradient and the mean |gradient| over the same noisy
+        copies, from one set of gradient passes; each equals ``attribute`` with ``signed``
+        True and False (the drawn map is not a function of the signed one)."""
+        pairs = [self._attr_pair(*a) for a in self._chunks(frames, target, actions)]
+        self.model.zero_grad(set_to_none=True)
+        return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+
+    def _attr_pair(self, head, x, target) -> tuple[torch.Tensor, torch.Tensor]:
+        """NoiseTunnel's mean of |gradient|, with the signed gradients summed on the side
+        exactly as NoiseTunnel sums them (per partition of samples, then * 1 / samples)."""
+        from captum.attr import NoiseTunnel, Saliency
+
+        sal = Saliency(head)
+        plain = Saliency.attribute.__wrapped__  # undecorated, as NoiseTunnel calls it
+        sums: list[torch.Tensor] = []
+
+        def inner(method, inputs, abs=True, **kw):  # noqa: A002 (Captum's keyword)
+            g = plain(method, inputs, abs=False, **kw)
+            sums.append(g.view(x.shape[0], g.shape[0] // x.shape[0], *g.shape[1:]).sum(dim=1))
+            return torch.abs(g)
+
+        def wrapper(*a, **kw):
+            return inner(sal, *a, **kw)
+        wrapper.__wrapped__ = inner  # type: ignore[attr-defined]
+        sal.attribute = wrapper
+        torch.manual_seed(self.seed)
+        drawn = NoiseTunnel(sal).attribute(
+            x, nt_type="smoothgrad", nt_samples=self.samples, nt_samples_batch_size=self.chunk,
+            stdevs=self.noise, target=target, abs=True)
+        total = sums[0]
+        for part in sums[1:]:
+            total = total + part
+        return (total * 1 / self.samples).detach(), drawn.detach()
 
 
 class IntegratedGradients(_CaptumMethod):

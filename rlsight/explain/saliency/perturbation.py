@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -316,6 +316,18 @@ def perturbation_outputs(model: nn.Module, frames: torch.Tensor, masks: torch.Te
     """The forward passes of ``perturbation_scores`` (same arguments), without scoring:
     (frame, mask) pairs go through ``network`` in chunks of ``chunk`` inputs."""
     net = network if network is not None else model
+    return perturbation_outputs_many(lambda x: [_outputs(net, x)], frames, masks, blurred, per_channel, chunk,
+                                     blur_sigma, getattr(net, "channels_last", False))[0]
+
+
+def perturbation_outputs_many(run: Callable[[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]],
+                              frames: torch.Tensor, masks: torch.Tensor, blurred: torch.Tensor | None = None,
+                              per_channel: bool = False, chunk: int = 32, blur_sigma: float = 3.0,
+                              channels_last: bool = False) -> list[PerturbedOutputs]:
+    """``perturbation_outputs`` of several models at once: ``run`` maps a batch to every
+    model's (logits, value), in a fixed order (e.g. ``faithfulness.stages.CascadeRunner``,
+    which computes the layers the models share once per batch); one ``PerturbedOutputs``
+    per model, from the same perturbed batches."""
     n, c, h, w = frames.shape
     k = masks.shape[0]
     m = masks.to(frames.device, frames.dtype).unsqueeze(1)  # (K, 1, H, W): all channels at once
@@ -326,29 +338,31 @@ def perturbation_outputs(model: nn.Module, frames: torch.Tensor, masks: torch.Te
         blurred = gaussian_blur(frames, blur_sigma)
     diff = blurred - frames  # I' = I + (blur(I) - I) * M
     per_frame = m.shape[0]
-    cl = getattr(net, "channels_last", False)
+    cl = channels_last
     if cl:  # build the batches in NHWC, which the network reads without a copy
         fr, diff, m = (t.permute(0, 2, 3, 1).contiguous() for t in (frames, diff, m))
     else:
         fr = frames
     with torch.inference_mode():
-        logits, value = _outputs(net, frames)
-        p_logits = torch.empty(n, per_frame, logits.shape[-1], device=frames.device)
-        p_value = torch.empty(n, per_frame, device=frames.device)
+        intact = run(frames)
+        p_logits = [torch.empty(n, per_frame, lo.shape[-1], device=frames.device) for lo, _ in intact]
+        p_value = [torch.empty(n, per_frame, device=frames.device) for _ in intact]
         if per_frame >= chunk:  # slices of one frame's masks: broadcasting, no gathers
             for i in range(n):
                 for s in range(0, per_frame, chunk):
                     x = _perturbed(fr[i:i + 1], diff[i:i + 1], m[s:s + chunk], cl)
-                    p_logits[i, s:s + chunk], p_value[i, s:s + chunk] = _outputs(net, x)
+                    for pl, pv, (lo, v) in zip(p_logits, p_value, run(x)):
+                        pl[i, s:s + chunk], pv[i, s:s + chunk] = lo, v
         else:  # several whole frames per chunk
             g = max(1, chunk // per_frame)
             for i in range(0, n, g):
                 j = min(n, i + g)
-                lo, v = _outputs(net, _perturbed(fr[i:j, None], diff[i:j, None], m[None], cl))
-                p_logits[i:j] = lo.reshape(j - i, per_frame, -1)
-                p_value[i:j] = v.reshape(j - i, per_frame)
+                outs = run(_perturbed(fr[i:j, None], diff[i:j, None], m[None], cl))
+                for pl, pv, (lo, v) in zip(p_logits, p_value, outs):
+                    pl[i:j] = lo.reshape(j - i, per_frame, -1)
+                    pv[i:j] = v.reshape(j - i, per_frame)
     shape = (n, c, k) if per_channel else (n, k)
-    return PerturbedOutputs(logits, value, p_logits, p_value, shape)
+    return [PerturbedOutputs(lo, v, pl, pv, shape) for (lo, v), pl, pv in zip(intact, p_logits, p_value)]
 
 
 def scores_from_outputs(out: PerturbedOutputs, targets: Sequence[str] = TARGETS, score: str = "l2",

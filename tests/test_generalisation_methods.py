@@ -119,7 +119,6 @@ def _aux_error_and_kl(model, obs, returns, old_logits):
     return float(((aux - returns) ** 2).mean()), float(kl)
 
 
-@pytest.mark.slow
 def test_aux_phase_fits_the_aux_value_and_the_cloning_kl_keeps_the_policy():
     kls = {}
     for clone in (1.0, 0.0):
@@ -135,7 +134,6 @@ def test_aux_phase_fits_the_aux_value_and_the_cloning_kl_keeps_the_policy():
     assert kls[1.0] < 0.5 * kls[0.0], kls
 
 
-@pytest.mark.slow
 def test_aux_phase_with_the_value_loss_sign_flipped_does_not_fit(monkeypatch):
     monkeypatch.setattr(ppg, "aux_loss", _flipped_aux_loss)
     cfg, model, obs, returns, opt = _aux_setup()

@@ -40,7 +40,13 @@ finally:
     env.close()
 json.dump({"mean_return": float(r.mean()), "stderr": float(r.std(ddof=1) / len(r) ** 0.5)}, open(sys.argv[1], "w"))
 EOF
-rlsight train --config cpu-quick --run-dir "$run" "$@"
+# bf16 forward passes where the CPU computes bfloat16 natively (faster there, learning within seed noise:
+# docs/training.md); elsewhere float32, which is faster on CPUs without it
+fast=()
+if python -c 'import sys; from rlsight.hardware import cpu_native_bf16; sys.exit(cpu_native_bf16() is None)'; then
+    fast=(--set train.autocast=bf16)
+fi
+rlsight train --config cpu-quick --run-dir "$run" "${fast[@]}" "$@"
 rlsight evaluate "$run" --split test --episodes 256 --json > "$run/quickstart-eval.json"
 mv "$run.untrained.json" "$run/quickstart-untrained.json"
 rlsight saliency "$run" --level 0 --seed 0 --start 40 --frames 1 --method perturbation --target both \

@@ -31,7 +31,7 @@ def test_human_normalised_score_uses_random_and_human_references():
 
 
 def _load(*sets: str) -> C.Config:
-    return C.load(C.resolve_config_path("cpu-quick"), list(sets))
+    return C.load(C.resolve_config_path("procgen-paper"), list(sets))
 
 
 def test_unknown_atari_game_lists_the_nearest_names():

@@ -48,7 +48,7 @@ def test_set_overrides_are_typed():
         ("ppo.lr=abc", "expected a number"),
         ("env.num_envs=0", "env.num_envs = 0: must be >= 1"),
         ("env.num_envs=2.5", "expected an integer"),
-        ("ppo.batch_size=1000", "must divide env.num_envs*ppo.num_steps = 2048"),
+        ("ppo.batch_size=1000", "must divide env.num_envs*ppo.num_steps = 8192"),
         ("env.game=pong", "not a game of env.family = 'procgen'; Pong is a game of env.family = 'atari'"),
         ("env.game=starpiolt", "nearest: starpilot"),
         ("env.distribution_mode=insane", "valid modes: easy, hard"),

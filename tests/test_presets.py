@@ -22,7 +22,7 @@ def test_presets_live_in_the_package():
 
 def test_preset_names_resolve_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert C.load("cpu-quick").train.total_steps == 300_000
+    assert C.load("cpu-quick").train.total_steps == 573_440
 
 
 @pytest.mark.parametrize("old,new", [("seed-baseline", "original-baseline"), ("seed-best", "original-best")])

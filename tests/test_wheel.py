@@ -89,8 +89,11 @@ def test_wheel_installs_into_a_fresh_venv_and_trains_outside_the_clone(wheel, tm
     work = tmp_path / "elsewhere"
     work.mkdir()
     run(bin_dir / "rlsight", "train", "--config", "cpu-quick", "--set", "train.total_steps=512",
-        "--set", "env.num_envs=8", "--set", "env.num_test_envs=4", "--run-dir", "run", "--no-progress", cwd=work)
+        "--set", "env.num_envs=8", "--set", "env.num_test_envs=4", "--set", "ppo.num_steps=64", "--run-dir", "run",
+        "--no-progress", cwd=work)
     config = tomllib.loads((work / "run" / "config.toml").read_text())
-    assert config["train"]["total_steps"] == 512 and config["ppo"]["num_steps"] == 64  # cpu-quick's rollout
+    # cpu-quick's settings with the overrides: one update of 8 x 64 steps
+    assert config["train"]["total_steps"] == 512 and config["ppo"]["num_steps"] == 64
+    assert config["env"]["use_backgrounds"] is False and config["ppo"]["anneal_lr"] is True
     header, *rows = (work / "run" / "metrics.csv").read_text().splitlines()
     assert rows and rows[-1].split(",")[header.split(",").index("step")] == "512"

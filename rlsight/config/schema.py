@@ -28,6 +28,8 @@ Mode = Literal["easy", "hard", "extreme", "memory", "exploration"]
 Family = Literal["procgen", "atari"]
 Autocast = Literal["off", "bf16"]
 Compile = Literal["off", "default", "reduce-overhead", "max-autotune"]
+Augment = Literal["off", "crop", "translate"]
+AugmentMode = Literal["drac", "rad"]
 WandbMode = Literal["offline", "online"]
 
 # The 16 Procgen games and the distribution modes each one has (Cobbe et al. 2020).
@@ -46,6 +48,7 @@ PROCGEN_KEYS = ("distribution_mode", "num_levels", "start_level", "use_backgroun
 ATARI_KEYS = ("noop_max", "episodic_life", "clip_rewards", "sticky_actions", "max_episode_frames")
 AUTOCAST: tuple[str, ...] = get_args(Autocast)
 COMPILE: tuple[str, ...] = get_args(Compile)
+AUGMENT: tuple[str, ...] = get_args(Augment)
 # Where training metrics go besides metrics.csv (always written): rlsight.runs.trackers.
 LOGGERS: tuple[str, ...] = ("tensorboard", "wandb", "mlflow")
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
@@ -56,7 +59,9 @@ _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper"
 # Keys added after runs were already recorded: at their default they are left out of
 # Config.hash(), so those runs keep their hash and still resume.
 LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile", "train.loggers", "train.wandb_mode",
-                       "train.mlflow_tracking_uri", "train.tracker_project", *(f"env.{k}" for k in ATARI_KEYS)})
+                       "train.mlflow_tracking_uri", "train.tracker_project", *(f"env.{k}" for k in ATARI_KEYS),
+                       *(f"ppo.{k}" for k in ("augment", "augment_pad", "augment_mode", "drac_coef",
+                                              "ppg_policy_phases", "ppg_aux_epochs", "ppg_clone_coef"))})
 # Keys that were removed (measured as useless, BENCHMARKS.md): an old run's config that still
 # has one loads with a warning. Value: (its old default, whether it was a late key).
 REMOVED_KEYS: dict[str, tuple[Any, bool]] = {
@@ -198,6 +203,19 @@ class PPOConfig:
     normalize_advantages: Bool = Field(default=True, description="Normalise advantages per minibatch.")
     normalize_reward: Bool = Field(default=True, description="Scale rewards by a running std of the discounted return (original: normalize_reward).")
     reward_clip: Float = Field(default=10.0, gt=0, description="Clip normalised rewards to [-reward_clip, reward_clip].")
+    augment: Augment = Field(default="off", description="Data augmentation of the update's frames: off, crop (random shift by up to "
+                             "augment_pad pixels, edges repeated) or translate (the same shift, the uncovered border black).")
+    augment_pad: Int = Field(default=4, ge=1, description="Largest shift of the augmentation, in pixels, each axis.")
+    augment_mode: AugmentMode = Field(default="drac", description="How augmented frames are used: drac (Raileanu et al. 2021: PPO on the "
+                                      "frames as seen, plus drac_coef times a KL and a squared error that pull the augmented policy "
+                                      "and value to the un-augmented ones) or rad (PPO on augmented frames only).")
+    drac_coef: Float = Field(default=0.1, ge=0, description="DrAC's regulariser weight alpha_r (augment_mode = drac).")
+    ppg_policy_phases: Int = Field(default=0, ge=0, description="PPG (Cobbe et al. 2021): an auxiliary phase after every this many "
+                                   "updates (N_pi), distilling the value into an auxiliary value head; 0 = off. Checkpoints then "
+                                   "hold up to N_pi rollouts of frames.")
+    ppg_aux_epochs: Int = Field(default=6, ge=1, description="PPG: epochs over the stored rollouts in each auxiliary phase (E_aux).")
+    ppg_clone_coef: Float = Field(default=1.0, ge=0, description="PPG: weight of the behavioural-cloning KL that keeps the policy in the "
+                                  "auxiliary phase (beta_clone).")
 
 
 @dataclass(config=SECTION)
@@ -353,7 +371,7 @@ def toml_value(v: Any) -> str:
 
 
 __all__ = [
-    "ATARI_GAMES", "ATARI_KEYS", "AUTOCAST", "COMPILE", "Config", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
+    "AUGMENT", "ATARI_GAMES", "ATARI_KEYS", "AUTOCAST", "COMPILE", "Config", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
     "LOGGERS", "MODES", "ModelConfig", "PROCGEN_KEYS",
     "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "modes_for", "toml_value",
 ]

@@ -16,14 +16,16 @@ class ActorCritic(nn.Module):
     """Takes uint8 frames (N, H, W, C) or float frames in [0, 1] (N, C, H, W): Procgen's
     (64, 64, 3) by default, Atari's 4 stacked grey frames (84, 84, 4) with ``obs_shape=(4, 84, 84)``.
 
-    ``forward`` returns (logits (N, A), value (N,)).
+    ``forward`` returns (logits (N, A), value (N,)). With ``aux_value`` it also has PPG's
+    auxiliary value head (Cobbe et al. 2021), read by ``forward_aux``.
     """
 
-    def __init__(self, cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_SHAPE):
+    def __init__(self, cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_SHAPE, aux_value: bool = False):
         super().__init__()
         self.encoder = encoder_class(cfg.encoder)(tuple(obs_shape), cfg)
         self.policy = nn.Linear(self.encoder.out_features, num_actions)
         self.value = nn.Linear(self.encoder.out_features, 1)
+        self.aux_value = nn.Linear(self.encoder.out_features, 1) if aux_value else None
         self.num_actions = num_actions
 
     @staticmethod
@@ -37,6 +39,13 @@ class ActorCritic(nn.Module):
         """Frames -> (policy logits (N, A), value (N,))."""
         h = self.encoder(self.preprocess(obs))
         return self.policy(h), self.value(h).squeeze(-1)
+
+    def forward_aux(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Frames -> (policy logits, value, auxiliary value); needs ``aux_value=True``."""
+        if self.aux_value is None:
+            raise ValueError("this network has no auxiliary value head (built with aux_value=False)")
+        h = self.encoder(self.preprocess(obs))
+        return self.policy(h), self.value(h).squeeze(-1), self.aux_value(h).squeeze(-1)
 
 
 def build_model(cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_SHAPE) -> ActorCritic:

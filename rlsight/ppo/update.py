@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rlsight.config import PPOConfig
-from rlsight.ppo import losses
+from rlsight.ppo import augment, losses
 from rlsight.ppo.losses import STAT_NAMES
 from rlsight.ppo.precision import autocast_context
 
@@ -50,6 +50,8 @@ def ppo_update(
     out in contiguous groups to that many threads, one core each, and the groups'
     gradients are added in a fixed order, so results stay reproducible.
     ``autocast="bf16"`` runs the network's forward passes in bfloat16 (the loss in float32).
+    ``cfg.augment`` shifts each minibatch's frames at random: DrAC adds its regulariser,
+    RAD learns from the shifted frames only (``rlsight.ppo.augment``).
     Statistics stay on the device until the end: the host reads them once per
     call, so a GPU never waits for the host between minibatches.
     """
@@ -63,20 +65,31 @@ def ppo_update(
     # an ActorCritic (or a compiled one): uint8 frames -> network input
     preprocess = cast(Callable[[torch.Tensor], torch.Tensor], model.preprocess)
 
-    def run_chunks(idx: torch.Tensor, adv: torch.Tensor, spans: list[tuple[int, int]], accumulate: bool):
-        """Forward/backward over ``spans`` of ``idx``: returns (gradients or None, each chunk's stats)."""
+    def run_chunks(idx: torch.Tensor, adv: torch.Tensor, aug: torch.Tensor | None, spans: list[tuple[int, int]],
+                   accumulate: bool):
+        """Forward/backward over ``spans`` of ``idx`` (``aug``: the minibatch's augmented frames, or None):
+        returns (gradients or None, each chunk's stats)."""
         grads, stats = None, []
         for lo, hi in spans:
             ci = idx[lo:hi]
-            x = preprocess(batch.obs[ci].to(device, non_blocking=True))
+            frames = batch.obs[ci].to(device, non_blocking=True)
+            drac = aug is not None and cfg.augment_mode == "drac"
+            if aug is not None:  # DrAC: both in one pass; RAD: the augmented frames only
+                frames = torch.cat([frames, aug[lo:hi]]) if drac else aug[lo:hi]
             with autocast_context(device, autocast):
-                logits, value = model(x)
+                logits, value = model(preprocess(frames))
+            if drac:
+                n = hi - lo
+                logits, aug_logits, value, aug_value = logits[:n], logits[n:], value[:n], value[n:]
             s = losses.ppo_loss(
                 logits.float(), value.float(), batch.actions[ci].to(device), batch.logp[ci].to(device),
                 batch.values[ci].to(device), batch.returns[ci].to(device), adv[lo:hi].to(device),
                 clip_eps=cfg.clip_eps, value_clip_eps=vclip,
                 value_coef=cfg.value_coef, entropy_coef=cfg.entropy_coef,
             )
+            if drac:
+                s.total = s.total + cfg.drac_coef * augment.drac_regulariser(
+                    logits.float(), value.float(), aug_logits.float(), aug_value.float())
             if accumulate:
                 (s.total / mb).backward()
             else:
@@ -93,14 +106,17 @@ def ppo_update(
         for start in range(0, B, mb):
             idx = perm[start : start + mb]
             adv = minibatch_advantages(batch.advantages[idx], cfg)
+            # drawn here, on the calling thread, so the offsets do not depend on the worker threads
+            aug = (None if cfg.augment == "off"
+                   else augment.random_shift(batch.obs[idx].to(device), cfg.augment_pad, cfg.augment))
             optimizer.zero_grad(set_to_none=True)
             spans = [(c, min(c + chunk, len(idx))) for c in range(0, len(idx), chunk)]
             groups = _deal(spans, workers if device.type == "cpu" else 1)
             if len(groups) == 1:
-                results = [run_chunks(idx, adv, spans, accumulate=True)]
+                results = [run_chunks(idx, adv, aug, spans, accumulate=True)]
             else:
                 pool = _pool(len(groups))
-                results = list(pool.map(partial(run_chunks, idx, adv, accumulate=False), groups))
+                results = list(pool.map(partial(run_chunks, idx, adv, aug, accumulate=False), groups))
                 total = results[0][0]
                 for grads, _ in results[1:]:
                     torch._foreach_add_(total, grads)

@@ -12,10 +12,11 @@ from rlsight.runs.rundir import MODEL_META, RunDir
 
 
 def build_model_for(cfg: Config) -> ActorCritic:
-    """A freshly initialised actor-critic for a run: the frames and actions of ``cfg.env``'s family and game."""
+    """A freshly initialised actor-critic for a run: the frames and actions of ``cfg.env``'s family and game
+    (with PPG's auxiliary value head when ``ppo.ppg_policy_phases`` > 0)."""
     fam = family_of(cfg.env)
     h, w, c = fam.obs_shape
-    return ActorCritic(cfg.model, fam.action_count(cfg.env.game), (c, h, w))
+    return ActorCritic(cfg.model, fam.action_count(cfg.env.game), (c, h, w), aux_value=cfg.ppo.ppg_policy_phases > 0)
 
 
 def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCritic, Config, int]:

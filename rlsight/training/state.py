@@ -53,8 +53,10 @@ def _bytes_tensor(b: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(b), dtype=torch.uint8).clone()
 
 
-def save_training_state(folder: Path, *, model, optimizer, meta: dict, env_states: dict[str, list[bytes]]) -> None:
-    """Write a complete checkpoint folder atomically (appears whole or not at all)."""
+def save_training_state(folder: Path, *, model, optimizer, meta: dict, env_states: dict[str, list[bytes]],
+                        extra: dict[str, torch.Tensor] | None = None) -> None:
+    """Write a complete checkpoint folder atomically (appears whole or not at all); ``extra``:
+    more tensors that the training loop carries (e.g. PPG's stored rollouts), named ``NAME``."""
 
     def fill(tmp: Path) -> None:
         save_tensors(tmp / MODEL, model.state_dict(), {"step": meta["step"]})
@@ -67,6 +69,8 @@ def save_training_state(folder: Path, *, model, optimizer, meta: dict, env_state
         for split, states in env_states.items():
             for i, s in enumerate(states):
                 tensors[f"env.{split}.{i}"] = _bytes_tensor(s)
+        for name, t in (extra or {}).items():
+            tensors[f"extra.{name}"] = t.contiguous()
         save_tensors(tmp / "state.safetensors", tensors)
         np_state = np.random.get_state(legacy=True)
         assert isinstance(np_state, tuple)  # legacy=True (the default) gives the tuple form
@@ -81,8 +85,8 @@ def save_training_state(folder: Path, *, model, optimizer, meta: dict, env_state
     atomic_dir(folder, fill)
 
 
-def load_training_state(folder: Path, model, optimizer) -> tuple[dict, dict[str, list[bytes]]]:
-    """Restore weights, optimizer and RNGs; return (meta, env states)."""
+def load_training_state(folder: Path, model, optimizer) -> tuple[dict, dict[str, list[bytes]], dict[str, torch.Tensor]]:
+    """Restore weights, optimizer and RNGs; return (meta, env states, the ``extra`` tensors)."""
     meta = load_json(folder / "meta.json")
     load_state_dict_checked(model, load_tensors(folder / MODEL), folder / MODEL)
     tensors = load_tensors(folder / "state.safetensors")
@@ -100,4 +104,5 @@ def load_training_state(folder: Path, model, optimizer) -> tuple[dict, dict[str,
         }
     except (KeyError, ValueError, json.JSONDecodeError) as e:
         raise RunDirError(f"{folder}: incomplete checkpoint ({e})") from None
-    return meta, envs
+    extra = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return meta, envs, extra

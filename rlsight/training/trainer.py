@@ -23,6 +23,7 @@ from rlsight.envs import family_of, make_env
 from rlsight.errors import DiskFullError, RlsightError
 from rlsight.hardware import keep_freed_memory, resolve_device
 from rlsight.ppo import Batch, ppo_update
+from rlsight.ppo.ppg import aux_phase
 from rlsight.runs import RunDir
 from rlsight.runs.atomic import DISK_FULL, disk_full_message
 from rlsight.runs.checkpoint import save_json, save_tensors
@@ -111,6 +112,7 @@ class Trainer:
         self.num_updates = math.ceil(c.train.total_steps / self.batch_per_update)
         self.update = 0
         self.step = 0
+        self.ppg_buffer: list[tuple[torch.Tensor, torch.Tensor]] = []  # PPG: (frames, value targets) per rollout
         self.wall_offset = 0.0
         self.rows: list[dict] = []
 
@@ -118,7 +120,7 @@ class Trainer:
         ck = self.run.latest_checkpoint()
         if ck is None:
             return
-        meta, envs = load_training_state(ck, self.model, self.optimizer)
+        meta, envs, extra = load_training_state(ck, self.model, self.optimizer)
         if meta.get("config_hash") != self.cfg.hash():
             raise RlsightError(f"{ck}: checkpoint was written with another config (hash {meta.get('config_hash')})")
         self.update, self.step, self.wall_offset = meta["update"], meta["step"], meta["wall_time"]
@@ -126,6 +128,9 @@ class Trainer:
         self.collector.tracker.load_state_dict(meta["tracker"])
         self.collector.test_tracker.load_state_dict(meta["test_tracker"])
         self.collector.set_state(envs)
+        n = meta.get("ppg_rollouts", 0)
+        self.ppg_buffer = [(extra[f"ppg.obs.{i}"].to(self.device), extra[f"ppg.returns.{i}"].to(self.device))
+                           for i in range(n)]
 
     # -- the loop -----------------------------------------------------------------
     def train(self) -> RunDir:
@@ -219,6 +224,14 @@ class Trainer:
         var = torch.var(b.returns)
         stats["explained_variance"] = float("nan") if var == 0 else float(1 - torch.var(b.returns - b.values) / var)
         stats["lr"] = lr
+        n_pi = c.ppo.ppg_policy_phases
+        if n_pi:  # PPG: keep the rollout; after every n_pi-th update, the auxiliary phase over those kept
+            self.ppg_buffer.append((b.obs, b.returns))
+            if (self.update + 1) % n_pi == 0:
+                obs, ret = torch.cat([o for o, _ in self.ppg_buffer]), torch.cat([r for _, r in self.ppg_buffer])
+                self.ppg_buffer = []
+                stats.update(aux_phase(self.model, self.optimizer, obs, ret, c.ppo, chunk=self.update_chunk,
+                                       autocast=c.train.autocast))
         return stats
 
     def _row(self, stats: dict, roll: dict, sps: float, wall: float) -> dict:
@@ -241,9 +254,15 @@ class Trainer:
             "normalizer": self.collector.normalizer.state_dict(), "tracker": self.collector.tracker.state_dict(),
             "test_tracker": self.collector.test_tracker.state_dict(),
         }
+        extra = {}
+        if self.ppg_buffer:  # PPG's rollouts kept since the last auxiliary phase
+            meta["ppg_rollouts"] = len(self.ppg_buffer)
+            for i, (obs, ret) in enumerate(self.ppg_buffer):
+                extra[f"ppg.obs.{i}"], extra[f"ppg.returns.{i}"] = obs.cpu(), ret.cpu()
         envs = self.collector.get_state()
         folder = self.run.checkpoint_dir() / f"step_{self.step:012d}"
-        save_training_state(folder, model=self.model, optimizer=self.optimizer, meta=meta, env_states=envs)
+        save_training_state(folder, model=self.model, optimizer=self.optimizer, meta=meta, env_states=envs,
+                            extra=extra)
         keep = self.cfg.train.keep_checkpoints
         if keep:
             for old in self.run.checkpoints()[:-keep]:

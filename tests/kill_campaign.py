@@ -11,7 +11,9 @@ be whole consecutive rows; at the end the metrics (every column but the timing
 ones) and the final weights must equal the uninterrupted run's bit for bit.
 
 ``--terms N`` mixes in N processes stopped by SIGTERM at a random moment, half of
-them sent a second SIGTERM soon after: each must stop with a checkpoint of its last
+them sent a second SIGTERM soon after (until one has stopped with a checkpoint, a
+SIGTERM on a run with at least two updates to go is sent once its next metrics row
+is written, so that at least one lands inside training whatever the machine's pace): each must stop with a checkpoint of its last
 metrics row and status ``interrupted`` (exit 0), or, signalled before its first
 update or a second time, stop as a killed one does (exit -15 or 130).
 
@@ -47,6 +49,7 @@ from rlsight.runs import TIMING_COLUMNS, RunDir, is_run_dir
 from rlsight.runs.checkpoint import load_tensors
 from rlsight.runs.faults import ENV
 from rlsight.runs.load import load_policy
+from rlsight.runs.rundir import METRICS
 from tests.forked import Command
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +93,23 @@ def _env(faults: str = "") -> dict[str, str]:
     if faults:
         env[ENV] = faults
     return env
+
+
+def _rows(run: Path) -> int:
+    """Whole metrics rows written so far (0 before the run folder or its metrics exist)."""
+    try:
+        data = (run / METRICS).read_bytes()
+    except FileNotFoundError:
+        return 0
+    return max(data.count(b"\n") - 1, 0)  # minus the header; a partial last line has no newline yet
+
+
+def _wait_for_row(p: Command, run: Path, rows_before: int) -> int | None:
+    """Wait until ``run`` has a metrics row beyond ``rows_before`` (then None) or ``p`` ends (its status)."""
+    while (rc := p.wait(0.005)) is None:
+        if _rows(run) > rows_before:
+            return None
+    return rc
 
 
 def _check_after_kill(run: Path) -> None:
@@ -164,11 +184,16 @@ def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_p
     assert_same(pace, ref)  # a forked process trains exactly like a fresh one
     say(f"uninterrupted run: {ref_s:.1f} s (forked)")
     res = Result()
-    while res.kills < kills or res.terms < terms:
+    def need_stop() -> bool:  # no SIGTERM has yet stopped a run with a checkpoint
+        return terms > 0 and not res.by_term["stopped with a checkpoint"]
+
+    while res.kills < kills or res.terms < terms or need_stop():
         run = workdir / f"run{res.runs}"
         for _ in range(max_segments_per_run):
             res.segments += 1
-            term = res.terms < terms and (rng.random() < 0.25 or res.kills >= kills)
+            term = (res.terms < terms or need_stop()) and (rng.random() < 0.25 or res.kills >= kills)
+            rows_before = _rows(run)
+            on_progress = term and need_stop() and rows_before <= UPDATES - 2
             if term:
                 kind, delay, faults = "SIGTERM", rng.uniform(0, 0.5 * ref_s), ""
             elif rng.random() < 0.5:
@@ -181,9 +206,12 @@ def campaign(kills: int, workdir: Path, seed: int = 0, say=print, max_segments_p
             out = workdir / f"{run.name}.out"
             out.unlink(missing_ok=True)
             p = Command(_argv(conf, run), _env(faults), out)
-            rc = p.wait(delay if delay is not None else 600)
+            if on_progress:
+                rc = _wait_for_row(p, run, rows_before)
+            else:
+                rc = p.wait(delay if delay is not None else 600)
             if term:
-                again = rng.uniform(0, 0.3) if rng.random() < 0.5 else None
+                again = None if on_progress else (rng.uniform(0, 0.3) if rng.random() < 0.5 else None)
                 if _terminated(p, rc, run, res, again) != 0 or RunDir.open(run).info()["status"] != "finished":
                     continue
                 break

@@ -64,6 +64,7 @@ def ppo_update(
     params = [p for p in model.parameters() if p.requires_grad]
     # an ActorCritic (or a compiled one): uint8 frames -> network input
     preprocess = cast(Callable[[torch.Tensor], torch.Tensor], model.preprocess)
+    drac = cfg.augment != "off" and cfg.augment_mode == "drac"  # DrAC: clean and shifted frames in one pass
 
     def run_chunks(idx: torch.Tensor, adv: torch.Tensor, aug: torch.Tensor | None, spans: list[tuple[int, int]],
                    accumulate: bool):
@@ -73,7 +74,6 @@ def ppo_update(
         for lo, hi in spans:
             ci = idx[lo:hi]
             frames = batch.obs[ci].to(device, non_blocking=True)
-            drac = aug is not None and cfg.augment_mode == "drac"
             if aug is not None:  # DrAC: both in one pass; RAD: the augmented frames only
                 frames = torch.cat([frames, aug[lo:hi]]) if drac else aug[lo:hi]
             with autocast_context(device, autocast):

@@ -49,7 +49,7 @@ fi
 rlsight train --config cpu-quick --run-dir "$run" "${fast[@]}" "$@"
 rlsight evaluate "$run" --split test --episodes 256 --json > "$run/quickstart-eval.json"
 mv "$run.untrained.json" "$run/quickstart-untrained.json"
-rlsight saliency "$run" --level 0 --seed 0 --start 40 --frames 1 --method perturbation --target both \
+rlsight saliency "$run" --level 0 --seed 0 --start 40 --frames 1 --target both \
     --out "$run/saliency.png" > /dev/null
 python - "$run" $((SECONDS - start)) <<'EOF'
 import json, sys

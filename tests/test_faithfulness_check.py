@@ -99,6 +99,39 @@ def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     assert np.array_equal(before.frames[0, h:], after.frames[0, h:])
 
 
+def test_method_spec_gives_one_method_per_target():
+    from rlsight.errors import RlsightError
+    from rlsight.explain.saliency.methods import methods_by_target
+
+    assert methods_by_target("gradient") == {"actor": "gradient", "critic": "gradient"}
+    spec = "actor=perturbation-sarfa,critic=integrated-gradients"
+    assert methods_by_target(spec) == {"actor": "perturbation-sarfa", "critic": "integrated-gradients"}
+    assert methods_by_target(spec, ("critic",)) == {"critic": "integrated-gradients"}
+    assert methods_by_target("actor=gradient", ("actor",)) == {"actor": "gradient"}
+    for bad, words in (("actor=gradient", "no method for critic"), ("actr=gradient,critic=gradient", "'actr'"),
+                       ("actor=grad,critic=gradient", "unknown method 'grad'"),
+                       ("actor=gradient,actor=gradcam", "twice"), ("gradients", "unknown method 'gradients'")):
+        with pytest.raises(RlsightError, match=words):
+            methods_by_target(bad)
+
+
+@pytest.mark.procgen
+def test_per_target_methods_draw_each_target_with_its_own_method(tmp_path):
+    from rlsight.explain.saliency.record import record
+    from rlsight.explain.saliency.render import RenderOptions
+
+    run = model_run(tmp_path / "a")
+    store(RunDir.open(run), crafted_result(str(run)))  # gradient: actor faithful (on a, b)
+    kw = dict(frames=2, render=RenderOptions(size=64, panel=False))
+    grad, ig = record([run], method="gradient", **kw), record([run], method="integrated-gradients", **kw)
+    both = record([run], method="actor=gradient,critic=integrated-gradients", **kw)
+    assert np.array_equal(both.maps[0]["actor"], grad.maps[0]["actor"])
+    assert np.array_equal(both.maps[0]["critic"], ig.maps[0]["critic"])
+    assert not np.array_equal(both.maps[0]["critic"], grad.maps[0]["critic"])
+    assert both.settings["captions"] == ["actor gradient faithful (on a, b); critic integrated-gradients unchecked"]
+    assert main(["saliency", str(run), "--method", "actor=gradient"]) == 2  # the critic has no method
+
+
 def test_report_shows_the_stored_results_escaped(tmp_path):
     from rlsight.report import build_report
     from tests.analysis_helpers import write_run

@@ -6,7 +6,6 @@ import argparse
 
 from rlsight.explain.saliency.options import CHECK, PLAY, MethodOptions, RenderOptions, default
 
-METHOD_HELP = "a saliency method (see docs/saliency.md; a wrong name lists them all)"
 M, R = MethodOptions, RenderOptions
 
 
@@ -42,7 +41,9 @@ def register(sub) -> None:
                                    "Several runs go side by side on the same level and seed.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (imported original-project checkpoints work)")
     _common(p)
-    p.add_argument("--method", default=PLAY.method, help=f"{METHOD_HELP} (default {PLAY.method})")
+    p.add_argument("--method", default=PLAY.method,
+                   help="a saliency method for every target, or one per target as actor=METHOD,critic=METHOD "
+                        f"(see docs/saliency.md; a wrong name lists them all; default {PLAY.method})")
     p.add_argument("--frames", type=int, default=PLAY.frames, help=f"frames to draw (default {PLAY.frames})")
     p.add_argument("--start", type=int, default=PLAY.start,
                    help=f"steps to play before the first drawn frame (default {PLAY.start})")
@@ -113,7 +114,7 @@ def _method_options(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """``rlsight saliency``: record the maps and write the video or image."""
     from rlsight.config import GAMES
-    from rlsight.explain.saliency.methods import METHODS, check_choice
+    from rlsight.explain.saliency.methods import check_choice, methods_by_target
     from rlsight.explain.saliency.record import MODES, record, targets_for
     from rlsight.explain.saliency.render import RenderOptions
     from rlsight.explain.saliency.video import resolve_output, write_frames
@@ -123,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
     ropts = RenderOptions(color=args.color, intensity=args.intensity, alpha=args.alpha, sigma=args.sigma,
                           reduce=args.reduce, normalize=args.normalize, background=args.background,
                           size=args.size, panel=not args.no_panel).validate()
-    check_choice("method", args.method, METHODS)
-    targets_for(args.target)
+    methods_by_target(args.method, targets_for(args.target))
     check_choice("mode", args.mode, MODES)
     if args.game is not None:
         check_choice("game", args.game, GAMES)

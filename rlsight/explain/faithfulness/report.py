@@ -59,8 +59,9 @@ def format_result(result: dict) -> str:
              "intervals are 95% bootstrap CIs over frames."]
     for r in table:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)))
-    lines.append("verdicts (a: randomisation corr. < 0.5 on nonzero pixels; b: deletion below the edge map's; "
-                 "c: below the other model's map's; CIs not overlapping):")
+    lines.append("verdicts (a: randomisation corr. < 0.5 on nonzero pixels; b: deletion AUC below the edge map's; "
+                 "c: below the other model's map's; the AUCs' own CIs not overlapping, not the ratio columns', "
+                 "which are resampled with the random order and can overlap where the AUCs' do not, or the reverse):")
     by_method: dict[str, list[str]] = {}
     for method, per_target in (result.get("results") or {}).items():
         for target, e in per_target.items():

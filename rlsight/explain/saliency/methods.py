@@ -58,6 +58,28 @@ def check_choice(kind: str, value: str, valid: Sequence[str]) -> str:
     return value
 
 
+def methods_by_target(spec: str, targets: Sequence[str] = TARGETS) -> dict[str, str]:
+    """{target: method} of a method spec: one method name for every target, or one per
+    target, ``"actor=perturbation-sarfa,critic=integrated-gradients"``. Every target in
+    ``targets`` must get a method; a bad name is a one-line error listing the valid ones."""
+    if "=" not in spec:
+        check_choice("method", spec, METHODS)
+        return {t: spec for t in targets}
+    named: dict[str, str] = {}
+    for part in spec.split(","):
+        target, _, method = (x.strip() for x in part.partition("="))
+        check_choice("target in method spec", target, TARGETS)
+        check_choice("method", method, METHODS)
+        if target in named:
+            raise RlsightError(f"method spec {spec!r} names target {target!r} twice")
+        named[target] = method
+    missing = [t for t in targets if t not in named]
+    if missing:
+        raise RlsightError(f"method spec {spec!r} names no method for {', '.join(missing)}; "
+                           "give one method, or TARGET=METHOD for each target")
+    return {t: named[t] for t in targets}
+
+
 def as_float_frames(model: nn.Module, frames: torch.Tensor | object) -> torch.Tensor:
     """uint8 NHWC or float NCHW -> float NCHW in [0, 1] on the model's device."""
     x = torch.as_tensor(frames)

@@ -76,7 +76,8 @@ class PlayOptions:
 
     level: int = 0
     frames: int = 32
-    method: str = "integrated-gradients"  # the only method faithful (criteria a-c) for the critic on 256 frames (docs/saliency.md)
+    # per target, the method that met the most criteria over the survey of six original checkpoints (docs/saliency.md)
+    method: str = "actor=perturbation-sarfa,critic=integrated-gradients"
     target: str = "both"
     mode: str = "own"
     seed: int = 0

@@ -24,7 +24,12 @@ import torch
 from rlsight.config import Config, EnvConfig
 from rlsight.config.schema import Game
 from rlsight.errors import RlsightError
-from rlsight.explain.saliency.methods import METHODS, MethodOptions, check_choice, make_method
+from rlsight.explain.saliency.methods import (
+    MethodOptions,
+    check_choice,
+    make_method,
+    methods_by_target,
+)
 from rlsight.explain.saliency.options import PLAY
 from rlsight.explain.saliency.perturbation import TARGETS
 from rlsight.explain.saliency.render import (
@@ -35,7 +40,7 @@ from rlsight.explain.saliency.render import (
     normalise,
     reduce_map,
 )
-from rlsight.explain.verdicts import caption, stored_verdicts
+from rlsight.explain.verdicts import targets_caption
 from rlsight.models.sampling import sample_actions
 
 if TYPE_CHECKING:
@@ -157,10 +162,11 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
            method: str = PLAY.method, target: str = PLAY.target, mode: str = PLAY.mode, seed: int = PLAY.seed,
            start: int = PLAY.start, greedy: bool = PLAY.greedy, device: str = PLAY.device,
            method_options: MethodOptions | None = None, render: RenderOptions | None = None) -> SaliencyResult:
-    """Play ``frames`` steps of ``game`` level ``level`` and return maps and composed frames."""
-    check_choice("method", method, METHODS)
+    """Play ``frames`` steps of ``game`` level ``level`` and return maps and composed frames.
+    ``method`` is one method for every target or one per target (``methods_by_target``)."""
     check_choice("mode", mode, MODES)
     targets = targets_for(target)
+    by_target = methods_by_target(method, targets)
     if not runs:
         raise RlsightError("no runs given")
     if frames < 1 or start < 0:
@@ -192,14 +198,17 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
 
     maps = []
     for (_, m, _), tr in zip(models, trajs):
-        meth = make_method(method, m, mopts)
         acts = torch.from_numpy(tr.actions) if mode == "own" else None
-        maps.append({t: v.cpu() for t, v in meth.attribute_all(tr.obs, targets, acts).items()})
+        per_model: dict[str, torch.Tensor] = {}
+        for name in dict.fromkeys(by_target.values()):  # a method's targets in one call (shared passes)
+            todo = tuple(t for t in targets if by_target[t] == name)
+            per_model.update((t, v.cpu()) for t, v in make_method(name, m, mopts).attribute_all(tr.obs, todo, acts).items())
+        maps.append({t: per_model[t] for t in targets})
 
     heats = [{t: normalise(reduce_map(mm[t], ropts.reduce, ropts.sigma), ropts.normalize).numpy() for t in targets}
              for mm in maps]
     labels = [n for n, _, _ in models]
-    captions = [caption(method, stored_verdicts(r, method)) for r in runs]
+    captions = [targets_caption(by_target, r) for r in runs]
     out = []
     for i in range(frames):
         parts = []

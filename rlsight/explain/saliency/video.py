@@ -29,7 +29,8 @@ def settings_name(settings: dict, suffix: str = ".mp4") -> str:
     """A file name that records the main settings, e.g.
     ``starpilot-L0-seed0-perturbation-both-stride4-r5-n64.mp4``."""
     s = settings
-    parts = [s.get("game", "game"), f"L{s.get('level', 0)}", f"seed{s.get('seed', 0)}", s.get("method", "m"),
+    method = str(s.get("method", "m")).replace("=", "-").replace(",", "_")  # "actor=M1,critic=M2" per target
+    parts = [s.get("game", "game"), f"L{s.get('level', 0)}", f"seed{s.get('seed', 0)}", method,
              s.get("target", "t")]
     if s.get("method") == "perturbation":
         parts += [f"stride{s.get('stride')}", f"r{s.get('radius'):g}"]

@@ -63,7 +63,8 @@ def targets_caption(by_target: dict[str, str], run: str | Path | RunDir) -> str:
     """The caption of a picture whose maps come from ``by_target`` ({target: method}):
     one method, as ``caption``; one per target, each with its own stored verdict,
     "actor perturbation-sarfa faithful; critic integrated-gradients unchecked"."""
-    names = list(dict.fromkeys(by_target.values()))
-    if len(names) == 1:
-        return caption(names[0], stored_verdicts(run, names[0]))
-    return "; ".join(f"{t} {m} {stored_verdicts(run, m).get(t, 'unchecked')}" for t, m in by_target.items())
+    stored = {m: stored_verdicts(run, m) for m in by_target.values()}  # one read per method
+    if len(stored) == 1:
+        (name, verdicts), = stored.items()
+        return caption(name, verdicts)
+    return "; ".join(f"{t} {m} {stored[m].get(t, 'unchecked')}" for t, m in by_target.items())

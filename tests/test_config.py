@@ -58,11 +58,14 @@ def test_set_overrides_are_typed():
         ("env.test_start_level=100", "overlap the training levels"),
         ("env.use_backgrounds=maybe", "expected true or false"),
         ("ppo.lr", "expected key=value"),
+        ("ppo.anneal_over=wallclock", "valid: steps, time"),
+        ("train.max_minutes=0 ppo.anneal_over=time", "needs train.max_minutes > 0"),
+        ("ppo.anneal_lr=false ppo.anneal_over=time", "has no effect without ppo.anneal_lr = true"),
     ],
 )
 def test_bad_values_are_named(override, fragment):
     with pytest.raises(ConfigError) as e:
-        C.load("cpu-quick", [override])
+        C.load("cpu-quick", override.split(" "))
     assert fragment in str(e.value)
 
 

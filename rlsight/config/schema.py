@@ -30,6 +30,7 @@ Autocast = Literal["off", "bf16"]
 Compile = Literal["off", "default", "reduce-overhead", "max-autotune"]
 Augment = Literal["off", "crop", "translate"]
 AugmentMode = Literal["drac", "rad"]
+AnnealOver = Literal["steps", "time"]
 WandbMode = Literal["offline", "online"]
 
 # The 16 Procgen games and the distribution modes each one has (Cobbe et al. 2020).
@@ -60,7 +61,7 @@ _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper"
 # Config.hash(), so those runs keep their hash and still resume.
 LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile", "train.loggers", "train.wandb_mode",
                        "train.mlflow_tracking_uri", "train.tracker_project", *(f"env.{k}" for k in ATARI_KEYS),
-                       *(f"ppo.{k}" for k in ("augment", "augment_pad", "augment_mode", "drac_coef",
+                       *(f"ppo.{k}" for k in ("anneal_over", "augment", "augment_pad", "augment_mode", "drac_coef",
                                               "ppg_policy_phases", "ppg_aux_epochs", "ppg_clone_coef"))})
 # Keys that were removed (measured as useless, BENCHMARKS.md): an old run's config that still
 # has one loads with a warning. Value: (its old default, whether it was a late key).
@@ -187,6 +188,8 @@ class PPOConfig:
 
     lr: Float = Field(default=5e-4, gt=0, description="Adam learning rate (original: lr).")
     anneal_lr: Bool = Field(default=False, description="Decay the learning rate linearly to 0 over training.")
+    anneal_over: AnnealOver = Field(default="steps", description="What anneal_lr decays over: steps (train.total_steps) or time "
+                                    "(train.max_minutes of wall time, so that a slower machine still ends at 0; not reproducible step for step).")
     adam_eps: Float = Field(default=1e-5, gt=0, description="Adam epsilon.")
     gamma: Float = Field(default=0.999, gt=0, le=1, description="Discount factor (original: gamma).")
     gae_lambda: Float = Field(default=0.95, ge=0, le=1, description="GAE lambda.")
@@ -304,6 +307,16 @@ class Config:
         if e.num_levels > 0 and ts < train_end and e.start_level < ts + tn:
             raise fail(f"env.test_start_level = {ts}: held-out levels [{ts}, {ts + tn}) overlap the training levels "
                        f"[{e.start_level}, {train_end}); use -1 or a start >= {train_end}")
+        return self
+
+    @model_validator(mode="after")
+    def _anneal_over_time(self) -> Config:
+        if self.ppo.anneal_over == "time":
+            if not self.ppo.anneal_lr:
+                raise fail("ppo.anneal_over = 'time': has no effect without ppo.anneal_lr = true")
+            if self.train.max_minutes <= 0:
+                raise fail(f"ppo.anneal_over = 'time': needs train.max_minutes > 0 (the time to decay over), "
+                           f"got {self.train.max_minutes}")
         return self
 
     @model_validator(mode="after")

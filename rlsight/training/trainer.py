@@ -170,7 +170,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 roll = self.collector.collect()
                 t1 = time.perf_counter()
-                stats = self._learn(roll)  # returns after reading its statistics, so the device is done
+                stats = self._learn(roll, elapsed=t1 - start)  # returns after reading its statistics, so the device is done
                 self.update += 1
                 self.step += self.batch_per_update
                 now = time.perf_counter()
@@ -213,9 +213,16 @@ class Trainer:
         print(f"\n{name}: finishing this update and saving a checkpoint ({again} again to abort)", flush=True)
 
     # -- pieces ---------------------------------------------------------------------
-    def _learn(self, roll: dict) -> dict:
+    def _lr_fraction(self, elapsed: float) -> float:
+        """The linear decay's remaining fraction: of the updates, or of train.max_minutes
+        (ppo.anneal_over = "time"; ``elapsed`` counts the wall time of earlier sessions too)."""
+        if self.cfg.ppo.anneal_over == "time":
+            return max(0.0, 1.0 - elapsed / (self.cfg.train.max_minutes * 60))
+        return 1.0 - self.update / self.num_updates
+
+    def _learn(self, roll: dict, elapsed: float) -> dict:
         c = self.cfg
-        lr = c.ppo.lr * (1.0 - self.update / self.num_updates) if c.ppo.anneal_lr else c.ppo.lr
+        lr = c.ppo.lr * self._lr_fraction(elapsed) if c.ppo.anneal_lr else c.ppo.lr
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         b: Batch = roll["batch"]

@@ -13,11 +13,11 @@ UPDATES = 4
 pytestmark = pytest.mark.procgen  # every test here steps real Procgen games
 
 
-def _cfg(anneal: bool):
+def _cfg(anneal: bool, **overrides):
     small = dict(env__num_envs=4, env__num_test_envs=0, ppo__num_steps=16, ppo__batch_size=32)  # 64 steps per update
     per_update = 4 * 16
-    return tiny_config(**small, ppo__anneal_lr=anneal, ppo__lr=1e-3, train__total_steps=per_update * UPDATES,
-                       train__save_step=per_update)
+    return tiny_config(**{**small, "ppo__anneal_lr": anneal, "ppo__lr": 1e-3, "train__total_steps": per_update * UPDATES,
+                          "train__save_step": per_update, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +51,8 @@ LIMIT_S = 3.0
 
 
 def _timed_cfg():
-    return tiny_config(
-        env__num_envs=4, env__num_test_envs=0, ppo__num_steps=16, ppo__batch_size=32, ppo__anneal_lr=True,
-        ppo__anneal_over="time", ppo__lr=1e-3, train__max_minutes=LIMIT_S / 60, train__total_steps=64 * 100_000,
-        train__save_step=64 * 1000)
+    return _cfg(True, ppo__anneal_over="time", train__max_minutes=LIMIT_S / 60, train__total_steps=64 * 100_000,
+                train__save_step=64 * 1000)
 
 
 def _lr_follows_the_clock(rows):

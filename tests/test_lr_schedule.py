@@ -9,15 +9,16 @@ from rlsight.training import resume, train
 from tests.conftest import tiny_config
 
 UPDATES = 4
+PER_UPDATE = 4 * 16  # env.num_envs x ppo.num_steps
 
 pytestmark = pytest.mark.procgen  # every test here steps real Procgen games
 
 
 def _cfg(anneal: bool, **overrides):
-    small = dict(env__num_envs=4, env__num_test_envs=0, ppo__num_steps=16, ppo__batch_size=32)  # 64 steps per update
-    per_update = 4 * 16
-    return tiny_config(**{**small, "ppo__anneal_lr": anneal, "ppo__lr": 1e-3, "train__total_steps": per_update * UPDATES,
-                          "train__save_step": per_update, **overrides})
+    settings = dict(env__num_envs=4, env__num_test_envs=0, ppo__num_steps=16, ppo__batch_size=32,
+                    ppo__anneal_lr=anneal, ppo__lr=1e-3, train__total_steps=PER_UPDATE * UPDATES,
+                    train__save_step=PER_UPDATE)
+    return tiny_config(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,8 @@ LIMIT_S = 3.0
 
 
 def _timed_cfg():
-    return _cfg(True, ppo__anneal_over="time", train__max_minutes=LIMIT_S / 60, train__total_steps=64 * 100_000,
-                train__save_step=64 * 1000)
+    return _cfg(True, ppo__anneal_over="time", train__max_minutes=LIMIT_S / 60, train__total_steps=PER_UPDATE * 100_000,
+                train__save_step=PER_UPDATE * 1000)
 
 
 def _lr_follows_the_clock(rows):

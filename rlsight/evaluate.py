@@ -94,17 +94,18 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     mean = float(flat.mean())
     stderr = float(flat.std(ddof=1) / math.sqrt(flat.size)) if flat.size > 1 else float("nan")
     norm = normalized_return(cfg.env, mean)
-    played = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
     result = {
-        "run": run.name, "game": cfg.env.game, "distribution_mode": cfg.env.distribution_mode,
-        "split": split, "start_level": played[0], "num_levels": played[1],
+        "run": run.name, "game": cfg.env.game, "split": split,
         "episodes": int(flat.size), "num_envs": n_envs, "episodes_per_env": episodes // n_envs,
         "seed": seed, "greedy": greedy, "step": step,
         "mean_return": mean, "stderr": stderr, "normalized_return": norm,
         "min_return": float(flat.min()), "max_return": float(flat.max()),
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    if cfg.env.family == "atari":  # which protocol played (docs/environments.md); Atari has no levels
+    if cfg.env.family == "procgen":  # which levels played
+        played = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
+        result.update(distribution_mode=cfg.env.distribution_mode, start_level=played[0], num_levels=played[1])
+    else:  # which protocol played (docs/environments.md); Atari has no levels
         e = cfg.env
         result["protocol"] = (f"Machado et al. 2018: sticky actions {e.sticky_actions}, whole games, unclipped score, "
                               f"{e.max_episode_frames}-frame cap" if split == "test" else

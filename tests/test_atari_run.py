@@ -40,6 +40,13 @@ def test_evaluate_reports_the_score_and_the_human_normalised_score(atari_run):
     assert res["game"] == "Pong" and res["episodes"] == 1 and res["protocol"].startswith("Machado et al. 2018: sticky actions 0.25")
     assert -21 <= res["mean_return"] <= 21  # a whole game of Pong: unclipped score, ends at 21 points
     assert res["normalized_return"] == pytest.approx((res["mean_return"] + 20.7) / (14.6 + 20.7))
+    assert not {"start_level", "num_levels", "distribution_mode"} & set(res)  # Procgen's level fields: not Atari's
+
+
+def test_evaluate_prints_the_protocol_not_levels(atari_run):
+    out = subprocess.run([sys.executable, "-m", "rlsight.cli.main", "evaluate", str(atari_run[0]), "--episodes", "1"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "(Machado et al. 2018)" in out and "levels" not in out, out
 
 
 def test_saliency_every_method_on_stacked_frames(atari_run):

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         norm = "" if r["normalized_return"] is None else f", normalised {r['normalized_return']:.3f}"
         shift = f" ({r['setting']})" if r.get("setting") else ""
-        print(f"{r['run']} {r['game']} {r['split']} levels [{r['start_level']}, +{r['num_levels']}){shift}: "
+        played = (f"levels [{r['start_level']}, +{r['num_levels']})" if "start_level" in r
+                  else f"({r['protocol'].split(':')[0]})")
+        print(f"{r['run']} {r['game']} {r['split']} {played}{shift}: "
               f"return {r['mean_return']:.2f} ± {r['stderr']:.2f} (s.e.) over {r['episodes']} episodes{norm}")
     return 0

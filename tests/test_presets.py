@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_presets_live_in_the_package():
-    assert presets.names() == ["atari-cleanrl", "atari-cpu-60min", "cpu-30min", "cpu-quick", "original-baseline", "original-best", "procgen-paper"]
+    assert presets.names() == ["atari-cleanrl", "atari-cpu-60min", "cpu-30min", "cpu-30min-bossfight", "cpu-quick", "original-baseline", "original-best", "procgen-paper"]
     path = C.resolve_config_path("cpu-quick")
     assert path.parent == Path(C.__file__).resolve().parents[1] / "presets"  # rlsight/presets/
 
@@ -23,6 +24,17 @@ def test_presets_live_in_the_package():
 def test_preset_names_resolve_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert C.load("cpu-quick").train.total_steps == 573_440
+
+
+def test_the_bossfight_recipe_is_cpu_30min_with_impala_and_nothing_else_unsaid():
+    """Its comment says "the rest is cpu-30min": these are the only keys that differ."""
+    def flat(cfg):
+        return {f"{sec}.{k}": v for sec, d in tomllib.loads(cfg.to_toml()).items() for k, v in d.items()}
+    base, boss = flat(C.load("cpu-30min")), flat(C.load("cpu-30min-bossfight"))
+    assert {k: boss[k] for k in boss if boss[k] != base[k]} == {
+        "env.game": "bossfight", "env.penalize_on_death": True, "model.encoder": "impala",
+        "ppo.anneal_over": "time", "train.total_steps": 10_000_000, "train.autocast": "bf16"}
+    assert boss["train.max_minutes"] == 30 and boss["model.impala_channels"] == [16, 32, 32]
 
 
 @pytest.mark.parametrize("old,new", [("seed-baseline", "original-baseline"), ("seed-best", "original-best")])
@@ -49,7 +61,7 @@ def test_a_file_of_the_same_name_wins_over_the_preset(tmp_path, monkeypatch, cap
 
 @pytest.mark.parametrize("name", ["no-such-preset", "../presets/cpu-quick", "presets/cpu-quick", "", "configs/nope.toml"])
 def test_unknown_names_are_refused_with_the_list(name):
-    with pytest.raises(ConfigError, match=r"not found: give a TOML file or a preset \(atari-cleanrl, atari-cpu-60min, cpu-30min, cpu-quick, original-baseline"):
+    with pytest.raises(ConfigError, match=r"not found: give a TOML file or a preset \(atari-cleanrl, atari-cpu-60min, cpu-30min, cpu-30min-bossfight, cpu-quick, original-baseline"):
         C.resolve_config_path(name)
 
 

@@ -21,6 +21,27 @@ def test_encoders_give_logits_and_values():
         assert logits.shape == (5, 15) and v.shape == (5,)
 
 
+@pytest.mark.parametrize("encoder", ["nature", "impala"])
+def test_orthogonal_init_is_baselines_scheme(encoder):
+    """model.init = orthogonal: orthogonal weights (gain sqrt(2); policy head 0.01, value head 1) and
+    zero biases; the default init keeps PyTorch's (non-zero biases)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder=encoder, n_features=64, impala_channels=[8, 8], init="orthogonal")
+    m = build_model(cfg, num_actions=6, obs_shape=(4, 84, 84))
+    for layer, gain in ((m.policy, 0.01), (m.value, 1.0), (m.encoder.last_conv() if encoder == "nature" else m.encoder.fc, 2 ** 0.5)):
+        w = layer.weight.flatten(1)
+        rows = min(w.shape)
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        assert torch.allclose(gram, gain ** 2 * torch.eye(rows), atol=1e-4 * max(gain ** 2, 1e-2))
+        assert torch.count_nonzero(layer.bias) == 0
+    if encoder == "nature":  # the Atari network: its first policy is near-uniform
+        frames = torch.randint(0, 256, (32, 84, 84, 4), dtype=torch.uint8)
+        probs = torch.softmax(m(frames)[0], -1)
+        assert (probs - 1 / 6).abs().max() < 0.01
+    default = build_model(ModelConfig(encoder=encoder, n_features=64, impala_channels=[8, 8]), num_actions=6, obs_shape=(4, 84, 84))
+    assert torch.count_nonzero(default.policy.bias) > 0
+
+
 def test_a_new_encoder_is_one_small_class():
     class Tiny(nn.Module):
         def __init__(self, in_shape, cfg):

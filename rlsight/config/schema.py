@@ -31,6 +31,7 @@ Compile = Literal["off", "default", "reduce-overhead", "max-autotune"]
 Augment = Literal["off", "crop", "translate"]
 AugmentMode = Literal["drac", "rad"]
 AnnealOver = Literal["steps", "time"]
+Init = Literal["pytorch", "orthogonal"]
 WandbMode = Literal["offline", "online"]
 
 # The 16 Procgen games and the distribution modes each one has (Cobbe et al. 2020).
@@ -60,7 +61,7 @@ _EXPLORATION = {"caveflyer", "chaser", "climber", "dodgeball", "heist", "leaper"
 # Keys added after runs were already recorded: at their default they are left out of
 # Config.hash(), so those runs keep their hash and still resume.
 LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile", "train.loggers", "train.wandb_mode",
-                       "train.mlflow_tracking_uri", "train.tracker_project", *(f"env.{k}" for k in ATARI_KEYS),
+                       "train.mlflow_tracking_uri", "train.tracker_project", "model.init", *(f"env.{k}" for k in ATARI_KEYS),
                        *(f"ppo.{k}" for k in ("anneal_over", "augment", "augment_pad", "augment_mode", "drac_coef",
                                               "ppg_policy_phases", "ppg_aux_epochs", "ppg_clone_coef"))})
 # Keys that were removed (measured as useless, BENCHMARKS.md): an old run's config that still
@@ -180,6 +181,9 @@ class ModelConfig:
     impala_channels: list[Annotated[Int, Ge(1)]] = Field(
         default_factory=lambda: [16, 32, 32], min_length=1, description="Channel widths of the IMPALA blocks.",
         json_schema_extra={"allowed": "one or more integers >= 1"})
+    init: Init = Field(default="pytorch", description="Weight initialisation: pytorch (each layer's default, as the original) or "
+                       "orthogonal (weights orthogonal with gain sqrt(2), the policy head 0.01, the value heads 1, biases 0: "
+                       "openai/baselines and CleanRL).")
 
 
 @dataclass(config=SECTION)

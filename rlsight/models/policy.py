@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -27,6 +29,8 @@ class ActorCritic(nn.Module):
         self.value = nn.Linear(self.encoder.out_features, 1)
         self.aux_value = nn.Linear(self.encoder.out_features, 1) if aux_value else None
         self.num_actions = num_actions
+        if cfg.init == "orthogonal":
+            orthogonal_init(self)
 
     @staticmethod
     def preprocess(obs: torch.Tensor) -> torch.Tensor:
@@ -46,6 +50,19 @@ class ActorCritic(nn.Module):
             raise ValueError("this network has no auxiliary value head (built with aux_value=False)")
         h = self.encoder(self.preprocess(obs))
         return self.policy(h), self.value(h).squeeze(-1), self.aux_value(h).squeeze(-1)
+
+
+def orthogonal_init(net: ActorCritic) -> None:
+    """openai/baselines' initialisation, as CleanRL's PPO: every convolution and linear layer
+    orthogonal with gain sqrt(2), the policy head 0.01 (a near-uniform first policy), the value
+    heads 1; biases 0."""
+    heads = {net.policy: 0.01, net.value: 1.0}
+    if net.aux_value is not None:
+        heads[net.aux_value] = 1.0
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.orthogonal_(m.weight, heads.get(m, math.sqrt(2)))
+            nn.init.zeros_(m.bias)
 
 
 def build_model(cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_SHAPE) -> ActorCritic:

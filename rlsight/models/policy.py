@@ -56,13 +56,14 @@ def orthogonal_init(net: ActorCritic) -> None:
     """openai/baselines' initialisation, as CleanRL's PPO: every convolution and linear layer
     orthogonal with gain sqrt(2), the policy head 0.01 (a near-uniform first policy), the value
     heads 1; biases 0."""
-    heads = {net.policy: 0.01, net.value: 1.0}
+    heads: dict[nn.Module, float] = {net.policy: 0.01, net.value: 1.0}
     if net.aux_value is not None:
         heads[net.aux_value] = 1.0
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.orthogonal_(m.weight, heads.get(m, math.sqrt(2)))
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def build_model(cfg: ModelConfig, num_actions: int = NUM_ACTIONS, obs_shape=OBS_SHAPE) -> ActorCritic:

@@ -75,4 +75,11 @@ def test_atari_presets_load_as_atari_runs_with_cleanrl_hyperparameters(name):
     assert (c.env.family, c.env.game, c.env.num_envs, c.ppo.num_steps, c.ppo.num_epochs) == ("atari", "Pong", 8, 128, 4)
     assert c.env.num_envs * c.ppo.num_steps // c.ppo.batch_size == 4  # 4 minibatches
     assert (c.ppo.lr, c.ppo.anneal_lr, c.ppo.clip_eps, c.ppo.entropy_coef, c.model.encoder) == (2.5e-4, True, 0.1, 0.01, "nature")
+    assert c.model.init == "orthogonal"  # CleanRL's layer_init
 
+
+def test_atari_cpu_60min_is_the_first_hour_of_atari_cleanrl_with_bf16():
+    base, hour = C.load("atari-cleanrl").flat(), C.load("atari-cpu-60min").flat()
+    differ = {k: (base[k], hour[k]) for k in base if base[k] != hour[k]}
+    assert differ == {"env.num_test_envs": (0, 2), "train.max_minutes": (0, 60), "train.autocast": ("off", "bf16"),
+                      "train.save_step": (500_000, 250_000)}

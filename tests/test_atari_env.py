@@ -163,10 +163,10 @@ class _Recorder:
         return getattr(self._ale, name)
 
 
-def _sticky_fraction(split: str) -> float:
+def _sticky_fraction(split: str, **env_overrides) -> float:
     """Of the frames where the agent's action differs from the last executed one, the share
     that executed the last one instead (Breakout, random actions)."""
-    env = make_env(tiny_atari_config("Breakout").env, split, 1, seed=0)
+    env = make_env(dataclasses.replace(tiny_atari_config("Breakout").env, **env_overrides), split, 1, seed=0)
     game = env._games[0]
     rec = game.ale = _Recorder(game.ale)
     rng = np.random.default_rng(0)
@@ -182,6 +182,12 @@ def _sticky_fraction(split: str) -> float:
                 changed += 1
                 stuck += frame == prev
     return stuck / changed
+
+
+@needs_ale
+def test_training_may_use_sticky_actions_and_evaluation_keeps_its_own():
+    assert _sticky_fraction("train", train_sticky_actions=0.25) == pytest.approx(0.25, abs=0.04)
+    assert _sticky_fraction("test", train_sticky_actions=0.5) == pytest.approx(0.25, abs=0.04)
 
 
 @needs_ale

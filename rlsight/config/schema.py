@@ -47,7 +47,7 @@ ATARI_GAMES: tuple[str, ...] = (
 # Keys that only one family reads: on a run of another family they must stay at their default.
 PROCGEN_KEYS = ("distribution_mode", "num_levels", "start_level", "use_backgrounds", "restrict_themes",
                 "use_monochrome_assets", "test_start_level", "test_num_levels", "penalize_on_death", "death_penalty")
-ATARI_KEYS = ("noop_max", "episodic_life", "clip_rewards", "sticky_actions", "max_episode_frames")
+ATARI_KEYS = ("noop_max", "episodic_life", "clip_rewards", "sticky_actions", "train_sticky_actions", "max_episode_frames")
 AUTOCAST: tuple[str, ...] = get_args(Autocast)
 COMPILE: tuple[str, ...] = get_args(Compile)
 AUGMENT: tuple[str, ...] = get_args(Augment)
@@ -163,6 +163,8 @@ class EnvConfig:
     episodic_life: Bool = Field(default=True, description="Atari, training: a lost life ends the episode for learning (statistics count whole games).")
     clip_rewards: Bool = Field(default=True, description="Atari, training: rewards clipped to their sign (statistics and evaluation use the score).")
     sticky_actions: Float = Field(default=0.25, ge=0, le=1, description="Atari, evaluation and held-out curve: probability that the previous action repeats (Machado et al. 2018).")
+    train_sticky_actions: Float = Field(default=0.0, ge=0, le=1, description="Atari, training: the same for the training envs; 0 = none, as CleanRL "
+                                        "(Machado et al. 2018 train with 0.25, so that the policy is robust to them at evaluation).")
     max_episode_frames: Int = Field(default=108_000, ge=1, description="Atari: a game ends after this many emulator frames (108000 = 30 minutes of play).")
 
     def test_levels(self) -> tuple[int, int]:

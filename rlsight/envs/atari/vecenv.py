@@ -5,8 +5,8 @@ with the maximum of the last two frames, 84x84 grey (OpenCV area resize), the la
 frames stacked as channels (newest last), FIRE pressed after a reset in games that
 need it. The ``train`` split adds no-op starts (1..noop_max raw frames), episodic
 life (a lost life ends the episode for learning), reward clipping to its sign and, if
-``env.train_sticky_actions`` > 0, sticky actions; the ``test`` split is the evaluation protocol: sticky actions (``env.sticky_actions``),
-whole games, the unclipped score. Both end a game at ``env.max_episode_frames``
+``env.train_sticky_actions`` > 0, sticky actions; the ``test`` split is the evaluation
+protocol: sticky actions (``env.sticky_actions``), whole games, the unclipped score. Both end a game at ``env.max_episode_frames``
 emulator frames.
 
 Each emulator's state, with its random state (ALE ``cloneState(include_rng=True)``),

@@ -1,5 +1,6 @@
-"""Atari emulator stepping: rlsight's vector env one game after another (what training
-runs) against the same games stepped from a pool of threads, side by side in one process.
+"""Atari emulator stepping: games stepped one after another (as rlsight's vector env
+steps them in training) against the same games stepped from a pool of threads, side by
+side in one process.
 
     python benchmarks/atari_stepping.py                  # Pong, 8 envs, 1/2/4 threads
     python benchmarks/atari_stepping.py --game Breakout --envs 16 --threads 1,2
@@ -20,26 +21,33 @@ import numpy as np
 
 from rlsight import config as C
 from rlsight.bench import hardware
-from rlsight.envs.atari.vecenv import _Game, make_atari
+from rlsight.envs import family_of, make_env
 
 
 def steps_per_second(cfg: C.Config, envs: int, threads: int, steps: int) -> float:
-    """Environment steps per second over ``steps`` vector steps (observations included)."""
-    env = make_atari(cfg.env, "train", envs, seed=0)
-    games = env._games  # the per-game objects: the pool steps them directly
-    actions = np.random.default_rng(0).integers(0, len(games[0].actions), size=(steps, envs))
+    """Environment steps per second over ``steps`` steps of ``envs`` one-game vector envs,
+    stepped one after another (``threads`` = 1) or from a pool (observations included)."""
+    games = [make_env(cfg.env, "train", 1, seed=i) for i in range(envs)]
+    count = family_of(cfg.env).action_count(cfg.env.game)  # the game's minimal action set
+    actions = np.random.default_rng(0).integers(0, count, size=(steps, envs, 1))
+
+    def step(env, action):
+        env.act(action)
+        return env.observe()
+
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     t0 = time.perf_counter()
     for a in actions:
         if pool is None:
-            env.act(a)
+            for env, action in zip(games, a):
+                step(env, action)
         else:
-            list(pool.map(_Game.step, games, a.tolist()))
-        env.observe()
+            list(pool.map(step, games, a))
     seconds = time.perf_counter() - t0
     if pool is not None:
         pool.shutdown()
-    env.close()
+    for env in games:
+        env.close()
     return steps * envs / seconds
 
 

@@ -109,7 +109,8 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         e = cfg.env
         result["protocol"] = (f"Machado et al. 2018: sticky actions {e.sticky_actions}, whole games, unclipped score, "
                               f"{e.max_episode_frames}-frame cap" if split == "test" else
-                              "training: no-op starts, episodic life, clipped rewards (statistics: whole games, score)")
+                              f"training: no-op starts, episodic life, clipped rewards, sticky actions {e.train_sticky_actions} "
+                              "(statistics: whole games, score)")
     if shift:
         result.update(shift=shift, setting=setting_label(shift))
     if save:

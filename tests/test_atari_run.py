@@ -41,6 +41,8 @@ def test_evaluate_reports_the_score_and_the_human_normalised_score(atari_run):
     assert -21 <= res["mean_return"] <= 21  # a whole game of Pong: unclipped score, ends at 21 points
     assert res["normalized_return"] == pytest.approx((res["mean_return"] + 20.7) / (14.6 + 20.7))
     assert not {"start_level", "num_levels", "distribution_mode"} & set(res)  # Procgen's level fields: not Atari's
+    train_split = evaluate(atari_run[0], split="train", episodes=1, save=False, max_envs=1)
+    assert train_split["protocol"].startswith("training: no-op starts") and "sticky actions 0.0 " in train_split["protocol"]
 
 
 def test_evaluate_prints_the_protocol_not_levels(atari_run):

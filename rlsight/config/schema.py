@@ -184,8 +184,9 @@ class ModelConfig:
         default_factory=lambda: [16, 32, 32], min_length=1, description="Channel widths of the IMPALA blocks.",
         json_schema_extra={"allowed": "one or more integers >= 1"})
     init: Init = Field(default="pytorch", description="Weight initialisation: pytorch (each layer's default, as the original) or "
-                       "orthogonal (weights orthogonal with gain sqrt(2), the policy head 0.01, the value heads 1, biases 0: "
-                       "openai/baselines and CleanRL).")
+                       "orthogonal (every layer orthogonal with gain sqrt(2), the policy head 0.01, the value heads 1, biases 0: "
+                       "CleanRL's ppo_atari.py for Nature-DQN; for IMPALA no published scheme, CleanRL's ppo_procgen.py "
+                       "initialises only the heads).")
 
 
 @dataclass(config=SECTION)

@@ -53,9 +53,10 @@ class ActorCritic(nn.Module):
 
 
 def orthogonal_init(net: ActorCritic) -> None:
-    """openai/baselines' initialisation, as CleanRL's PPO: every convolution and linear layer
-    orthogonal with gain sqrt(2), the policy head 0.01 (a near-uniform first policy), the value
-    heads 1; biases 0."""
+    """Every convolution and linear layer orthogonal with gain sqrt(2), the policy head 0.01 (a
+    near-uniform first policy), the value heads 1; biases 0. For Nature-DQN this is CleanRL's
+    ppo_atari.py (openai/baselines' scheme); on IMPALA's residual blocks it is not a published
+    scheme (CleanRL's ppo_procgen.py initialises only the heads)."""
     heads: dict[nn.Module, float] = {net.policy: 0.01, net.value: 1.0}
     if net.aux_value is not None:
         heads[net.aux_value] = 1.0

@@ -6,8 +6,8 @@ frames stacked as channels (newest last), FIRE pressed after a reset in games th
 need it. The ``train`` split adds no-op starts (1..noop_max raw frames), episodic
 life (a lost life ends the episode for learning), reward clipping to its sign and, if
 ``env.train_sticky_actions`` > 0, sticky actions; the ``test`` split is the evaluation
-protocol: sticky actions (``env.sticky_actions``), whole games, the unclipped score. Both end a game at ``env.max_episode_frames``
-emulator frames.
+protocol: sticky actions (``env.sticky_actions``), whole games, the unclipped score. Both
+end a game at ``env.max_episode_frames`` emulator frames.
 
 Each emulator's state, with its random state (ALE ``cloneState(include_rng=True)``),
 and this class's own (frame stack, the generator of no-ops and sticky actions, the
@@ -164,8 +164,9 @@ class AtariVecEnv:
         rom = rom_path(ale_py, GAMES[cfg.game].rom)
         seeds = np.random.SeedSequence([int(seed) % 2**32, 0 if train else 1]).spawn(num_envs)
         self._games = [
-            _Game(ale_py, cv2, rom, s, sticky=cfg.train_sticky_actions if train else cfg.sticky_actions, max_frames=cfg.max_episode_frames,
-                  noop_max=cfg.noop_max if train else 0, episodic_life=train and cfg.episodic_life)
+            _Game(ale_py, cv2, rom, s, sticky=cfg.train_sticky_actions if train else cfg.sticky_actions,
+                  max_frames=cfg.max_episode_frames, noop_max=cfg.noop_max if train else 0,
+                  episodic_life=train and cfg.episodic_life)
             for s in seeds
         ]
         self._score = np.zeros(num_envs, np.float32)

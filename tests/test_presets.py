@@ -78,8 +78,8 @@ def test_atari_presets_load_as_atari_runs_with_cleanrl_hyperparameters(name):
     assert c.model.init == "orthogonal"  # CleanRL's layer_init
 
 
-def test_atari_cpu_60min_is_the_first_hour_of_atari_cleanrl_with_bf16():
+def test_atari_cpu_60min_is_the_first_hour_of_atari_cleanrl_with_bf16_and_sticky_actions():
     base, hour = C.load("atari-cleanrl").flat(), C.load("atari-cpu-60min").flat()
     differ = {k: (base[k], hour[k]) for k in base if base[k] != hour[k]}
     assert differ == {"env.num_test_envs": (0, 2), "train.max_minutes": (0, 60), "train.autocast": ("off", "bf16"),
-                      "train.save_step": (500_000, 250_000)}
+                      "train.save_step": (500_000, 250_000), "env.train_sticky_actions": (0.0, 0.25)}

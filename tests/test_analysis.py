@@ -82,6 +82,20 @@ def test_load_runs_tidy_frame(two_configs):
     np.testing.assert_allclose(n, (r - 2.5) / 61.5)
 
 
+def test_atari_runs_are_normalised_with_their_familys_human_range(tmp_path):
+    # Pong's published random and human scores, -20.7 and 14.6 (Procgen has no "Pong": a run
+    # normalised with the default family's constants would have no normalised metric at all)
+    from rlsight.runs import RunDir
+    from tests.atari_helpers import tiny_atari_config
+
+    run = RunDir.create(tmp_path / "pong", tiny_atari_config(train__seed=0))
+    run.write_metrics([{"update": i + 1, "step": 256 * (i + 1), "train_return": -20.0 + i,
+                        "test_return": -21.0 + i} for i in range(5)])
+    df = rlsight.load_runs(tmp_path / "pong", metrics=["test_return", "test_norm_return"])
+    ret = df[df["metric"] == "test_return"]["value"].to_numpy()
+    norm = df[df["metric"] == "test_norm_return"]["value"].to_numpy()
+    np.testing.assert_allclose(norm, (ret + 20.7) / 35.3)
+
 def test_group_by_key_and_none(two_configs):
     df = rlsight.load_runs(two_configs, group_by="ppo.num_epochs")
     assert set(df["group"]) == {"ppo.num_epochs=2", "ppo.num_epochs=3"}

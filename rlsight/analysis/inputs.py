@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlsight.envs import DEFAULT_FAMILY
 from rlsight.errors import RlsightError, RunDirError
 from rlsight.runs import RunDir, is_run_dir
 
@@ -36,6 +37,11 @@ class RunInfo:
     def mode(self) -> str:
         """The run's distribution mode (``env.distribution_mode``, default easy)."""
         return str(self.config.get("env.distribution_mode", "easy"))
+
+    @property
+    def family(self) -> str:
+        """The run's environment family (``env.family``; runs from before Atari are Procgen's)."""
+        return str(self.config.get("env.family", DEFAULT_FAMILY))
 
 
 def flatten_inputs(inputs: Iterable[Any]) -> list[str]:

@@ -16,13 +16,13 @@ TIDY_COLUMNS = ["run", "group", "game", "source", "step", "wall_time", "metric",
 LABEL_COLUMNS = ["run", "group", "game", "source", "metric"]
 _AXES = ("update", "step", "wall_time")
 DERIVED = {
-    "train_norm_return": "normalised train return (Procgen paper constants)",
-    "test_norm_return": "normalised test return (Procgen paper constants)",
+    "train_norm_return": "normalised train return (the published range of the run's family)",
+    "test_norm_return": "normalised test return (the published range of the run's family)",
     "gap": "generalisation gap: train return - test return",
 }
 METRICS = [c for c in METRIC_COLUMNS if c not in _AXES] + list(DERIVED)
 LABELS = {
-    "train_return": "train return", "test_return": "test return (held-out levels)",
+    "train_return": "train return", "test_return": "test return (held-out)",
     "train_norm_return": "normalised train return", "test_norm_return": "normalised test return",
     "train_reward_rate": "train reward rate (per 256 steps)", "test_reward_rate": "test reward rate (per 256 steps)",
     "gap": "generalisation gap (train - test return)", "sps": "steps per second",
@@ -54,7 +54,7 @@ def run_frame(run: RunInfo) -> pd.DataFrame:
     """One run's metrics.csv as a wide frame, with the derived columns added."""
     rows = run.run.metrics() if run.run is not None else []
     wide = pd.DataFrame(rows, columns=METRIC_COLUMNS, dtype=float)
-    add_derived(wide, run.game, run.mode)
+    add_derived(wide, run.game, run.mode, run.family)
     return wide
 
 

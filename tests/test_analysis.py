@@ -15,7 +15,9 @@ from rlsight.analysis import collect, render_table, summary_table
 from rlsight.analysis.compare import compare
 from rlsight.analysis.groups import differing_keys
 from rlsight.cli.main import main
+from rlsight.runs import RunDir
 from tests.analysis_helpers import UPDATES, write_run
+from tests.atari_helpers import tiny_atari_config
 from tests.conftest import tiny_config
 
 
@@ -85,9 +87,6 @@ def test_load_runs_tidy_frame(two_configs):
 def test_atari_runs_are_normalised_with_their_familys_human_range(tmp_path):
     # Pong's published random and human scores, -20.7 and 14.6 (Procgen has no "Pong": a run
     # normalised with the default family's constants would have no normalised metric at all)
-    from rlsight.runs import RunDir
-    from tests.atari_helpers import tiny_atari_config
-
     run = RunDir.create(tmp_path / "pong", tiny_atari_config(train__seed=0))
     run.write_metrics([{"update": i + 1, "step": 256 * (i + 1), "train_return": -20.0 + i,
                         "test_return": -21.0 + i} for i in range(5)])
@@ -95,6 +94,7 @@ def test_atari_runs_are_normalised_with_their_familys_human_range(tmp_path):
     ret = df[df["metric"] == "test_return"]["value"].to_numpy()
     norm = df[df["metric"] == "test_norm_return"]["value"].to_numpy()
     np.testing.assert_allclose(norm, (ret + 20.7) / 35.3)
+
 
 def test_group_by_key_and_none(two_configs):
     df = rlsight.load_runs(two_configs, group_by="ppo.num_epochs")

@@ -214,8 +214,7 @@ def _summary_html(comp: Comparison) -> str:
     note = ('<p class="muted">Final value of each metric (last logged point); intervals are 95% bootstrap CIs over '
             "the runs of a group (percentile, 2000 resamples); normalised test return uses the Procgen paper's "
             "constants (Atari: random and human scores) and, for groups spanning games, the interquartile mean "
-            "with a stratified bootstrap "
-            "(Agarwal et al. 2021). Columns on the right: the config keys that differ between groups.</p>")
+            "with a stratified bootstrap (Agarwal et al. 2021). Columns on the right: the config keys that differ between groups.</p>")
     return note + _table_html(list(d.columns), [list(map(str, r)) for r in d.itertuples(index=False)], numeric)
 
 

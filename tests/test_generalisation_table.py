@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rlsight.analysis import collect, generalisation_table, render_generalisation
-from rlsight.analysis.generalisation import Z95, setting_of
+from rlsight.analysis.generalisation import Z95, latest_results, setting_of
 from rlsight.cli.main import main
 from rlsight.report import build_report
 from rlsight.runs import RunDir
@@ -81,6 +82,33 @@ def test_group_of_seeds_bootstraps_over_runs_and_pairs_the_gaps(tmp_path):
     assert hard["gap_held_out"] == 4.0 and hard["gap_held_out_lo"] == 4.0 and hard["gap_held_out_hi"] == 4.0
     per_run = generalisation_table(collect([a, b]).runs, per_run=True)
     assert len(per_run) == 6
+
+
+def _sample_result(returns: np.ndarray, seed: int, step: int = STEP) -> dict:
+    r = _result("test", float(returns.mean()), float(returns.std(ddof=1) / math.sqrt(returns.size)),
+                step=step, episodes=returns.size)
+    return dict(r, seed=seed, normalized_return=float(returns.mean()) / 10,
+                min_return=float(returns.min()), max_return=float(returns.max()))
+
+
+def test_evaluations_with_other_seeds_are_pooled_as_one_sample(tmp_path):
+    d = write_run(tmp_path / "a")
+    run = RunDir.open(d)
+    rng = np.random.default_rng(3)
+    samples = [rng.normal(loc, 2.0, size=n) for loc, n in ((5.0, 16), (8.0, 16), (6.0, 32))]
+    for seed, x in enumerate(samples):
+        run.save_eval(_sample_result(x, seed))
+    run.save_eval(_sample_result(samples[0][:4], 0))  # the same seed's shorter evaluation: not pooled again
+    run.save_eval(_sample_result(rng.normal(50.0, 1.0, size=64), 5, step=STEP // 2))  # an older model: left out
+    every = np.concatenate(samples)
+    held = generalisation_table(collect([d]).runs).iloc[0]
+    assert held["setting"] == "held-out" and held["episodes"] == 64 and held["runs"] == 1
+    assert math.isclose(held["return"], every.mean())
+    half = Z95 * every.std(ddof=1) / math.sqrt(every.size)
+    assert math.isclose(held["return_lo"], every.mean() - half) and math.isclose(held["return_hi"], every.mean() + half)
+    pooled = latest_results(run.evals())["held-out"]
+    assert pooled["seeds"] == [0, 1, 2] and math.isclose(pooled["normalized_return"], every.mean() / 10)
+    assert pooled["min_return"] == every.min() and pooled["max_return"] == every.max()
 
 
 def test_no_evaluations_no_rows(tmp_path):

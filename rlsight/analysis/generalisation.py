@@ -41,17 +41,55 @@ def setting_of(result: dict) -> str:
 
 
 def latest_results(evals: Iterable[dict], greedy: bool = False) -> dict[str, dict]:
-    """Per setting, the result of the newest model step with the most episodes (sampled
-    actions unless ``greedy``)."""
-    best: dict[str, dict] = {}
+    """Per setting, the evaluations of the newest model step pooled into one result (see
+    ``pool``): for each evaluation seed the one with the most episodes, so that results
+    of ``rlsight evaluate --seed 0``, ``--seed 1``, ... count together. Sampled actions
+    unless ``greedy``."""
+    newest: dict[str, list[dict]] = {}
     for e in evals:
         if bool(e.get("greedy")) != greedy or not isinstance(e.get("mean_return"), (int, float)):
             continue
         s = setting_of(e)
-        rank = (e.get("step") or 0, e.get("episodes") or 0)
-        if s not in best or rank > (best[s].get("step") or 0, best[s].get("episodes") or 0):
-            best[s] = e
-    return best
+        step = e.get("step") or 0
+        if s not in newest or step > (newest[s][0].get("step") or 0):
+            newest[s] = [e]
+        elif step == (newest[s][0].get("step") or 0):
+            newest[s].append(e)
+    out = {}
+    for s, results in newest.items():
+        by_seed: dict = {}
+        for e in results:
+            seed = e.get("seed")
+            if seed not in by_seed or (e.get("episodes") or 0) > (by_seed[seed].get("episodes") or 0):
+                by_seed[seed] = e
+        out[s] = pool(list(by_seed.values()))
+    return out
+
+
+def pool(results: list[dict]) -> dict:
+    """Evaluations of the same model and setting with different seeds as one result over
+    all their episodes: the mean weighted by episodes, the s.e. from the pooled sample's
+    variance (each result's within variance, s.e.² × n, plus the spread of the means),
+    ``seeds`` listing what was pooled. One result (or any without its episode count) is
+    returned as the first."""
+    n = np.array([int(r.get("episodes") or 0) for r in results], dtype=float)
+    if len(results) == 1 or (n < 1).any():  # one result, or one that does not say its episodes
+        return results[0]
+    m = np.array([float(r["mean_return"]) for r in results])
+    se = np.array([_se(r) for r in results])
+    total = float(n.sum())
+    mean = float((n * m).sum() / total)
+    within = np.where(n > 1, (n - 1) * se**2 * n, 0.0)  # (n - 1) s², s² = s.e.² n
+    var = (float(within.sum()) + float((n * (m - mean) ** 2).sum())) / (total - 1)
+    out = dict(results[0], mean_return=mean, stderr=math.sqrt(var / total), episodes=int(total),
+               seeds=[r.get("seed") for r in results])
+    norms = [r.get("normalized_return") for r in results]
+    out["normalized_return"] = float((n * np.array(norms, dtype=float)).sum() / total) \
+        if all(isinstance(v, (int, float)) for v in norms) else None
+    for key, f in (("min_return", min), ("max_return", max)):
+        vals = [r[key] for r in results if isinstance(r.get(key), (int, float))]
+        out[key] = f(vals) if len(vals) == len(results) else None
+    return out
 
 
 def _order(settings: Iterable[str]) -> list[str]:
@@ -139,7 +177,8 @@ def generalisation_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-NOTE = ("generalisation: the newest stored evaluation per setting (RUN/eval/*.json, sampled actions); "
+NOTE = ("generalisation: per setting, the newest model step's stored evaluations (RUN/eval/*.json, "
+        "sampled actions), pooled over evaluation seeds; "
         "95% intervals: over episodes (mean ± 1.96 s.e.) for one run, bootstrap over runs for a group; "
         "gap = train (or held-out) return minus this setting's return")
 

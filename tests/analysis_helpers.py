@@ -13,13 +13,13 @@ UPDATES = 30
 
 
 def write_run(path: Path, seed: int = 0, lr: float = 5e-4, epochs: int = 2, offset: float = 0.0,
-              game: str = "starpilot", reward_rate_only: bool = False) -> Path:
+              game: str = "starpilot", reward_rate_only: bool = False, updates: int = UPDATES) -> Path:
     """A finished run directory with made-up but plausible metrics (fast, no training)."""
     cfg = tiny_config(train__seed=seed, ppo__lr=lr, ppo__num_epochs=epochs, env__game=game)
     run = RunDir.create(path, cfg)
     rng = np.random.default_rng(seed)
     rows = []
-    for i in range(UPDATES):
+    for i in range(updates):
         step = (i + 1) * 256
         if reward_rate_only:
             rows.append({"update": i + 1, "step": step, "train_reward_rate": 2 + 0.1 * i + rng.normal()})
@@ -31,5 +31,5 @@ def write_run(path: Path, seed: int = 0, lr: float = 5e-4, epochs: int = 2, offs
             "value_loss": 1 / (i + 1), "entropy": 2.7 - 0.01 * i, "lr": lr,
         })
     run.write_metrics(rows)
-    run.update_info(status="finished", steps=UPDATES * 256)
+    run.update_info(status="finished", steps=updates * 256)
     return path

@@ -13,6 +13,7 @@ from matplotlib.collections import PolyCollection
 import rlsight
 from rlsight.analysis import collect, render_table, summary_table
 from rlsight.analysis.compare import compare
+from rlsight.analysis.curves import build_panels
 from rlsight.analysis.groups import differing_keys
 from rlsight.cli.main import main
 from rlsight.runs import RunDir
@@ -108,6 +109,27 @@ def test_plot_runs_accepts_a_frame(two_configs):
     fig = rlsight.plot_runs(df, metric="train_return,entropy", x="wall_time", smooth=3)
     assert len([a for a in fig.axes if a.get_visible()]) == 2
     assert fig.axes[0].get_xlabel() == "wall time"
+
+
+def test_group_curve_is_dotted_where_a_run_has_ended(tmp_path):
+    for s, updates in enumerate((UPDATES, UPDATES, UPDATES // 2)):
+        write_run(tmp_path / f"s{s}", seed=s, updates=updates)
+    fig, _, comp = compare([tmp_path], metric="test_return")
+    (panel,) = build_panels(comp.frame, ["test_return"])
+    (group,) = [s for s in panel.series if s.kind == "group"]
+    last_of_short = (UPDATES // 2) * 256
+    assert list(group.count) == [3 if x <= last_of_short else 2 for x in panel.grid]
+    full, partial = group.split()
+    assert np.isfinite(full).sum() == UPDATES // 2 and np.isnan(full[panel.grid > last_of_short]).all()
+    assert np.isfinite(partial).sum() == UPDATES - UPDATES // 2 + 1  # the stretch and the point it joins
+    dotted = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == ":"]
+    assert len(dotted) == 1
+    x, y = dotted[0].get_data()
+    assert x[np.isfinite(y)].min() == last_of_short
+    assert any("dotted" in t.get_text() for t in fig.texts)  # the subtitle explains it
+    fig, _, _ = compare([tmp_path / "s0", tmp_path / "s1"], metric="test_return")
+    assert not [ln for ln in fig.axes[0].lines if ln.get_linestyle() == ":"]
+    assert not any("dotted" in t.get_text() for t in fig.texts)
 
 
 def test_multi_game_group_uses_iqm(tmp_path):

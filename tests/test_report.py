@@ -11,7 +11,7 @@ import pytest
 from rlsight.cli.main import main
 from rlsight.report import build_report
 from rlsight.report.build import MARKER
-from tests.analysis_helpers import write_run
+from tests.analysis_helpers import UPDATES, write_run
 
 XSS = "<script>alert(1)</script>"
 
@@ -49,6 +49,19 @@ def test_report_contents_and_escaping(tmp_path):
     assert (tmp_path / "report" / "media" / "run2" / "0.gif").read_bytes() == b"GIF89a"
     assert all((tmp_path / "report" / "assets" / n).is_file() for n in ("report.js", "report.css"))
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from the network
+
+
+def test_report_marks_where_only_some_runs_of_a_group_reach(tmp_path):
+    write_run(tmp_path / "s0", seed=0)
+    write_run(tmp_path / "s1", seed=1, updates=UPDATES - 10)
+    index = build_report([tmp_path / "s0", tmp_path / "s1"], tmp_path / "report", metrics=["test_return"])
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', index.read_text(), re.S).group(1))
+    (group,) = [s for s in data["panels"][0]["series"] if s["kind"] == "group"]
+    n_full = UPDATES - 10
+    assert group["runs"] == 2 and group["count"] == [2] * n_full + [1] * 10
+    assert all(v is not None for v in group["y"][:n_full]) and group["y"][n_full:] == [None] * 10
+    assert group["partial"][:n_full - 1] == [None] * (n_full - 1) and None not in group["partial"][n_full - 1:]
+    assert "dotted" in index.read_text()
 
 
 def test_report_replaces_an_earlier_report_but_not_other_folders(tmp_path, capsys):

@@ -165,6 +165,18 @@ def check_interaction(browser: Browser) -> None:
     assert browser.evaluate(image) == original
 
 
+def check_partial_stretch(browser: Browser) -> None:
+    """Past the end of the shorter run the group's legend says how many runs its value is over."""
+    left, top, width, height = browser.evaluate("""(() => { const a = document.querySelector('.chart-area');
+        const r = a.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()""")
+    group_value = "document.querySelector('.chart-legend .legend-item .legend-value').textContent"
+    for frac, expect in ((0.98, "(1 of 2 runs)"), (0.3, None)):
+        browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": left + width * frac, "y": top + height / 2,
+                                                  "button": "none"}, session=True)
+        text = browser.evaluate(group_value)
+        assert (expect in text) if expect else ("runs" not in text and text not in ("", "--")), (frac, text)
+
+
 def write_mp4(path: Path, frames: int = 20) -> None:
     import imageio_ffmpeg
 
@@ -181,7 +193,7 @@ def report(tmp_path) -> tuple[Path, int]:
     runs = tmp_path / "runs"
     runs.mkdir()
     for s in range(2):
-        write_run(runs / f"base-s{s}", seed=s)
+        write_run(runs / f"base-s{s}", seed=s, updates=30 if s == 0 else 20)  # s1 ends early: a dotted stretch
     bad = xss_run(runs)
     for run in (runs / "base-s0", bad):
         (run / "saliency").mkdir()
@@ -211,6 +223,7 @@ def test_report_in_headless_chromium(report, tmp_path):
         names = browser.evaluate("Array.from(document.querySelectorAll('.legend-name')).map(e => e.textContent)")
         assert XSS in names
         check_interaction(browser)
+        check_partial_stretch(browser)
         durations = browser.evaluate("""Promise.all(Array.from(document.querySelectorAll('video')).map(v =>
             new Promise(resolve => {
                 if (v.readyState >= 1) return resolve(v.duration);

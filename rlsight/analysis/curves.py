@@ -27,6 +27,17 @@ class Series:
     y: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
+    count: np.ndarray  # runs with a value at each grid point
+
+    def split(self) -> tuple[np.ndarray, np.ndarray]:
+        """The curve where every run of the series has a value, and where only some do
+        (a run ended early or started late; the mean moves there because runs drop out,
+        not because the agents changed). The second part repeats the first's points at
+        their borders, so that the two join; it is all NaN when every run spans the curve."""
+        full = self.count >= len(self.runs)
+        some = (self.count > 0) & ~full
+        border = full & (np.r_[some[1:], False] | np.r_[False, some[:-1]])
+        return np.where(full, self.y, np.nan), np.where(some | border, self.y, np.nan)
 
 
 @dataclass
@@ -131,7 +142,7 @@ def _aggregate(rows: pd.DataFrame, name: str, kind: str, x: str, grid: np.ndarra
         y, lo, hi = stats.STATS[use](values, 0), np.full(len(grid), np.nan), np.full(len(grid), np.nan)
     else:
         y, lo, hi = stats.estimate(values, games, use, reps=reps)
-    return Series(name, kind, runs, sorted(set(games)), use, y, lo, hi)
+    return Series(name, kind, runs, sorted(set(games)), use, y, lo, hi, np.isfinite(values).sum(axis=0))
 
 
 def run_on_grid(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray, smooth: int = 1) -> np.ndarray:

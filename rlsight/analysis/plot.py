@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from rlsight.analysis.stats import DEFAULT_REPS
 
 GROUP_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                 "#bcbd22", "#7f7f7f"]
+PARTIAL_STYLE = ":"  # where only some of a group's runs have a value
 REF_STYLES = [("#222222", "--"), ("#666666", ":"), ("#444444", "-."), ("#888888", (0, (5, 1, 1, 1)))]
 
 
@@ -75,7 +77,9 @@ def plot_frame(frame: pd.DataFrame, metric: str | list[str] = "auto", x: str = "
                 axes[r][c].set_visible(False)
     fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
                ncols=min(4, max(1, len(handles))), fontsize=8, frameon=False)
-    fig.suptitle(title or _subtitle(panels, smooth), fontsize=10)
+    chars = int(fig.get_figwidth() * 72 / (10 * 0.55))  # about this many 10-point characters fit a line
+    fig.suptitle(title or "\n".join(textwrap.fill(line, chars) for line in _subtitle(panels, smooth).split("\n")),
+                 fontsize=10)
     return fig
 
 
@@ -88,7 +92,10 @@ def _draw(ax, p: Panel, group_style: dict, ref_style: dict, handles: dict[str, A
         color, ls = (group_style if s.kind == "group" else ref_style)[s.label]
         n = len(s.runs)
         name = s.label + (f" (n={n}{', IQM' if s.stat == 'iqm' else ''})" if n > 1 else "")
-        (line,) = ax.plot(p.grid, s.y, color=color, ls=ls, lw=1.6 if s.kind == "group" else 1.2)
+        full, partial = s.split()
+        (line,) = ax.plot(p.grid, full, color=color, ls=ls, lw=1.6 if s.kind == "group" else 1.2)
+        if np.isfinite(partial).any():
+            ax.plot(p.grid, partial, color=color, ls=PARTIAL_STYLE, lw=1.2)
         if np.isfinite(s.lo).any():
             ax.fill_between(p.grid, s.lo, s.hi, color=color, alpha=0.2 if s.kind == "group" else 0.12, lw=0)
         handles.setdefault(name, line)
@@ -108,10 +115,13 @@ def _grid_shape(n: int) -> tuple[int, int]:
 
 def _subtitle(panels: list[Panel], smooth: int) -> str:
     banded = any(np.isfinite(s.lo).any() for p in panels for s in p.series)
-    parts = ["lines: mean over runs (IQM where a group spans games)" + ("; bands: 95% bootstrap CI" if banded else "")]
+    first = "lines: mean over runs (IQM where a group spans games)" + ("; bands: 95% bootstrap CI" if banded else "")
+    more = []
+    if any(np.isfinite(s.split()[1]).any() for p in panels for s in p.series if s.kind != "run"):
+        more.append("dotted: only some of the runs reach there")
     if smooth > 1:
-        parts.append(f"moving average over {smooth} points")
-    return "; ".join(parts)
+        more.append(f"moving average over {smooth} points")
+    return "\n".join([first, "; ".join(more)] if more else [first])
 
 
 def _clock(v: float, _pos=None) -> str:

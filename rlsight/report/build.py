@@ -178,7 +178,10 @@ def _panel_json(p: Panel, panels: list[Panel]) -> dict:
             dash = None if style == "-" else [6, 4]
             n = len(s.runs)
             name = s.label + (f" (n={n}{', IQM' if s.stat == 'iqm' else ''})" if n > 1 else "")
-        item = {"name": name, "kind": s.kind, "color": color, "dash": dash, "y": _nums(s.y)}
+        full, partial = s.split()
+        item: dict[str, object] = {"name": name, "kind": s.kind, "color": color, "dash": dash, "y": _nums(full)}
+        if s.kind != "run" and np.isfinite(partial).any():  # dotted where only some runs reach
+            item.update(partial=_nums(partial), count=[int(c) for c in s.count], runs=len(s.runs))
         if np.isfinite(s.lo).any():
             item["lo"], item["hi"] = _nums(s.lo), _nums(s.hi)
         series.append(item)
@@ -193,7 +196,8 @@ def _nums(a: np.ndarray) -> list[float | None]:
 def _curves_html(smooth: int) -> str:
     note = f" Each run is smoothed with a moving average over {smooth} points." if smooth > 1 else ""
     return ('<p class="muted">Lines: mean over the runs of a group (interquartile mean where a group spans games); '
-            "bands: 95% bootstrap confidence interval over runs. Drag across a chart to zoom, double-click to "
+            "bands: 95% bootstrap confidence interval over runs; dotted: only some of a group's runs reach there, "
+            "so the mean moves as runs drop out (the legend says how many). Drag across a chart to zoom, double-click to "
             f"reset, hover to read values, click a legend entry to hide or show it (single runs start hidden).{note}</p>"
             '\n<div id="charts"></div>')
 

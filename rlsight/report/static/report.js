@@ -43,7 +43,10 @@
   function finite(v) { return v != null && isFinite(v); }
 
   // -- one chart ------------------------------------------------------------
-  // panel: {title, x, xlabel, ylabel, grid, series: [{name, kind, color, dash, y, lo?, hi?}]}
+  // panel: {title, x, xlabel, ylabel, grid,
+  //         series: [{name, kind, color, dash, y, lo?, hi?, partial?, count?, runs?}]}
+  // partial: the stretch where only some of the series' runs have a value (drawn dotted),
+  // count: runs with a value at each grid point, runs: how many the series has.
   function Chart(panel, holder, legendBox) {
     var self = this;
     this.holder = holder;
@@ -54,7 +57,8 @@
     function pick(arr) { return keep.map(function (i) { var v = arr[i]; return finite(v) ? v : null; }); }
     var list = panel.series.map(function (s) {
       return { name: String(s.name), kind: s.kind, color: checkColor(s.color), dash: s.dash || [],
-               y: pick(s.y), lo: s.lo ? pick(s.lo) : null, hi: s.hi ? pick(s.hi) : null, show: s.kind !== "run" };
+               y: pick(s.y), lo: s.lo ? pick(s.lo) : null, hi: s.hi ? pick(s.hi) : null, show: s.kind !== "run",
+               partial: s.partial ? pick(s.partial) : null, count: s.count ? pick(s.count) : null, runs: s.runs };
     });
     // runs are drawn first, groups and references on top
     var order = list.filter(function (s) { return s.kind === "run"; })
@@ -67,6 +71,12 @@
       columns.push(s.y);
       series.push({ label: s.name, stroke: s.color, width: s.kind === "run" ? 1 : 2, dash: s.dash.length ? s.dash : undefined,
                     show: s.show, spanGaps: false, points: { size: s.kind === "run" ? 4 : 6 } });
+      if (s.partial) {
+        s.partialIndex = columns.length;
+        columns.push(s.partial);
+        series.push({ label: s.name + " (some runs)", stroke: s.color, width: 1.5, dash: [2, 4], show: s.show,
+                      spanGaps: false, points: { show: false } });
+      }
       if (s.lo && s.hi) {
         s.band = [columns.length, columns.length + 1];
         columns.push(s.hi, s.lo);
@@ -120,6 +130,7 @@
         s.show = !s.show;
         self.plot.batch(function () {
           self.plot.setSeries(s.index, { show: s.show });
+          if (s.partial) self.plot.setSeries(s.partialIndex, { show: s.show });
           if (s.band) s.band.forEach(function (k) { self.plot.setSeries(k, { show: s.show }); });
         });
         row.classList.toggle("off", !s.show);
@@ -145,7 +156,12 @@
     this.xName.textContent = on ? this.panel.xlabel + ":" : "hover over the chart to read values";
     this.xValue.textContent = on ? this.fmtX(u.data[0][i]) : "";
     this.list.forEach(function (s) {
-      s.valueEl.textContent = on && s.show ? fmtVal(u.data[s.index][i]) : "";
+      var text = on && s.show ? fmtVal(u.data[s.index][i]) : "";
+      if (on && s.show && s.partial && !finite(u.data[s.index][i])) {
+        var k = s.count[i];
+        text = fmtVal(u.data[s.partialIndex][i]) + (finite(k) && k > 0 ? " (" + k + " of " + s.runs + " runs)" : "");
+      }
+      s.valueEl.textContent = text;
     });
   };
 

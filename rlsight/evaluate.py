@@ -67,9 +67,10 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     mean_return, stderr, episodes, normalized_return, and the settings. A saved result
     also goes to the run's wandb/mlflow runs when its ``train.loggers`` has them.
 
-    ``env_set`` (``["env.distribution_mode=hard"]``, keys in ``rlsight.shift.SHIFT_KEYS``)
-    and ``levels`` ((start, count), replacing the split's levels) evaluate under
-    distribution shift; the result's ``shift`` names what differs from the run's settings.
+    ``env_set`` (``["env.distribution_mode=hard"]``, the family's keys in
+    ``rlsight.shift.SHIFT_KEYS``) and, for Procgen, ``levels`` ((start, count), replacing
+    the split's levels) evaluate under distribution shift; the result's ``shift`` names
+    what differs from the run's settings.
     """
     if split not in ("train", "test"):
         raise RlsightError(f"--split {split!r}: valid: train, test")
@@ -105,8 +106,9 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     if cfg.env.family == "procgen":  # which levels played
         played = cfg.env.test_levels() if split == "test" else (cfg.env.start_level, cfg.env.num_levels)
         result.update(distribution_mode=cfg.env.distribution_mode, start_level=played[0], num_levels=played[1])
-    else:  # which protocol played (docs/environments.md); Atari has no levels
+    else:  # which flavour and protocol played (docs/environments.md); Atari has no levels
         e = cfg.env
+        result.update(game_mode=e.game_mode, difficulty=e.difficulty)
         result["protocol"] = (f"Machado et al. 2018: sticky actions {e.sticky_actions}, whole games, unclipped score, "
                               f"{e.max_episode_frames}-frame cap" if split == "test" else
                               f"training: no-op starts, episodic life, clipped rewards, sticky actions {e.train_sticky_actions} "

@@ -1,8 +1,10 @@
-"""Evaluation under distribution shift: other levels, Procgen's hard mode, backgrounds
-on or off, and the standard generalisation suite that runs them in one go.
+"""Evaluation under distribution shift, and the standard generalisation suite that runs
+the family's shifts in one go: for Procgen other levels, the hard mode, backgrounds on or
+off; for Atari the other flavours (game mode, difficulty; Machado et al. 2018) and the
+sticky-action probability.
 
-A shifted evaluation changes only how the levels look and which levels are played,
-never the network, so only these env keys may be set (plus ``--levels``).
+A shifted evaluation changes only what is played, never the network, so only the
+family's ``SHIFT_KEYS`` may be set (plus ``--levels`` for Procgen).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass, field
 from rlsight import config as C
 from rlsight.errors import RlsightError
 
-SHIFT_KEYS = ("env.distribution_mode", "env.use_backgrounds", "env.restrict_themes", "env.use_monochrome_assets")
+SHIFT_KEYS: dict[str, tuple[str, ...]] = {
+    "procgen": ("env.distribution_mode", "env.use_backgrounds", "env.restrict_themes", "env.use_monochrome_assets"),
+    "atari": ("env.game_mode", "env.difficulty", "env.sticky_actions"),
+}
 SUITES = ("generalisation",)
 
 
@@ -37,14 +42,21 @@ def apply_shift(cfg: C.Config, env_set: list[str] | None = None,
     from the run's (``{"distribution_mode": "hard", "levels": [1000, 500]}``; empty if none)."""
     if not env_set and levels is None:
         return cfg, {}
+    family = cfg.env.family
+    keys = SHIFT_KEYS[family]
+    if levels is not None and family != "procgen":
+        raise RlsightError(f"--levels: a Procgen option; env.family = {family!r} has no levels (shift it with "
+                           f"--set {', '.join(keys)})")
     shifted = copy.deepcopy(cfg)
     for item in env_set or []:
         key, value = C.parse_override(item)
-        if key not in SHIFT_KEYS:
-            raise RlsightError(f"--set {key}: evaluation can change only {', '.join(SHIFT_KEYS)} (and --levels START:COUNT)")
+        if key not in keys:
+            also = " (and --levels START:COUNT)" if family == "procgen" else ""
+            raise RlsightError(f"--set {key}: evaluation of an env.family = {family!r} run can change only "
+                               f"{', '.join(keys)}{also}")
         C.set_key(shifted, key, value)
     changed: dict = {}
-    for key in SHIFT_KEYS:
+    for key in keys:
         name = key.split(".", 1)[1]
         if getattr(shifted.env, name) != getattr(cfg.env, name):
             changed[name] = getattr(shifted.env, name)
@@ -75,8 +87,13 @@ class SuiteEntry:
 
 
 def generalisation_suite(env: C.EnvConfig) -> list[SuiteEntry]:
-    """Training levels, held-out levels, held-out in the other difficulty mode (hard for
-    an easy run), and held-out with backgrounds switched (off for a run trained with them)."""
+    """Procgen: training levels, held-out levels, held-out in the other difficulty mode
+    (hard for an easy run), and held-out with backgrounds switched (off for a run trained
+    with them). Atari: the training protocol, the evaluation protocol, and the evaluation
+    protocol in the game's next difficulty and next mode after the run's (where the game
+    has another), as Machado et al. 2018 propose flavours for generalisation."""
+    if env.family == "atari":
+        return _atari_suite(env)
     other_mode = "easy" if env.distribution_mode == "hard" else "hard"
     backgrounds = not env.use_backgrounds
     return [
@@ -88,12 +105,29 @@ def generalisation_suite(env: C.EnvConfig) -> list[SuiteEntry]:
     ]
 
 
+def _atari_suite(env: C.EnvConfig) -> list[SuiteEntry]:
+    from rlsight.envs.atari.games import GAMES  # a data table; imports no backend
+
+    game = GAMES[env.game]
+    out = [SuiteEntry("train", "train"), SuiteEntry("held-out", "test")]
+    for key, now, valid in (("difficulty", env.difficulty, game.difficulties), ("game_mode", env.game_mode, game.modes)):
+        others = [v for v in valid if v != now]
+        if others:
+            nxt = next((v for v in others if v > now), others[0])  # the next one up, else the first
+            out.append(SuiteEntry(f"held-out, {key.replace('_', ' ')} {nxt}", "test", [f"env.{key}={nxt}"]))
+    return out
+
+
 def suite_table(results: list[dict]) -> str:
-    """A plain-text table: setting, levels, mean ± s.e., 95% interval, gap to train."""
-    lines = [f"{'setting':30s} {'levels':>16s} {'return ± s.e.':>15s} {'95% interval':>17s} {'gap':>7s}"]
+    """A plain-text table: setting, levels (Atari: the flavour, ``m0d1``), mean ± s.e., 95%
+    interval, gap to train."""
+    where = "levels" if all("start_level" in r for r in results) else "flavour"
+    lines = [f"{'setting':30s} {where:>16s} {'return ± s.e.':>15s} {'95% interval':>17s} {'gap':>7s}"]
     for r in results:
         se = r["stderr"] if not math.isnan(r["stderr"]) else 0.0
         lo, hi = r["mean_return"] - 1.96 * se, r["mean_return"] + 1.96 * se
-        lines.append(f"{r['suite_entry']:30s} {r['start_level']:>8d}+{r['num_levels']:<7d} "
+        played = (f"{r['start_level']:>8d}+{r['num_levels']:<7d}" if "start_level" in r
+                  else f"{'m{}d{}'.format(r.get('game_mode', 0), r.get('difficulty', 0)):>16s}")
+        lines.append(f"{r['suite_entry']:30s} {played} "
                      f"{r['mean_return']:7.2f} ± {r['stderr']:5.2f} {f'[{lo:.2f}, {hi:.2f}]':>17s} {r['gap']:7.2f}")
     return "\n".join(lines)

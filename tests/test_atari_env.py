@@ -236,3 +236,57 @@ def test_perturbation_blurs_only_the_chosen_frame_of_the_stack(reads):
     with pytest.raises(RlsightError, match=r"stack frame 4: the input has 4 stacked frames; valid: -4..3"):
         make_method("perturbation", net, MethodOptions(stack_frame=4)).attribute(frames, "critic")
 
+
+
+# -- flavours (game modes and difficulties, Machado et al. 2018) --------------------------------
+@needs_ale
+def test_flavour_table_is_the_emulators():
+    import ale_py
+    import ale_py.roms  # noqa: F401
+
+    from rlsight.envs.atari.games import GAMES
+
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    for name, game in GAMES.items():
+        ale = ale_py.ALEInterface()
+        ale.loadROM(ale_py.roms.get_rom_path(game.rom))
+        assert tuple(int(m) for m in ale.getAvailableModes()) == game.modes, name
+        assert tuple(int(d) for d in ale.getAvailableDifficulties()) == game.difficulties, name
+
+
+@pytest.mark.parametrize("sets,message", [
+    (["env.game=Pong", "env.game_mode=2"], "env.game_mode = 2: Pong has the modes 0, 1"),
+    (["env.game=Breakout", "env.difficulty=7"], "env.difficulty = 7: Breakout has the difficulties 0, 1"),
+    (["env.game=Assault", "env.game_mode=1"], "env.game_mode = 1: Assault has the modes 0"),
+])
+def test_a_flavour_the_game_lacks_is_refused_naming_the_games_own(sets, message):
+    with pytest.raises(RlsightError) as e:
+        _load("env.family=atari", *sets)
+    assert str(e.value) == message
+
+
+def test_a_flavour_key_on_a_procgen_run_names_the_family():
+    with pytest.raises(RlsightError, match="env.game_mode = 1: an Atari key"):
+        _load("env.game_mode=1")
+
+
+def test_only_the_default_flavour_has_a_human_normalised_score():
+    cfg = tiny_atari_config().env
+    assert normalized_return(cfg, 14.6) == pytest.approx(1.0)
+    for other in ({"difficulty": 1}, {"game_mode": 1}):
+        assert normalized_return(dataclasses.replace(cfg, **other), 14.6) is None, other
+
+
+@needs_ale
+def test_the_flavour_reaches_the_emulator():
+    def frames(**flavour) -> np.ndarray:
+        env = make_env(dataclasses.replace(tiny_atari_config("Breakout").env, **flavour), "test", 1, seed=2)
+        rng = np.random.default_rng(0)
+        out = np.stack([env.step(rng.integers(0, 4, 1))[1][0] for _ in range(80)])
+        env.close()
+        return out
+
+    default = frames()
+    np.testing.assert_array_equal(default, frames())  # the same flavour and seed play the same
+    assert not np.array_equal(default, frames(game_mode=12))
+    assert not np.array_equal(default, frames(difficulty=1))

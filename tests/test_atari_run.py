@@ -51,6 +51,28 @@ def test_evaluate_prints_the_protocol_not_levels(atari_run):
     assert "(Machado et al. 2018)" in out and "levels" not in out, out
 
 
+def test_generalisation_suite_plays_the_other_flavours_and_compare_tables_them(atari_run, tmp_path, capsys):
+    import shutil
+
+    from rlsight.analysis import collect, generalisation_table
+    from rlsight.cli.main import main
+
+    run = shutil.copytree(atari_run[0], tmp_path / "run")
+    shutil.rmtree(run / "eval", ignore_errors=True)
+    assert main(["evaluate", str(run), "--suite", "generalisation", "--episodes", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["setting", "flavour"]
+    rows = [line.split("  ")[0] for line in out[1:]]
+    assert rows == ["train", "held-out", "held-out, difficulty 1", "held-out, game mode 1"]
+    assert [line.split()[-7] for line in out[1:]] == ["m0d0", "m0d0", "m0d1", "m1d0"]
+    evals = {str(e.get("setting")): e for e in RunDir.open(run).evals()}
+    assert set(evals) == {"None", "difficulty=1", "game_mode=1"}  # train and held-out have no shift
+    assert (evals["difficulty=1"]["difficulty"], evals["game_mode=1"]["game_mode"]) == (1, 1)
+    assert evals["difficulty=1"]["normalized_return"] is None  # no published scores for other flavours
+    table = generalisation_table(collect([run]).runs)
+    assert list(table["setting"]) == ["train", "held-out", "held-out, difficulty=1", "held-out, game_mode=1"]
+
+
 def test_saliency_every_method_on_stacked_frames(atari_run):
     from rlsight.explain.saliency import record
     from rlsight.explain.saliency.methods import METHODS

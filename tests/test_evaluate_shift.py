@@ -73,8 +73,8 @@ def test_a_setting_equal_to_the_runs_is_no_shift(run):
 
 
 @pytest.mark.parametrize("bad,message", [
-    (["env.game=coinrun"], "--set env.game: evaluation can change only env.distribution_mode, env.use_backgrounds"),
-    (["model.encoder=impala"], "--set model.encoder: evaluation can change only"),
+    (["env.game=coinrun"], "--set env.game: evaluation of an env.family = 'procgen' run can change only env.distribution_mode, env.use_backgrounds"),
+    (["model.encoder=impala"], "--set model.encoder: evaluation of an env.family = 'procgen' run can change only"),
     (["env.distribution_mode=medium"], "env.distribution_mode = 'medium': valid modes: easy, hard"),
     (["env.use_backgrounds=maybe"], "env.use_backgrounds"),
     (["env.distribution_mode"], "expected key=value"),
@@ -115,4 +115,36 @@ def test_cli_shift_and_its_bad_input(run, capsys):
     assert main(["evaluate", str(run), "--suite", "generalisation", "--levels", "0:1"]) == 2
     assert "--suite sets its own levels" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--set", "env.num_envs=4"]) == 2
-    assert "evaluation can change only" in capsys.readouterr().err
+    assert "run can change only" in capsys.readouterr().err
+
+
+# -- Atari: flavours and sticky actions instead of levels and modes -----------------------------
+def test_atari_shifts_are_flavours_and_sticky_actions():
+    from tests.atari_helpers import tiny_atari_config
+
+    cfg = tiny_atari_config("Breakout")
+    shifted, changed = apply_shift(cfg, ["env.difficulty=1", "env.game_mode=12", "env.sticky_actions=0"])
+    assert changed == {"game_mode": 12, "difficulty": 1, "sticky_actions": 0.0}
+    assert (shifted.env.game_mode, shifted.env.difficulty, cfg.env.game_mode) == (12, 1, 0)
+    with pytest.raises(RlsightError, match=r"^--levels: a Procgen option; env.family = 'atari' has no levels"):
+        apply_shift(cfg, None, (0, 5))
+    with pytest.raises(RlsightError, match=r"^--set env.distribution_mode: evaluation of an env.family = 'atari' run "
+                                           r"can change only env.game_mode, env.difficulty, env.sticky_actions$"):
+        apply_shift(cfg, ["env.distribution_mode=hard"])
+    with pytest.raises(RlsightError, match="env.game_mode = 3: Breakout has the modes 0, 4, 8"):
+        apply_shift(cfg, ["env.game_mode=3"])
+
+
+def test_atari_suite_plays_the_next_difficulty_and_mode_the_game_has():
+    from rlsight.shift import generalisation_suite
+    from tests.atari_helpers import tiny_atari_config
+
+    def suite(game, **env):
+        return [(e.name, e.split, e.env_set) for e in generalisation_suite(tiny_atari_config(game, **env).env)]
+
+    assert suite("Pong") == [("train", "train", []), ("held-out", "test", []),
+                             ("held-out, difficulty 1", "test", ["env.difficulty=1"]),
+                             ("held-out, game mode 1", "test", ["env.game_mode=1"])]
+    assert suite("Breakout", env__game_mode=44, env__difficulty=1)[2:] == [
+        ("held-out, difficulty 0", "test", ["env.difficulty=0"]), ("held-out, game mode 0", "test", ["env.game_mode=0"])]
+    assert [name for name, *_ in suite("Assault")] == ["train", "held-out"]  # one flavour only

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlsight.envs import DEFAULT_FAMILY
+from rlsight.envs import DEFAULT_FAMILY, get_family
 from rlsight.errors import RlsightError, RunDirError
 from rlsight.runs import RunDir, is_run_dir
 
@@ -35,8 +35,9 @@ class RunInfo:
 
     @property
     def mode(self) -> str:
-        """The run's distribution mode (``env.distribution_mode``, default easy)."""
-        return str(self.config.get("env.distribution_mode", "easy"))
+        """The variant of the game the run plays, as its family names it for normalised
+        returns: Procgen's ``env.distribution_mode`` (default easy), Atari's flavour."""
+        return get_family(self.family).mode_of(lambda key, default: self.config.get(f"env.{key}", default))
 
     @property
     def family(self) -> str:

@@ -18,12 +18,14 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--set", dest="env_set", action="append", default=[], metavar="KEY=VALUE",
-                   help="distribution shift: env.distribution_mode, env.use_backgrounds, env.restrict_themes "
-                        "or env.use_monochrome_assets (repeatable)")
-    p.add_argument("--levels", metavar="START:COUNT", help="play levels [START, START+COUNT) instead of the "
-                   "split's (COUNT 0 = unbounded)")
+                   help="distribution shift (repeatable): for Procgen env.distribution_mode, env.use_backgrounds, "
+                        "env.restrict_themes or env.use_monochrome_assets; for Atari env.game_mode, env.difficulty "
+                        "or env.sticky_actions")
+    p.add_argument("--levels", metavar="START:COUNT", help="Procgen: play levels [START, START+COUNT) instead of "
+                   "the split's (COUNT 0 = unbounded)")
     p.add_argument("--suite", choices=["generalisation"], help="run the standard set in one command: train, "
-                   "held-out, held-out in the other difficulty mode, held-out with backgrounds switched")
+                   "held-out, then for Procgen held-out in the other difficulty mode and with backgrounds switched, "
+                   "for Atari held-out in the next difficulty and the next game mode")
     p.set_defaults(func=run)
 
 

@@ -4,7 +4,8 @@ cross-field rules and one-line description.
 Loading, ``--set`` overrides, error messages (``rlsight.config.load``) and
 docs/config.md (``rlsight config --markdown``) all read this declaration. The
 sections are pydantic dataclasses: assigning an attribute does not validate,
-``rlsight.config.validate`` does. Touches neither torch nor the environments.
+``rlsight.config.validate`` does. Touches neither torch nor the environments' backends
+(the Atari flavours are checked against the data table of ``rlsight.envs.atari.games``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ ATARI_GAMES: tuple[str, ...] = (
 # Keys that only one family reads: on a run of another family they must stay at their default.
 PROCGEN_KEYS = ("distribution_mode", "num_levels", "start_level", "use_backgrounds", "restrict_themes",
                 "use_monochrome_assets", "test_start_level", "test_num_levels", "penalize_on_death", "death_penalty")
-ATARI_KEYS = ("noop_max", "episodic_life", "clip_rewards", "sticky_actions", "train_sticky_actions", "max_episode_frames")
+ATARI_KEYS = ("noop_max", "episodic_life", "clip_rewards", "sticky_actions", "train_sticky_actions", "max_episode_frames",
+              "game_mode", "difficulty")
 AUTOCAST: tuple[str, ...] = get_args(Autocast)
 COMPILE: tuple[str, ...] = get_args(Compile)
 AUGMENT: tuple[str, ...] = get_args(Augment)
@@ -166,6 +168,9 @@ class EnvConfig:
     train_sticky_actions: Float = Field(default=0.0, ge=0, le=1, description="Atari, training: the same for the training envs; 0 = none, as CleanRL "
                                         "(Machado et al. 2018 train with 0.25, so that the policy is robust to them at evaluation).")
     max_episode_frames: Int = Field(default=108_000, ge=1, description="Atari: a game ends after this many emulator frames (108000 = 30 minutes of play).")
+    game_mode: Int = Field(default=0, ge=0, description="Atari: the game mode (ALE setMode; each game has its own, "
+                           "docs/environments.md). 0, ALE's default, is the one published scores were measured in.")
+    difficulty: Int = Field(default=0, ge=0, description="Atari: the difficulty switch (ALE setDifficulty); 0 is ALE's default.")
 
     def test_levels(self) -> tuple[int, int]:
         """(start, count) of the held-out levels."""
@@ -297,6 +302,14 @@ class Config:
                 other = "a Procgen" if e.family == "atari" else "an Atari"
                 raise fail(f"env.{key} = {getattr(e, key)!r}: {other} key, not used with env.family = {e.family!r}; "
                            "remove it from the config")
+        if e.family == "atari" and (e.game_mode, e.difficulty) != (0, 0):
+            from rlsight.envs.atari.games import GAMES as ATARI_TABLE
+
+            g = ATARI_TABLE[e.game]  # a data table: checking the flavour imports no backend
+            for key, value, valid, what in (("game_mode", e.game_mode, g.modes, "modes"),
+                                            ("difficulty", e.difficulty, g.difficulties, "difficulties")):
+                if value not in valid:
+                    raise fail(f"env.{key} = {value}: {e.game} has the {what} {', '.join(map(str, valid))}")
         return self
 
     @model_validator(mode="after")

@@ -89,9 +89,10 @@ class EnvFamily:
 
     ``obs_shape`` is (H, W, C) as ``observe`` returns frames; ``action_count(game)``
     the action space of a game (``num_actions``, or ``actions_for(game)`` where the
-    games differ); ``return_range(game,
-    mode)`` gives (R_min, R_max) for normalised returns, or None where none is
-    published.
+    games differ); ``return_range(game, mode)`` gives (R_min, R_max) for normalised
+    returns, or None where none is published; ``mode_of(get)`` names the variant of the
+    games a config plays, as ``return_range`` wants it (Procgen's distribution mode,
+    Atari's flavour), from ``get(key, default)``, which reads a key of the [env] section.
     """
 
     name: str
@@ -104,6 +105,7 @@ class EnvFamily:
     # (called before a run directory is made; readers of finished runs do not need it)
     require: Callable[[], None] = lambda: None
     actions_for: Callable[[str], int] | None = None  # per-game action count, where games differ
+    mode_of: Callable[[Callable[[str, Any], Any]], str] = lambda get: str(get("distribution_mode", "easy"))
 
     def action_count(self, game: str) -> int:
         """Size of ``game``'s action space (``num_actions`` unless the family's games differ)."""
@@ -161,5 +163,6 @@ def episode_stats(env: Any, reward: np.ndarray, first: np.ndarray) -> tuple[np.n
 
 def normalized_return(cfg_env: Any, ret: float, game: str | None = None) -> float | None:
     """``ret`` normalised with the published range of ``cfg_env``'s game and mode (None where there is none)."""
-    mode = getattr(cfg_env, "distribution_mode", "")
-    return family_of(cfg_env).normalized_return(game or cfg_env.game, mode, ret)
+    family = family_of(cfg_env)
+    mode = family.mode_of(lambda key, default: getattr(cfg_env, key, default))
+    return family.normalized_return(game or cfg_env.game, mode, ret)

@@ -1,9 +1,10 @@
 """Atari vector environments: one ALE emulator per environment, stepped in turn.
 
-Preprocessing (Mnih et al. 2015; Machado et al. 2018 for evaluation): frame skip 4
-with the maximum of the last two frames, 84x84 grey (OpenCV area resize), the last 4
-frames stacked as channels (newest last), FIRE pressed after a reset in games that
-need it. The ``train`` split adds no-op starts (1..noop_max raw frames), episodic
+The game plays in the config's flavour (``env.game_mode``, ``env.difficulty``; ALE's
+defaults are 0 and 0). Preprocessing (Mnih et al. 2015; Machado et al. 2018 for
+evaluation): frame skip 4 with the maximum of the last two frames, 84x84 grey (OpenCV
+area resize), the last 4 frames stacked as channels (newest last), FIRE pressed after a
+reset in games that need it. The ``train`` split adds no-op starts (1..noop_max raw frames), episodic
 life (a lost life ends the episode for learning), reward clipping to its sign and, if
 ``env.train_sticky_actions`` > 0, sticky actions; the ``test`` split is the evaluation
 protocol: sticky actions (``env.sticky_actions``), whole games, the unclipped score. Both
@@ -38,12 +39,14 @@ class _Game:
     """One emulator, its frame stack and the bookkeeping of lives and episodes."""
 
     def __init__(self, ale_py: Any, cv2: Any, rom: str, seed_seq: np.random.SeedSequence, sticky: float,
-                 max_frames: int, noop_max: int, episodic_life: bool):
+                 max_frames: int, noop_max: int, episodic_life: bool, game_mode: int = 0, difficulty: int = 0):
         ale = ale_py.ALEInterface()
         ale.setInt("random_seed", int(seed_seq.generate_state(1)[0] % 2**31))
         ale.setFloat("repeat_action_probability", 0.0)  # sticky actions are ours (below): their state resumes
         ale.setInt("max_num_frames_per_episode", int(max_frames))
         ale.loadROM(rom)
+        ale.setMode(int(game_mode))  # the flavour takes effect at the next reset_game (new_game, below)
+        ale.setDifficulty(int(difficulty))
         self.ale, self.cv2, self._state_cls = ale, cv2, ale_py.ALEState
         self.actions = list(ale.getMinimalActionSet())
         self.fire = len(self.actions) >= 3 and self.actions[1].value == _FIRE
@@ -166,7 +169,7 @@ class AtariVecEnv:
         self._games = [
             _Game(ale_py, cv2, rom, s, sticky=cfg.train_sticky_actions if train else cfg.sticky_actions,
                   max_frames=cfg.max_episode_frames, noop_max=cfg.noop_max if train else 0,
-                  episodic_life=train and cfg.episodic_life)
+                  episodic_life=train and cfg.episodic_life, game_mode=cfg.game_mode, difficulty=cfg.difficulty)
             for s in seeds
         ]
         self._score = np.zeros(num_envs, np.float32)

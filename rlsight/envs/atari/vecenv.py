@@ -4,17 +4,17 @@ The game plays in the config's flavour (``env.game_mode``, ``env.difficulty``; A
 defaults are 0 and 0). Preprocessing (Mnih et al. 2015; Machado et al. 2018 for
 evaluation): frame skip 4 with the maximum of the last two frames, 84x84 grey (OpenCV
 area resize), the last 4 frames stacked as channels (newest last), FIRE pressed after a
-reset in games that need it. The ``train`` split adds no-op starts (1..noop_max raw frames), episodic
-life (a lost life ends the episode for learning), reward clipping to its sign and, if
-``env.train_sticky_actions`` > 0, sticky actions; the ``test`` split is the evaluation
-protocol: sticky actions (``env.sticky_actions``), whole games, the unclipped score. Both
-end a game at ``env.max_episode_frames`` emulator frames.
+reset in games that need it. The ``train`` split adds no-op starts (1..noop_max raw
+frames), episodic life (a lost life ends the episode for learning), reward clipping to
+its sign and, if ``env.train_sticky_actions`` > 0, sticky actions; the ``test`` split is
+the evaluation protocol: sticky actions (``env.sticky_actions``), whole games, the
+unclipped score. Both end a game at ``env.max_episode_frames`` emulator frames.
 
-Each emulator's state, with its random state (ALE ``cloneState(include_rng=True)``),
-and this class's own (frame stack, the generator of no-ops and sticky actions, the
-last executed action, lives) go into ``get_state``, so a resumed run steps exactly as
-an uninterrupted one. Sticky actions are drawn here rather than by ALE, whose saved
-state does not hold the action that sticks (a restored ALE with its own sticky actions
+Each emulator's state, with its random state (ALE ``cloneState(include_rng=True)``), and
+this class's own (frame stack, the generator of no-ops and sticky actions, the last
+executed action, lives) go into ``get_state``, so a resumed run steps exactly as an
+uninterrupted one. Sticky actions are drawn here rather than by ALE, whose saved state
+does not hold the action that sticks (a restored ALE with its own sticky actions
 diverged from the original within 150 steps).
 """
 

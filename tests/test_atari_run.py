@@ -71,6 +71,7 @@ def test_generalisation_suite_plays_the_other_flavours_and_compare_tables_them(a
     assert evals["difficulty=1"]["normalized_return"] is None  # no published scores for other flavours
     table = generalisation_table(collect([run]).runs)
     assert list(table["setting"]) == ["train", "held-out", "held-out, difficulty=1", "held-out, game_mode=1"]
+    assert list(table["levels"]) == ["m0d0", "m0d0", "m0d1", "m1d0"]  # Atari has flavours, not levels
 
 
 def test_saliency_every_method_on_stacked_frames(atari_run):

@@ -118,8 +118,11 @@ def _has_gap(setting: str, ref: str) -> bool:
 
 
 def _levels(r: dict) -> str:
-    """``500+100000``: the first level and how many (∞: unbounded); "" when not recorded."""
+    """``500+100000``: the first level and how many (∞: unbounded); an Atari result's
+    flavour (``m0d1``: game mode 0, difficulty 1); "" when not recorded."""
     start, count = r.get("start_level"), r.get("num_levels")
+    if start is None and "game_mode" in r:
+        return f"m{r['game_mode']}d{r.get('difficulty', 0)}"
     return "" if start is None else f"{start}+{count if count else '∞'}"
 
 

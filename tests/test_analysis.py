@@ -95,6 +95,11 @@ def test_atari_runs_are_normalised_with_their_familys_human_range(tmp_path):
     ret = df[df["metric"] == "test_return"]["value"].to_numpy()
     norm = df[df["metric"] == "test_norm_return"]["value"].to_numpy()
     np.testing.assert_allclose(norm, (ret + 20.7) / 35.3)
+    # in another flavour no score was published: no normalised metric, the raw return stays
+    other = RunDir.create(tmp_path / "pong-d1", tiny_atari_config(train__seed=0, env__difficulty=1))
+    other.write_metrics([{"update": 1, "step": 256, "train_return": -20.0, "test_return": -21.0}])
+    df = rlsight.load_runs(tmp_path / "pong-d1", metrics=["test_return", "test_norm_return"])
+    assert set(df["metric"]) == {"test_return"}
 
 
 def test_group_by_key_and_none(two_configs):

@@ -148,3 +148,15 @@ def test_atari_suite_plays_the_next_difficulty_and_mode_the_game_has():
     assert suite("Breakout", env__game_mode=44, env__difficulty=1)[2:] == [
         ("held-out, difficulty 0", "test", ["env.difficulty=0"]), ("held-out, game mode 0", "test", ["env.game_mode=0"])]
     assert [name for name, *_ in suite("Assault")] == ["train", "held-out"]  # one flavour only
+
+
+def test_sticky_actions_shift_is_refused_on_the_training_protocol(monkeypatch, tmp_path):
+    from tests.atari_helpers import tiny_atari_config
+
+    cfg = tiny_atari_config()
+    run = RunDir.create(tmp_path / "atari", cfg)
+    monkeypatch.setattr(E, "load_policy", lambda run, device: (None, cfg, 0))
+    monkeypatch.setattr(E, "make_env", lambda *a, **k: pytest.fail("no environment may be made"))
+    with pytest.raises(RlsightError, match=r"^--set env.sticky_actions: a setting of the evaluation protocol"):
+        E.evaluate(run, split="train", episodes=1, env_set=["env.sticky_actions=0"])
+    assert not (tmp_path / "atari" / "eval").exists()

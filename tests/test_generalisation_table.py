@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rlsight.analysis import collect, generalisation_table, render_generalisation
-from rlsight.analysis.generalisation import Z95, latest_results, setting_of
+from rlsight.analysis.generalisation import Z95, latest_results, pool, setting_of
 from rlsight.cli.main import main
 from rlsight.report import build_report
 from rlsight.runs import RunDir
@@ -109,6 +109,19 @@ def test_evaluations_with_other_seeds_are_pooled_as_one_sample(tmp_path):
     pooled = latest_results(run.evals())["held-out"]
     assert pooled["seeds"] == [0, 1, 2] and math.isclose(pooled["normalized_return"], every.mean() / 10)
     assert pooled["min_return"] == every.min() and pooled["max_return"] == every.max()
+
+
+def test_pooling_edge_cases():
+    a = dict(_result("test", 4.0, 1.0, episodes=32), seed=0)
+    b = dict(_result("test", 6.0, 1.0, episodes=64), seed=1)
+    one = dict(_result("test", 9.0, math.nan, episodes=1), seed=2)  # one episode: no s.e., still pooled
+    pooled = pool([a, b, one])
+    assert pooled["episodes"] == 97 and math.isclose(pooled["mean_return"], (4 * 32 + 6 * 64 + 9) / 97)
+    assert math.isfinite(pooled["stderr"])
+    no_se = dict(b, stderr=None)  # an s.e. that cannot be read: pooled would be wrong, so the largest is kept
+    assert pool([a, no_se]) is no_se
+    no_count = dict(a, episodes=None)
+    assert pool([no_count, b]) is b
 
 
 def test_no_evaluations_no_rows(tmp_path):

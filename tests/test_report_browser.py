@@ -166,15 +166,37 @@ def check_interaction(browser: Browser) -> None:
 
 
 def check_partial_stretch(browser: Browser) -> None:
-    """Past the end of the shorter run the group's legend says how many runs its value is over."""
+    """Past the end of the shorter run the group's line is the longer run's alone: its legend
+    value is that run's and says "(1 of 2 runs)"; hiding the group hides the dotted stretch."""
     left, top, width, height = browser.evaluate("""(() => { const a = document.querySelector('.chart-area');
         const r = a.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()""")
-    group_value = "document.querySelector('.chart-legend .legend-item .legend-value').textContent"
-    for frac, expect in ((0.98, "(1 of 2 runs)"), (0.3, None)):
+    legend = "document.querySelector('.chart-legend')"
+    rows = browser.evaluate(f"Array.from({legend}.querySelectorAll('.legend-item .legend-name')).map(e => e.textContent)")
+    group, run = rows.index(next(r for r in rows if r.startswith("ppo.lr=0.0005"))), rows.index("run: base-s0")
+    item = f"{legend}.querySelectorAll('.legend-item')"
+    browser.evaluate(f"{item}[{run}].click()")  # show the longer run's own line and value
+
+    def hover(frac: float) -> list[str]:
         browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": left + width * frac, "y": top + height / 2,
                                                   "button": "none"}, session=True)
-        text = browser.evaluate(group_value)
-        assert (expect in text) if expect else ("runs" not in text and text not in ("", "--")), (frac, text)
+        return browser.evaluate(f"Array.from({item}).map(e => e.querySelector('.legend-value').textContent)")
+
+    values = hover(0.98)
+    assert values[group].endswith(" (1 of 2 runs)") and values[group].split(" ")[0] == values[run], values
+    values = hover(0.3)
+    assert "runs" not in values[group] and values[group] not in ("", "--"), values
+    browser.evaluate(f"{item}[{run}].click()")  # hide the run again
+    # the group's colour in the right quarter of the plot comes from the dotted stretch alone
+    # (no band where one run is left; runs hidden), and goes with the group's legend entry
+    blue = """(() => { const c = document.querySelector('.chart-canvas canvas'), d = c.getContext('2d')
+        .getImageData(Math.floor(c.width * 0.8), 0, Math.ceil(c.width * 0.2), c.height).data;
+        let n = 0; for (let i = 0; i < d.length; i += 4)
+            if (Math.abs(d[i] - 31) < 40 && Math.abs(d[i + 1] - 119) < 40 && Math.abs(d[i + 2] - 180) < 40 && d[i + 3] > 100) n++;
+        return n; })()"""
+    assert browser.evaluate(blue) > 20
+    browser.evaluate(f"{item}[{group}].click()")
+    assert browser.evaluate(blue) == 0
+    browser.evaluate(f"{item}[{group}].click()")
 
 
 def write_mp4(path: Path, frames: int = 20) -> None:

@@ -70,13 +70,14 @@ def pool(results: list[dict]) -> dict:
     """Evaluations of the same model and setting with different seeds as one result over
     all their episodes: the mean weighted by episodes, the s.e. from the pooled sample's
     variance (each result's within variance, s.e.² × n, plus the spread of the means),
-    ``seeds`` listing what was pooled. One result (or any without its episode count) is
-    returned as the first."""
+    ``seeds`` listing what was pooled. Where that cannot be done (one result, or one that
+    does not say its episodes, or its s.e. over more than one), the result with the most
+    episodes is returned as it is."""
     n = np.array([int(r.get("episodes") or 0) for r in results], dtype=float)
-    if len(results) == 1 or (n < 1).any():  # one result, or one that does not say its episodes
-        return results[0]
-    m = np.array([float(r["mean_return"]) for r in results])
     se = np.array([_se(r) for r in results])
+    if len(results) == 1 or (n < 1).any() or not np.isfinite(se[n > 1]).all():
+        return max(results, key=lambda r: int(r.get("episodes") or 0))
+    m = np.array([float(r["mean_return"]) for r in results])
     total = float(n.sum())
     mean = float((n * m).sum() / total)
     within = np.where(n > 1, (n - 1) * se**2 * n, 0.0)  # (n - 1) s², s² = s.e.² n
@@ -121,8 +122,8 @@ def _levels(r: dict) -> str:
     """``500+100000``: the first level and how many (∞: unbounded); an Atari result's
     flavour (``m0d1``: game mode 0, difficulty 1); "" when not recorded."""
     start, count = r.get("start_level"), r.get("num_levels")
-    if start is None and "game_mode" in r:
-        return f"m{r['game_mode']}d{r.get('difficulty', 0)}"
+    if start is None and ("game_mode" in r or "protocol" in r):  # Atari; older results lack the flavour: 0, 0
+        return f"m{r.get('game_mode', 0)}d{r.get('difficulty', 0)}"
     return "" if start is None else f"{start}+{count if count else '∞'}"
 
 

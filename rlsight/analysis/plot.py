@@ -19,7 +19,8 @@ from rlsight.analysis.stats import DEFAULT_REPS
 GROUP_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                 "#bcbd22", "#7f7f7f"]
 PARTIAL_STYLE = ":"  # where only some of a group's runs have a value
-REF_STYLES = [("#222222", "--"), ("#666666", ":"), ("#444444", "-."), ("#888888", (0, (5, 1, 1, 1)))]
+# reference curves: dashed kinds, none of them the dotted PARTIAL_STYLE
+REF_STYLES = [("#222222", "--"), ("#666666", (0, (8, 2))), ("#444444", "-."), ("#888888", (0, (5, 1, 1, 1)))]
 
 
 def resolve_metrics(frame: pd.DataFrame, metric: str | list[str]) -> list[str]:

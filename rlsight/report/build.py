@@ -241,7 +241,7 @@ def _generalisation_html(comp: Comparison) -> str:
     if not len(table):
         return ("<p>No evaluations yet. <code>rlsight evaluate RUN --suite generalisation</code> measures the "
                 "return on the training levels, the held-out levels, the other difficulty mode and backgrounds "
-                "switched.</p>")
+                "switched (Atari: the training and evaluation protocols, the next difficulty and game mode).</p>")
     d = generalisation_display(table)
     note = f'<p class="muted">{escape(GENERALISATION_NOTE[0].upper() + GENERALISATION_NOTE[1:])}.</p>'
     return note + _table_html(list(d.columns), [list(map(str, r)) for r in d.itertuples(index=False)],

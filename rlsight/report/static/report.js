@@ -74,7 +74,7 @@
       if (s.partial) {
         s.partialIndex = columns.length;
         columns.push(s.partial);
-        series.push({ label: s.name + " (some runs)", stroke: s.color, width: 1.5, dash: [2, 4], show: s.show,
+        series.push({ label: s.name + " (some runs)", stroke: s.color, width: 2, dash: [1, 4], show: s.show,
                       spanGaps: false, points: { show: false } });
       }
       if (s.lo && s.hi) {

@@ -87,6 +87,24 @@ def test_saliency_every_method_on_stacked_frames(atari_run):
     assert res.trajectories[0].renders.shape[1:] == (210, 160, 3)  # the full-colour game screen under the map
 
 
+def test_saliency_under_a_shift_plays_the_other_flavour(atari_run, tmp_path, capsys):
+    from rlsight.cli.main import main
+    from rlsight.explain.saliency import record
+
+    own = record([atari_run[0]], frames=40, method="gradient", target="actor", seed=3)
+    other = record([atari_run[0]], frames=40, method="gradient", target="actor", seed=3, env_set=["env.game_mode=1"])
+    assert own.settings["shift"] == {} and other.settings["shift"] == {"game_mode": 1}
+    assert not np.array_equal(own.trajectories[0].renders, other.trajectories[0].renders)
+    again = record([atari_run[0]], frames=40, method="gradient", target="actor", seed=3)
+    np.testing.assert_array_equal(own.trajectories[0].renders, again.trajectories[0].renders)
+    assert main(["saliency", str(atari_run[0]), "--frames", "2", "--method", "gradient", "--set", "env.difficulty=1",
+                 "--out", str(tmp_path)]) == 0
+    (video,) = tmp_path.iterdir()
+    assert "difficulty=1" in video.name and "(difficulty=1)" in capsys.readouterr().out
+    assert main(["saliency", str(atari_run[0]), "--frames", "2", "--set", "env.num_levels=5", "--out", str(tmp_path)]) == 2
+    assert "can change only env.game_mode" in capsys.readouterr().err and len(list(tmp_path.iterdir())) == 1
+
+
 def test_perturbation_says_which_stack_frame_it_blurs(atari_run):
     from rlsight.explain.saliency import MethodOptions, record
 

@@ -75,6 +75,10 @@ def register(sub) -> None:
                    help=f"tile side in pixels, a multiple of 16 (default {default(R, 'size')})")
     p.add_argument("--no-panel", action="store_true", help="leave out the side panel (step, action, probabilities, value)")
     p.add_argument("--grid-cols", type=int, default=None, help="PNG grid: frames per row")
+    p.add_argument("--set", dest="env_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="play under a distribution shift, as rlsight evaluate --set (repeatable): for Procgen "
+                        "env.distribution_mode, env.use_backgrounds, ...; for Atari env.game_mode, env.difficulty "
+                        "or env.sticky_actions")
     p.set_defaults(func=run)
 
     c = sub.add_parser("saliency-check", help="faithfulness check of every saliency method on a run",
@@ -120,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from rlsight.explain.saliency.video import resolve_output, write_frames
     from rlsight.runs import RunDir
     from rlsight.runs.trackers import log_media, media_target
+    from rlsight.shift import apply_shift
 
     ropts = RenderOptions(color=args.color, intensity=args.intensity, alpha=args.alpha, sigma=args.sigma,
                           reduce=args.reduce, normalize=args.normalize, background=args.background,
@@ -128,22 +133,25 @@ def run(args: argparse.Namespace) -> int:
     check_choice("mode", args.mode, MODES)
     if args.game is not None:
         check_choice("game", args.game, GAMES)
-    game = args.game or RunDir.open(args.runs[0]).config().env.game
-    pre = {"runs": args.runs, "game": game, "level": args.level, "seed": args.seed,
+    first = RunDir.open(args.runs[0]).config()
+    game = args.game or first.env.game
+    shift = apply_shift(first, args.env_set)[1]  # a bad key or value fails here, before the slow part
+    pre = {"runs": args.runs, "game": game, "level": args.level, "shift": shift, "seed": args.seed,
            "method": args.method, "target": args.target, "stride": args.stride, "radius": args.radius,
            "per_channel": args.per_channel, "mode": args.mode, "color": args.color, "frames": args.frames}
     out = resolve_output(args.out, pre, args.overwrite)  # fail before the slow part
     tracked = media_target(out)  # a file saved inside a run also goes to its wandb/mlflow runs
     res = record(args.runs, game=args.game, level=args.level, frames=args.frames, method=args.method,
                  target=args.target, mode=args.mode, seed=args.seed, start=args.start, greedy=args.greedy,
-                 device=args.device, method_options=_method_options(args), render=ropts)
+                 device=args.device, method_options=_method_options(args), render=ropts, env_set=args.env_set)
     path = write_frames(out, res.frames, fps=args.fps, settings=res.settings, overwrite=args.overwrite,
                         grid_cols=args.grid_cols)
     if tracked is not None:
         log_media(tracked[0], tracked[1], path, tracked[2])
     h, w = res.frames.shape[1:3]
+    shifted = f" ({', '.join(f'{k}={v}' for k, v in shift.items())})" if shift else ""
     print(f"{path}: {len(res.frames)} frame(s) of {w}x{h}, {args.method} on {res.settings['game']} "
-          f"level {args.level}, {', '.join(res.labels)}")
+          f"level {args.level}{shifted}, {', '.join(res.labels)}")
     return 0
 
 

@@ -42,6 +42,7 @@ from rlsight.explain.saliency.render import (
 )
 from rlsight.explain.verdicts import targets_caption
 from rlsight.models.sampling import sample_actions
+from rlsight.shift import apply_shift
 
 if TYPE_CHECKING:
     from rlsight.models.policy import ActorCritic
@@ -161,9 +162,12 @@ def policy_outputs(model: torch.nn.Module, obs: np.ndarray, chunk: int = 256) ->
 def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLAY.level, frames: int = PLAY.frames,
            method: str = PLAY.method, target: str = PLAY.target, mode: str = PLAY.mode, seed: int = PLAY.seed,
            start: int = PLAY.start, greedy: bool = PLAY.greedy, device: str = PLAY.device,
-           method_options: MethodOptions | None = None, render: RenderOptions | None = None) -> SaliencyResult:
+           method_options: MethodOptions | None = None, render: RenderOptions | None = None,
+           env_set: Sequence[str] | None = None) -> SaliencyResult:
     """Play ``frames`` steps of ``game`` level ``level`` and return maps and composed frames.
-    ``method`` is one method for every target or one per target (``methods_by_target``)."""
+    ``method`` is one method for every target or one per target (``methods_by_target``).
+    ``env_set`` plays under a distribution shift, as ``rlsight evaluate --set`` does
+    (``["env.difficulty=1"]``; the family's keys in ``rlsight.shift.SHIFT_KEYS``)."""
     check_choice("mode", mode, MODES)
     targets = targets_for(target)
     by_target = methods_by_target(method, targets)
@@ -183,7 +187,8 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
         if len(games) > 1:
             raise RlsightError(f"the runs were trained on different games ({', '.join(games)}); pass --game")
         game = games[0]
-    env_cfg = level_env(models[0][2].env, game, level)
+    base, shift = apply_shift(models[0][2], list(env_set or []))
+    env_cfg = level_env(base.env, game, level)
     if env_cfg.family == "atari" and mopts.stack_frame is None:
         mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturb the newest frame of the stack
 
@@ -218,7 +223,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
                                     {t: heats[k][t][i] for t in targets}, start + i, int(tr.actions[i]),
                                     tr.probs[i], float(tr.values[i]), note, captions[k]))
         out.append(compose(parts, targets, ropts))
-    settings = {"runs": [str(r) for r in runs], "game": game, "level": level, "frames": frames, "seed": seed,
+    settings = {"runs": [str(r) for r in runs], "game": game, "level": level, "shift": shift, "frames": frames, "seed": seed,
                 "start": start, "greedy": greedy, "method": method, "target": target, "mode": mode,
                 "captions": captions, **dataclasses.asdict(mopts), **dataclasses.asdict(ropts)}
     return SaliencyResult(labels, targets, maps, trajs, np.stack(out), settings)

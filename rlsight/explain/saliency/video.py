@@ -32,6 +32,10 @@ def settings_name(settings: dict, suffix: str = ".mp4") -> str:
     method = str(s.get("method", "m")).replace("=", "-").replace(",", "_")  # "actor=M1,critic=M2" per target
     parts = [s.get("game", "game"), f"L{s.get('level', 0)}", f"seed{s.get('seed', 0)}", method,
              s.get("target", "t")]
+    if s.get("shift"):  # played under a shift: its label, as evaluation files carry it
+        from rlsight.shift import setting_label
+
+        parts.append(setting_label(s["shift"]))
     if s.get("method") == "perturbation":
         parts += [f"stride{s.get('stride')}", f"r{s.get('radius'):g}"]
         if s.get("per_channel"):

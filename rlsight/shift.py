@@ -106,11 +106,9 @@ def generalisation_suite(env: C.EnvConfig) -> list[SuiteEntry]:
 
 
 def _atari_suite(env: C.EnvConfig) -> list[SuiteEntry]:
-    from rlsight.envs.atari.games import GAMES  # a data table; imports no backend
-
-    game = GAMES[env.game]
+    modes, difficulties = C.ATARI_FLAVOURS[env.game]
     out = [SuiteEntry("train", "train"), SuiteEntry("held-out", "test")]
-    for key, now, valid in (("difficulty", env.difficulty, game.difficulties), ("game_mode", env.game_mode, game.modes)):
+    for key, now, valid in (("difficulty", env.difficulty, difficulties), ("game_mode", env.game_mode, modes)):
         others = [v for v in valid if v != now]
         if others:
             nxt = next((v for v in others if v > now), others[0])  # the next one up, else the first

@@ -246,12 +246,14 @@ def test_flavour_table_is_the_emulators():
 
     from rlsight.envs.atari.games import GAMES
 
+    assert tuple(C.ATARI_FLAVOURS) == C.ATARI_GAMES
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     for name, game in GAMES.items():
         ale = ale_py.ALEInterface()
         ale.loadROM(ale_py.roms.get_rom_path(game.rom))
-        assert tuple(int(m) for m in ale.getAvailableModes()) == game.modes, name
-        assert tuple(int(d) for d in ale.getAvailableDifficulties()) == game.difficulties, name
+        modes, difficulties = C.ATARI_FLAVOURS[name]
+        assert tuple(int(m) for m in ale.getAvailableModes()) == modes, name
+        assert tuple(int(d) for d in ale.getAvailableDifficulties()) == difficulties, name
 
 
 @pytest.mark.parametrize("sets,message", [

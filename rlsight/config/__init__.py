@@ -18,6 +18,7 @@ from rlsight.config.load import (
 )
 from rlsight.config.presets import resolve_config_path
 from rlsight.config.schema import (
+    ATARI_FLAVOURS,
     ATARI_GAMES,
     AUTOCAST,
     COMPILE,
@@ -39,7 +40,7 @@ from rlsight.config.schema import (
 from rlsight.errors import ConfigError
 
 __all__ = [
-    "ATARI_GAMES", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
+    "ATARI_FLAVOURS", "ATARI_GAMES", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
     "LOGGERS", "MODES",
     "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
     "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "resolve_config_path",

@@ -4,8 +4,7 @@ cross-field rules and one-line description.
 Loading, ``--set`` overrides, error messages (``rlsight.config.load``) and
 docs/config.md (``rlsight config --markdown``) all read this declaration. The
 sections are pydantic dataclasses: assigning an attribute does not validate,
-``rlsight.config.validate`` does. Touches neither torch nor the environments' backends
-(the Atari flavours are checked against the data table of ``rlsight.envs.atari.games``).
+``rlsight.config.validate`` does. Touches neither torch nor the environments.
 """
 
 from __future__ import annotations
@@ -45,6 +44,17 @@ ATARI_GAMES: tuple[str, ...] = (
     "Alien", "Assault", "Asterix", "Asteroids", "BeamRider", "Boxing", "Breakout", "Enduro", "Freeway",
     "MontezumaRevenge", "MsPacman", "Pong", "Qbert", "Seaquest", "SpaceInvaders",
 )
+# Each Atari game's flavours: its modes and difficulties (ALE's getAvailableModes and
+# getAvailableDifficulties, ale-py 0.12.1; tests/test_atari_env.py checks them against the
+# emulator). Mode 0 and difficulty 0 are ALE's defaults, in which the published scores were measured.
+_ONE = (0,)
+ATARI_FLAVOURS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "Alien": (tuple(range(4)), tuple(range(4))), "Assault": (_ONE, _ONE), "Asterix": (_ONE, _ONE),
+    "Asteroids": ((*range(32), 128), (0, 3)), "BeamRider": (_ONE, (0, 1)), "Boxing": (_ONE, tuple(range(4))),
+    "Breakout": (tuple(range(0, 48, 4)), (0, 1)), "Enduro": (_ONE, _ONE), "Freeway": (tuple(range(8)), (0, 1)),
+    "MontezumaRevenge": (_ONE, _ONE), "MsPacman": (tuple(range(4)), _ONE), "Pong": ((0, 1), tuple(range(4))),
+    "Qbert": (_ONE, (0, 1)), "Seaquest": (_ONE, (0, 1)), "SpaceInvaders": (tuple(range(16)), (0, 1)),
+}
 # Keys that only one family reads: on a run of another family they must stay at their default.
 PROCGEN_KEYS = ("distribution_mode", "num_levels", "start_level", "use_backgrounds", "restrict_themes",
                 "use_monochrome_assets", "test_start_level", "test_num_levels", "penalize_on_death", "death_penalty")
@@ -302,12 +312,10 @@ class Config:
                 other = "a Procgen" if e.family == "atari" else "an Atari"
                 raise fail(f"env.{key} = {getattr(e, key)!r}: {other} key, not used with env.family = {e.family!r}; "
                            "remove it from the config")
-        if e.family == "atari" and (e.game_mode, e.difficulty) != (0, 0):
-            from rlsight.envs.atari.games import GAMES as ATARI_TABLE
-
-            g = ATARI_TABLE[e.game]  # a data table: checking the flavour imports no backend
-            for key, value, valid, what in (("game_mode", e.game_mode, g.modes, "modes"),
-                                            ("difficulty", e.difficulty, g.difficulties, "difficulties")):
+        if e.family == "atari":
+            modes, difficulties = ATARI_FLAVOURS[e.game]
+            for key, value, valid, what in (("game_mode", e.game_mode, modes, "modes"),
+                                            ("difficulty", e.difficulty, difficulties, "difficulties")):
                 if value not in valid:
                     raise fail(f"env.{key} = {value}: {e.game} has the {what} {', '.join(map(str, valid))}")
         return self

@@ -52,7 +52,7 @@ def apply_shift(cfg: C.Config, env_set: list[str] | None = None,
         key, value = C.parse_override(item)
         if key not in keys:
             also = " (and --levels START:COUNT)" if family == "procgen" else ""
-            raise RlsightError(f"--set {key}: evaluation of an env.family = {family!r} run can change only "
+            raise RlsightError(f"--set {key}: a shift of an env.family = {family!r} run can change only "
                                f"{', '.join(keys)}{also}")
         C.set_key(shifted, key, value)
     changed: dict = {}

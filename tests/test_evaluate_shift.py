@@ -73,8 +73,8 @@ def test_a_setting_equal_to_the_runs_is_no_shift(run):
 
 
 @pytest.mark.parametrize("bad,message", [
-    (["env.game=coinrun"], "--set env.game: evaluation of an env.family = 'procgen' run can change only env.distribution_mode, env.use_backgrounds"),
-    (["model.encoder=impala"], "--set model.encoder: evaluation of an env.family = 'procgen' run can change only"),
+    (["env.game=coinrun"], "--set env.game: a shift of an env.family = 'procgen' run can change only env.distribution_mode, env.use_backgrounds"),
+    (["model.encoder=impala"], "--set model.encoder: a shift of an env.family = 'procgen' run can change only"),
     (["env.distribution_mode=medium"], "env.distribution_mode = 'medium': valid modes: easy, hard"),
     (["env.use_backgrounds=maybe"], "env.use_backgrounds"),
     (["env.distribution_mode"], "expected key=value"),
@@ -128,7 +128,7 @@ def test_atari_shifts_are_flavours_and_sticky_actions():
     assert (shifted.env.game_mode, shifted.env.difficulty, cfg.env.game_mode) == (12, 1, 0)
     with pytest.raises(RlsightError, match=r"^--levels: a Procgen option; env.family = 'atari' has no levels"):
         apply_shift(cfg, None, (0, 5))
-    with pytest.raises(RlsightError, match=r"^--set env.distribution_mode: evaluation of an env.family = 'atari' run "
+    with pytest.raises(RlsightError, match=r"^--set env.distribution_mode: a shift of an env.family = 'atari' run "
                                            r"can change only env.game_mode, env.difficulty, env.sticky_actions$"):
         apply_shift(cfg, ["env.distribution_mode=hard"])
     with pytest.raises(RlsightError, match="env.game_mode = 3: Breakout has the modes 0, 4, 8"):

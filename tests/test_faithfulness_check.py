@@ -94,6 +94,8 @@ def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     store(RunDir.open(run), crafted_result(str(run)))
     after = record([run], **kw)
     assert after.settings["captions"] == ["gradient, check: actor faithful (on a, b)"]
+    shifted = record([run], env_set=["env.distribution_mode=hard"], **kw)  # the check's states were easy ones
+    assert shifted.settings["captions"] == ["gradient, check without the shift: actor faithful (on a, b)"]
     h = 16  # header rows of a 64-pixel tile: the caption is drawn there, the maps are the same
     assert not np.array_equal(before.frames[0, :h], after.frames[0, :h])
     assert np.array_equal(before.frames[0, h:], after.frames[0, h:])

@@ -59,12 +59,16 @@ def caption(method: str, verdicts: dict[str, str]) -> str:
     return f"{method}, check: " + ", ".join(f"{t} {v}" for t, v in verdicts.items())
 
 
-def targets_caption(by_target: dict[str, str], run: str | Path | RunDir) -> str:
+def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shifted: bool = False) -> str:
     """The caption of a picture whose maps come from ``by_target`` ({target: method}):
     one method, as ``caption``; one per target, each with its own stored verdict,
-    "actor perturbation-sarfa faithful; critic integrated-gradients unchecked"."""
+    "actor perturbation-sarfa faithful; critic integrated-gradients unchecked". For maps
+    drawn under a distribution shift (``shifted``) a stored verdict is said to come from
+    the run's own setting, where the check's states were recorded."""
     stored = {m: stored_verdicts(run, m) for m in by_target.values()}  # one read per method
     if len(stored) == 1:
         (name, verdicts), = stored.items()
-        return caption(name, verdicts)
-    return "; ".join(f"{t} {m} {stored[m].get(t, 'unchecked')}" for t, m in by_target.items())
+        text = caption(name, verdicts)
+        return text.replace(", check: ", ", check without the shift: ", 1) if shifted else text
+    text = "; ".join(f"{t} {m} {stored[m].get(t, 'unchecked')}" for t, m in by_target.items())
+    return f"{text} (verdicts checked without the shift)" if shifted and any(stored.values()) else text

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsight.envs import EpisodeTracker, episode_stats, make_env, normalized_return
+from rlsight.envs import EpisodeTracker, episode_stats, family_of, make_env, normalized_return
 from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
@@ -23,6 +23,20 @@ from rlsight.runs.trackers import check_installed, external_loggers, log_evaluat
 from rlsight.shift import SUITES, apply_shift, generalisation_suite, setting_label
 
 MAX_EVAL_ENVS = 64
+
+
+class UniformPolicy(torch.nn.Module):
+    """Uniformly random actions (equal logits) and a zero value: the floor a model's return
+    is read against where no published one exists (``evaluate(..., random=True)``)."""
+
+    def __init__(self, num_actions: int):
+        super().__init__()
+        self.num_actions = num_actions
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(equal logits (N, A), zero values (N,)) for a batch of observations."""
+        n = obs.shape[0]
+        return torch.zeros(n, self.num_actions), torch.zeros(n)
 
 
 def eval_env_count(episodes: int, max_envs: int = MAX_EVAL_ENVS) -> int:
@@ -62,7 +76,7 @@ def run_episode_stats(model, env, episodes_per_env: int, greedy: bool = False, d
 
 def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256, seed: int = 0,
              greedy: bool = False, device: str = "cpu", save: bool = True, max_envs: int = MAX_EVAL_ENVS,
-             env_set: list[str] | None = None, levels: tuple[int, int] | None = None) -> dict:
+             env_set: list[str] | None = None, levels: tuple[int, int] | None = None, random: bool = False) -> dict:
     """Evaluate a run's model; returns (and by default saves) a result dict with
     mean_return, stderr, episodes, normalized_return, and the settings. A saved result
     also goes to the run's wandb/mlflow runs when its ``train.loggers`` has them.
@@ -71,14 +85,24 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     ``rlsight.shift.SHIFT_KEYS``) and, for Procgen, ``levels`` ((start, count), replacing
     the split's levels) evaluate under distribution shift; the result's ``shift`` names
     what differs from the run's settings.
+
+    ``random`` plays uniformly random actions instead of the run's model (no weights are
+    read; the result has ``policy = "random"`` and step 0): the floor of a setting, e.g.
+    an Atari flavour without published random and human scores.
     """
     if split not in ("train", "test"):
         raise RlsightError(f"--split {split!r}: valid: train, test")
     if episodes < 1:
         raise RlsightError(f"--episodes {episodes}: must be >= 1")
+    if random and greedy:
+        raise RlsightError("--random with --greedy: a uniform policy has no most likely action; give one of them")
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     torch.manual_seed(seed)
-    model, run_cfg, step = load_policy(run, device)
+    if random:
+        run_cfg, step = run.config(), 0
+        model: torch.nn.Module = UniformPolicy(family_of(run_cfg.env).action_count(run_cfg.env.game))
+    else:
+        model, run_cfg, step = load_policy(run, device)
     if save:
         check_installed(external_loggers(run_cfg))  # the result also goes to the run's wandb/mlflow runs
     cfg, shift = apply_shift(run_cfg, env_set, levels)
@@ -101,7 +125,7 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     result = {
         "run": run.name, "game": cfg.env.game, "split": split,
         "episodes": int(flat.size), "num_envs": n_envs, "episodes_per_env": episodes // n_envs,
-        "seed": seed, "greedy": greedy, "step": step,
+        "seed": seed, "greedy": greedy, "step": step, "policy": "random" if random else "model",
         "mean_return": mean, "stderr": stderr, "normalized_return": norm,
         "min_return": float(flat.min()), "max_return": float(flat.max()),
         "seconds": round(time.perf_counter() - t0, 2),

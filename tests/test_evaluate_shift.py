@@ -12,6 +12,7 @@ from rlsight.cli.main import main
 from rlsight.errors import RlsightError
 from rlsight.runs import RunDir
 from rlsight.shift import apply_shift, parse_levels, setting_label
+from tests.atari_helpers import needs_ale
 
 
 @pytest.fixture
@@ -160,3 +161,31 @@ def test_sticky_actions_shift_is_refused_on_the_training_protocol(monkeypatch, t
     with pytest.raises(RlsightError, match=r"^--set env.sticky_actions: a setting of the evaluation protocol"):
         E.evaluate(run, split="train", episodes=1, env_set=["env.sticky_actions=0"])
     assert not (tmp_path / "atari" / "eval").exists()
+
+
+# -- a random policy's floor --------------------------------------------------------------------
+def test_uniform_policy_samples_every_action_alike():
+    import numpy as np
+    import torch
+
+    from rlsight.models.sampling import sample_actions
+
+    torch.manual_seed(0)
+    logits, value = E.UniformPolicy(6)(torch.zeros(6000, 84, 84, 4, dtype=torch.uint8))
+    counts = np.bincount(sample_actions(logits).numpy(), minlength=6)
+    assert value.abs().sum() == 0 and counts.min() > 850 and counts.max() < 1150, counts
+
+
+@needs_ale
+def test_random_evaluation_needs_no_weights_and_stays_out_of_the_table(tmp_path):
+    from rlsight.analysis import collect, generalisation_table
+    from tests.atari_helpers import tiny_atari_config
+
+    run = RunDir.create(tmp_path / "untrained", tiny_atari_config())  # no model file at all
+    r = E.evaluate(run, episodes=2, random=True, max_envs=2)
+    assert (r["policy"], r["step"], r["episodes"]) == ("random", 0, 2)
+    assert -21 <= r["mean_return"] <= -15  # random Pong loses nearly every point (published random: -20.7)
+    assert r["file"].endswith("-random.json") and r["normalized_return"] == pytest.approx((r["mean_return"] + 20.7) / 35.3)
+    assert len(generalisation_table(collect([tmp_path / "untrained"]).runs)) == 0  # a floor, not the model's result
+    with pytest.raises(RlsightError, match="--random with --greedy"):
+        E.evaluate(run, episodes=2, random=True, greedy=True)

@@ -44,10 +44,11 @@ def latest_results(evals: Iterable[dict], greedy: bool = False) -> dict[str, dic
     """Per setting, the evaluations of the newest model step pooled into one result (see
     ``pool``): for each evaluation seed the one with the most episodes, so that results
     of ``rlsight evaluate --seed 0``, ``--seed 1``, ... count together. Sampled actions
-    unless ``greedy``."""
+    unless ``greedy``; ``--random`` results (no model) are left out."""
     newest: dict[str, list[dict]] = {}
     for e in evals:
-        if bool(e.get("greedy")) != greedy or not isinstance(e.get("mean_return"), (int, float)):
+        if bool(e.get("greedy")) != greedy or e.get("policy") == "random" \
+                or not isinstance(e.get("mean_return"), (int, float)):
             continue
         s = setting_of(e)
         step = e.get("step") or 0

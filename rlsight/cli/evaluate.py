@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("--episodes", type=int, default=256, help="episodes in all (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed for the environments and the action sampling")
     p.add_argument("--greedy", action="store_true", help="take the most likely action instead of sampling")
+    p.add_argument("--random", action="store_true", help="play uniformly random actions instead of the model: "
+                   "the setting's floor, e.g. in an Atari flavour without published scores (saved as *-random.json)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--set", dest="env_set", action="append", default=[], metavar="KEY=VALUE",
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from rlsight.evaluate import evaluate, evaluate_suite
     from rlsight.shift import parse_levels, suite_table
 
-    common = dict(episodes=args.episodes, seed=args.seed, greedy=args.greedy, device=args.device)
+    common = dict(episodes=args.episodes, seed=args.seed, greedy=args.greedy, device=args.device, random=args.random)
     if args.suite:
         if args.env_set or args.levels:
             raise RlsightError("--suite sets its own levels and settings: give it without --set or --levels")
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         shift = f" ({r['setting']})" if r.get("setting") else ""
         played = (f"levels [{r['start_level']}, +{r['num_levels']})" if "start_level" in r
                   else f"({r['protocol'].split(':')[0]})")
-        print(f"{r['run']} {r['game']} {r['split']} {played}{shift}: "
+        policy = " (random actions)" if args.random else ""
+        print(f"{r['run']} {r['game']} {r['split']} {played}{shift}{policy}: "
               f"return {r['mean_return']:.2f} ± {r['stderr']:.2f} (s.e.) over {r['episodes']} episodes{norm}")
     return 0

@@ -256,7 +256,8 @@ def _eval_html(comp: Comparison) -> str:
             split = str(e.get("split", "")) + (f" ({e['setting']})" if e.get("setting") else "")
             rows.append([r.label, split, str(e.get("step", "")), str(e.get("episodes", "")),
                          f"{number(_f(e.get('mean_return')))} ± {number(_f(e.get('stderr')))}",
-                         number(_f(norm)) if norm is not None else "–", "greedy" if e.get("greedy") else "sampled",
+                         number(_f(norm)) if norm is not None else "–",
+                         "random" if e.get("policy") == "random" else "greedy" if e.get("greedy") else "sampled",
                          str(e.get("seed", ""))])
     if not rows:
         return ("<p>No evaluations yet. <code>rlsight evaluate RUN</code> writes them to "

@@ -251,6 +251,8 @@ class RunDir:
         name = f"{result['split']}-ep{result['episodes']}-seed{result['seed']}-step{result['step']}"
         if result.get("greedy"):
             name += "-greedy"
+        if result.get("policy") == "random":  # rlsight evaluate --random: the setting's floor
+            name += "-random"
         if result.get("setting"):  # a shifted evaluation (rlsight.shift.setting_label)
             name += f"-{result['setting']}"
         p = d / f"{name}.json"

@@ -125,7 +125,7 @@ def suite_table(results: list[dict]) -> str:
         se = r["stderr"] if not math.isnan(r["stderr"]) else 0.0
         lo, hi = r["mean_return"] - 1.96 * se, r["mean_return"] + 1.96 * se
         played = (f"{r['start_level']:>8d}+{r['num_levels']:<7d}" if "start_level" in r
-                  else f"{'m{}d{}'.format(r.get('game_mode', 0), r.get('difficulty', 0)):>16s}")
+                  else f"{C.flavour_name(r.get('game_mode', 0), r.get('difficulty', 0)):>16s}")
         lines.append(f"{r['suite_entry']:30s} {played} "
                      f"{r['mean_return']:7.2f} ± {r['stderr']:5.2f} {f'[{lo:.2f}, {hi:.2f}]':>17s} {r['gap']:7.2f}")
     return "\n".join(lines)

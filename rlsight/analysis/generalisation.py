@@ -20,6 +20,7 @@ import pandas as pd
 from rlsight.analysis import stats
 from rlsight.analysis.inputs import RunInfo
 from rlsight.analysis.tables import FORMATS, render_display, with_ci
+from rlsight.config import flavour_name
 from rlsight.errors import RlsightError
 
 Z95 = 1.959964
@@ -124,7 +125,7 @@ def _levels(r: dict) -> str:
     flavour (``m0d1``: game mode 0, difficulty 1); "" when not recorded."""
     start, count = r.get("start_level"), r.get("num_levels")
     if start is None and ("game_mode" in r or "protocol" in r):  # Atari; older results lack the flavour: 0, 0
-        return f"m{r.get('game_mode', 0)}d{r.get('difficulty', 0)}"
+        return flavour_name(r.get("game_mode", 0), r.get("difficulty", 0))
     return "" if start is None else f"{start}+{count if count else '∞'}"
 
 

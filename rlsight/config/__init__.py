@@ -34,13 +34,14 @@ from rlsight.config.schema import (
     ModelConfig,
     PPOConfig,
     TrainConfig,
+    flavour_name,
     modes_for,
     toml_value,
 )
 from rlsight.errors import ConfigError
 
 __all__ = [
-    "ATARI_FLAVOURS", "ATARI_GAMES", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
+    "ATARI_FLAVOURS", "ATARI_GAMES", "flavour_name", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
     "LOGGERS", "MODES",
     "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
     "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "resolve_config_path",

@@ -55,6 +55,11 @@ ATARI_FLAVOURS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "MontezumaRevenge": (_ONE, _ONE), "MsPacman": (tuple(range(4)), _ONE), "Pong": ((0, 1), tuple(range(4))),
     "Qbert": (_ONE, (0, 1)), "Seaquest": (_ONE, (0, 1)), "SpaceInvaders": (tuple(range(16)), (0, 1)),
 }
+
+
+def flavour_name(game_mode: int = 0, difficulty: int = 0) -> str:
+    """A flavour's short name, as Machado et al. 2018 write it: ``m1d0`` (game mode 1, difficulty 0)."""
+    return f"m{game_mode}d{difficulty}"
 # Keys that only one family reads: on a run of another family they must stay at their default.
 PROCGEN_KEYS = ("distribution_mode", "num_levels", "start_level", "use_backgrounds", "restrict_themes",
                 "use_monochrome_assets", "test_start_level", "test_num_levels", "penalize_on_death", "death_penalty")

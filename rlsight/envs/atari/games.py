@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rlsight.config import flavour_name
+
 
 @dataclass(frozen=True)
 class AtariGame:
@@ -47,8 +49,8 @@ GAMES: dict[str, AtariGame] = {
 
 
 def flavour(game_mode: int = 0, difficulty: int = 0) -> str:
-    """A flavour's short name, as Machado et al. 2018 write it (``m1d0``); "" for the default (0, 0)."""
-    return "" if (game_mode, difficulty) == (0, 0) else f"m{game_mode}d{difficulty}"
+    """The flavour as ``return_range`` takes it: its short name (``m1d0``), "" for the default (0, 0)."""
+    return "" if (game_mode, difficulty) == (0, 0) else flavour_name(game_mode, difficulty)
 
 
 def return_range(game: str, mode: str = "") -> tuple[float, float] | None:

@@ -21,6 +21,7 @@ from PIL import Image, PngImagePlugin
 
 from rlsight.errors import RlsightError
 from rlsight.runs.atomic import atomic_write
+from rlsight.shift import setting_label
 
 FORMATS = (".mp4", ".gif", ".png")
 
@@ -33,8 +34,6 @@ def settings_name(settings: dict, suffix: str = ".mp4") -> str:
     parts = [s.get("game", "game"), f"L{s.get('level', 0)}", f"seed{s.get('seed', 0)}", method,
              s.get("target", "t")]
     if s.get("shift"):  # played under a shift: its label, as evaluation files carry it
-        from rlsight.shift import setting_label
-
         parts.append(setting_label(s["shift"]))
     if s.get("method") == "perturbation":
         parts += [f"stride{s.get('stride')}", f"r{s.get('radius'):g}"]

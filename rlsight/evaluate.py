@@ -105,10 +105,7 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         model, run_cfg, step = load_policy(run, device)
     if save:
         check_installed(external_loggers(run_cfg))  # the result also goes to the run's wandb/mlflow runs
-    cfg, shift = apply_shift(run_cfg, env_set, levels)
-    if split == "train" and "sticky_actions" in shift:  # the training protocol plays env.train_sticky_actions
-        raise RlsightError("--set env.sticky_actions: a setting of the evaluation protocol (--split test); "
-                           "the training protocol (--split train) plays the run's env.train_sticky_actions")
+    cfg, shift = apply_shift(run_cfg, env_set, levels, plays="test" if split == "test" and levels is None else "train")
     if levels is not None:
         split = "levels"  # apply_shift put START:COUNT in the training levels' slot
     n_envs = eval_env_count(episodes, max_envs)

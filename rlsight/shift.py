@@ -36,10 +36,12 @@ def parse_levels(text: str) -> tuple[int, int]:
     return levels
 
 
-def apply_shift(cfg: C.Config, env_set: list[str] | None = None,
-                levels: tuple[int, int] | None = None) -> tuple[C.Config, dict]:
+def apply_shift(cfg: C.Config, env_set: list[str] | None = None, levels: tuple[int, int] | None = None,
+                plays: str = "test") -> tuple[C.Config, dict]:
     """A copy of the run's config with the shift applied, and the settings that differ
-    from the run's (``{"distribution_mode": "hard", "levels": [1000, 500]}``; empty if none)."""
+    from the run's (``{"distribution_mode": "hard", "levels": [1000, 500]}``; empty if none).
+    ``plays``: the split the caller's environments play (saliency plays ``train``), so that
+    a key that split does not read is refused rather than recorded as a shift."""
     if not env_set and levels is None:
         return cfg, {}
     family = cfg.env.family
@@ -55,6 +57,9 @@ def apply_shift(cfg: C.Config, env_set: list[str] | None = None,
             raise RlsightError(f"--set {key}: a shift of an env.family = {family!r} run can change only "
                                f"{', '.join(keys)}{also}")
         C.set_key(shifted, key, value)
+    if plays == "train" and shifted.env.sticky_actions != cfg.env.sticky_actions:  # Atari's training protocol
+        raise RlsightError("--set env.sticky_actions: a setting of the evaluation protocol (rlsight evaluate "
+                           "--split test); the training protocol, played here, uses the run's env.train_sticky_actions")
     changed: dict = {}
     for key in keys:
         name = key.split(".", 1)[1]

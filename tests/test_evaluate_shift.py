@@ -189,3 +189,12 @@ def test_random_evaluation_needs_no_weights_and_stays_out_of_the_table(tmp_path)
     assert len(generalisation_table(collect([tmp_path / "untrained"]).runs)) == 0  # a floor, not the model's result
     with pytest.raises(RlsightError, match="--random with --greedy"):
         E.evaluate(run, episodes=2, random=True, greedy=True)
+
+
+def test_sticky_actions_shift_is_refused_where_the_training_protocol_plays():
+    # rlsight saliency plays the train split, whose sticky actions are env.train_sticky_actions
+    from tests.atari_helpers import tiny_atari_config
+
+    with pytest.raises(RlsightError, match=r"^--set env.sticky_actions: a setting of the evaluation protocol"):
+        apply_shift(tiny_atari_config(), ["env.sticky_actions=0"], plays="train")
+    assert apply_shift(tiny_atari_config(), ["env.sticky_actions=0"])[1] == {"sticky_actions": 0.0}

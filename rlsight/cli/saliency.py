@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         check_choice("game", args.game, GAMES)
     first = RunDir.open(args.runs[0]).config()
     game = args.game or first.env.game
-    shift = apply_shift(first, args.env_set)[1]  # a bad key or value fails here, before the slow part
+    shift = apply_shift(first, args.env_set, plays="train")[1]  # a bad key or value fails here, before the slow part
     pre = {"runs": args.runs, "game": game, "level": args.level, "shift": shift, "seed": args.seed,
            "method": args.method, "target": args.target, "stride": args.stride, "radius": args.radius,
            "per_channel": args.per_channel, "mode": args.mode, "color": args.color, "frames": args.frames}

@@ -187,7 +187,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
         if len(games) > 1:
             raise RlsightError(f"the runs were trained on different games ({', '.join(games)}); pass --game")
         game = games[0]
-    base, shift = apply_shift(models[0][2], list(env_set or []))
+    base, shift = apply_shift(models[0][2], list(env_set or []), plays="train")  # play() uses the train split
     env_cfg = level_env(base.env, game, level)
     if env_cfg.family == "atari" and mopts.stack_frame is None:
         mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturb the newest frame of the stack

@@ -77,8 +77,7 @@ def register(sub) -> None:
     p.add_argument("--grid-cols", type=int, default=None, help="PNG grid: frames per row")
     p.add_argument("--set", dest="env_set", action="append", default=[], metavar="KEY=VALUE",
                    help="play under a distribution shift, as rlsight evaluate --set (repeatable): for Procgen "
-                        "env.distribution_mode, env.use_backgrounds, ...; for Atari env.game_mode, env.difficulty "
-                        "or env.sticky_actions")
+                        "env.distribution_mode, env.use_backgrounds, ...; for Atari env.game_mode or env.difficulty")
     p.set_defaults(func=run)
 
     c = sub.add_parser("saliency-check", help="faithfulness check of every saliency method on a run",

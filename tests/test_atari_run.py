@@ -105,6 +105,24 @@ def test_saliency_under_a_shift_plays_the_other_flavour(atari_run, tmp_path, cap
     assert "can change only env.game_mode" in capsys.readouterr().err and len(list(tmp_path.iterdir())) == 1
 
 
+def test_saliency_on_another_game_of_the_family(atari_run, tmp_path, capsys):
+    """``--game`` takes the run's family's games (not Procgen's), with the same action set,
+    and a shift is checked against that game's flavours, not the run's."""
+    from rlsight.cli.main import main
+
+    run = str(atari_run[0])
+    assert main(["saliency", run, "--game", "SpaceInvaders", "--set", "env.game_mode=15", "--frames", "2",
+                 "--method", "gradient", "--out", str(tmp_path)]) == 0  # Pong has modes 0, 1; SpaceInvaders 0-15
+    assert "gradient on SpaceInvaders level 0 (game_mode=15)" in capsys.readouterr().out
+    for game, says in (("Breakout", "game 'Breakout': has 4 actions, the run's Pong 6"),
+                       ("starpilot", "unknown game 'starpilot'; valid: Alien")):
+        assert main(["saliency", run, "--game", game, "--frames", "2", "--out", str(tmp_path)]) == 2
+        assert says in capsys.readouterr().err
+    assert main(["saliency", run, "--set", "env.game_mode=15", "--frames", "2", "--out", str(tmp_path)]) == 2
+    assert "Pong has the modes 0, 1" in capsys.readouterr().err
+    assert len(list(tmp_path.iterdir())) == 1
+
+
 def test_perturbation_says_which_stack_frame_it_blurs(atari_run):
     from rlsight.explain.saliency import MethodOptions, record
 

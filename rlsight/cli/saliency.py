@@ -116,9 +116,10 @@ def _method_options(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """``rlsight saliency``: record the maps and write the video or image."""
-    from rlsight.config import GAMES
+    import dataclasses
+
     from rlsight.explain.saliency.methods import check_choice, methods_by_target
-    from rlsight.explain.saliency.record import MODES, record, targets_for
+    from rlsight.explain.saliency.record import MODES, check_game, record, targets_for
     from rlsight.explain.saliency.render import RenderOptions
     from rlsight.explain.saliency.video import resolve_output, write_frames
     from rlsight.runs import RunDir
@@ -130,11 +131,11 @@ def run(args: argparse.Namespace) -> int:
                           size=args.size, panel=not args.no_panel).validate()
     methods_by_target(args.method, targets_for(args.target))
     check_choice("mode", args.mode, MODES)
-    if args.game is not None:
-        check_choice("game", args.game, GAMES)
     first = RunDir.open(args.runs[0]).config()
     game = args.game or first.env.game
-    shift = apply_shift(first, args.env_set, plays="train")[1]  # a bad key or value fails here, before the slow part
+    check_game(first.env, game)  # before the slow part, as a bad --set key or value below
+    shift = apply_shift(dataclasses.replace(first, env=dataclasses.replace(first.env, game=game)), args.env_set,
+                        plays="train")[1]
     pre = {"runs": args.runs, "game": game, "level": args.level, "shift": shift, "seed": args.seed,
            "method": args.method, "target": args.target, "stride": args.stride, "radius": args.radius,
            "per_channel": args.per_channel, "mode": args.mode, "color": args.color, "frames": args.frames}

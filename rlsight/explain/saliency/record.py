@@ -104,11 +104,22 @@ def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[s
     return out
 
 
-def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
-    """The run's environment settings on one level of ``game`` (Atari has no levels: level 0 only)."""
+def check_game(env_cfg: EnvConfig, game: str) -> None:
+    """Refuse a ``game`` the run's family lacks, or one whose action space differs from the
+    run's game (Atari's minimal action sets: a Pong model has no meaning in Breakout)."""
     from rlsight.envs import family_of
 
-    check_choice("game", game, tuple(family_of(env_cfg).games))
+    family = family_of(env_cfg)
+    check_choice("game", game, tuple(family.games))
+    own, other = family.action_count(env_cfg.game), family.action_count(game)
+    if own != other:
+        raise RlsightError(f"game {game!r}: has {other} actions, the run's {env_cfg.game} {own}; "
+                           f"a model plays only games with its own action set")
+
+
+def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
+    """The run's environment settings on one level of ``game`` (Atari has no levels: level 0 only)."""
+    check_game(env_cfg, game)
     if level < 0:
         raise RlsightError(f"level {level}: must be >= 0")
     if env_cfg.family == "atari":
@@ -187,8 +198,10 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
         if len(games) > 1:
             raise RlsightError(f"the runs were trained on different games ({', '.join(games)}); pass --game")
         game = games[0]
-    base, shift = apply_shift(models[0][2], list(env_set or []), plays="train")  # play() uses the train split
-    env_cfg = level_env(base.env, game, level)
+    env_cfg = level_env(models[0][2].env, game, level)
+    base, shift = apply_shift(dataclasses.replace(models[0][2], env=env_cfg), list(env_set or []),
+                              plays="train")  # play() uses the train split; flavours checked for ``game``
+    env_cfg = base.env
     if env_cfg.family == "atari" and mopts.stack_frame is None:
         mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturb the newest frame of the stack
 

@@ -96,6 +96,14 @@ def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     assert after.settings["captions"] == ["gradient, check: actor faithful (on a, b)"]
     shifted = record([run], env_set=["env.distribution_mode=hard"], **kw)  # the check's states were easy ones
     assert shifted.settings["captions"] == ["gradient, check without the shift: actor faithful (on a, b)"]
+    under = crafted_result(str(run), other=True)  # a check on states of the hard mode: its own verdict
+    store(RunDir.open(run), {**under, "shift": {"distribution_mode": "hard"}})
+    assert (run / "explain" / "faithfulness-distribution_mode=hard.json").is_file()
+    shifted = record([run], env_set=["env.distribution_mode=hard"], **kw)
+    assert shifted.settings["captions"] == ["gradient, check under the shift: actor faithful"]
+    assert record([run], **kw).settings["captions"] == ["gradient, check: actor faithful (on a, b)"]  # unchanged
+    other_shift = record([run], env_set=["env.use_backgrounds=false"], **kw)
+    assert other_shift.settings["captions"] == ["gradient, check without the shift: actor faithful (on a, b)"]
     h = 16  # header rows of a 64-pixel tile: the caption is drawn there, the maps are the same
     assert not np.array_equal(before.frames[0, :h], after.frames[0, :h])
     assert np.array_equal(before.frames[0, h:], after.frames[0, h:])
@@ -156,6 +164,8 @@ def test_report_shows_the_stored_results_escaped(tmp_path):
     (["--method", "gradient,nope"], "unknown method 'nope'; valid: perturbation, gradient"),
     (["--target", "policy"], "unknown target 'policy'; valid: actor, critic, both"),
     (["--frames", "0"], "--frames 0: must be >= 1"),
+    (["--set", "env.num_levels=3"], "--set env.num_levels: a shift of an env.family = 'procgen' run can change only"),
+    (["--set", "env.distribution_mode=medium"], "distribution_mode"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, expected):
     run = model_run(tmp_path / "a")
@@ -220,6 +230,31 @@ def test_check_scores_every_metric_with_intervals_and_stores_it(tmp_path):
     assert stored["results"]["gradient"]["actor"]["deletion"] == json.loads(json.dumps(
         res["results"]["gradient"]["actor"]["deletion"]))
     assert stored["settings"]["frames"] == 4 and stored["settings"]["quick"] is True
+
+
+@pytest.mark.slow
+def test_check_under_a_shift_scores_states_of_the_shift_and_stores_them_apart(tmp_path):
+    from rlsight.errors import RlsightError
+    from rlsight.explain.faithfulness.check import check_run
+    from rlsight.explain.saliency.options import CheckOptions
+    from rlsight.explain.states import StatesSpec, load_states
+
+    run = model_run(tmp_path / "a", game="coinrun")  # starpilot's hard mode looks the same for its first frames
+    opts = CheckOptions(resamples=50, stability_samples=2, stability_frames=2, deletion_steps=3)
+    kw = dict(frames=4, quick=True, opts=opts, spec=StatesSpec(2, 4), say=lambda m: None)
+    own = check_run(run, ["gradient"], ("actor",), **kw)
+    hard = check_run(run, ["gradient"], ("actor",), env_set=["env.distribution_mode=hard"], **kw)
+    assert own["shift"] == {} and hard["shift"] == {"distribution_mode": "hard"}
+    assert "frames of its state dataset under distribution_mode=hard" in format_result(hard)
+    easy_states = load_states(run / "explain" / "states.npz")
+    hard_states = load_states(run / "explain" / "states-distribution_mode=hard.npz")
+    assert easy_states.meta["distribution_mode"] == "easy" and hard_states.meta["distribution_mode"] == "hard"
+    assert hard_states.meta["shift"] == {"distribution_mode": "hard"}
+    assert not np.array_equal(easy_states.obs, hard_states.obs)  # the hard mode's levels are played
+    assert load_results(run)["shift"] == {} and load_results(run, {"distribution_mode": "hard"})["shift"] == {
+        "distribution_mode": "hard"}
+    with pytest.raises(RlsightError, match="can change only"):
+        check_run(run, ["gradient"], ("actor",), env_set=["env.num_levels=3"], **kw)
 
 
 @pytest.mark.original

@@ -101,6 +101,9 @@ def register(sub) -> None:
         typ = type(default(M, a)) if default(M, a) is not None else int
         c.add_argument("--" + a.replace("_", "-"), type=typ, default=default(M, a),
                        help=f"method option (default {default(M, a)})")
+    c.add_argument("--set", dest="env_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="score on states played under a distribution shift, as rlsight saliency --set (repeatable); "
+                        "stored apart, in RUN/explain/faithfulness-KEY=VALUE.json")
     c.add_argument("--seed", type=int, default=CHECK.seed, help=f"seed of every random choice (default {CHECK.seed})")
     c.add_argument("--device", default=PLAY.device, help=f"cpu or cuda (default {PLAY.device})")
     c.set_defaults(func=check)
@@ -170,8 +173,12 @@ def check(args: argparse.Namespace) -> int:
         from rlsight.errors import RlsightError
 
         raise RlsightError(f"--frames {args.frames}: must be >= 1")
+    from rlsight.shift import apply_shift
+
     for r in [*args.runs, *([args.other] if args.other else [])]:
-        RunDir.open(r)  # every run named before the slow part
+        rd = RunDir.open(r)  # every run named, and a bad --set, before the slow part
+        if r in args.runs:
+            apply_shift(rd.config(), args.env_set, plays="train")
     if args.json not in (None, "-"):
         from pathlib import Path
 
@@ -182,7 +189,7 @@ def check(args: argparse.Namespace) -> int:
     results = []
     for r in args.runs:
         res = check_run(r, methods, targets, other=args.other, frames=args.frames, quick=args.quick,
-                        method_options=_method_options(args), device=args.device)
+                        method_options=_method_options(args), device=args.device, env_set=args.env_set)
         results.append(res)
         if args.json != "-":
             print(format_result(res))

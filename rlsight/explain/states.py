@@ -4,7 +4,8 @@ Every faithfulness measure (and the feature tools) score methods and models on
 the same frames: by default 64 held-out levels x 64 steps = 4,096 observations,
 recorded by playing the run's own policy (actions sampled with a fixed seed),
 one environment per level. Stored as ``RUN/explain/states.npz`` (one file,
-written atomically; layout in docs/run-directory.md).
+written atomically; layout in docs/run-directory.md); recorded under a distribution
+shift (``env_set``, as ``rlsight evaluate --set``) as ``states-<shift>.npz`` beside it.
 
     states = load_or_record_states("runs/a")   # records once, then reuses
     states.obs[:256], states.actions[:256]     # uint8 (N, 64, 64, 3), int (N,)
@@ -17,7 +18,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from rlsight.errors import RlsightError
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.atomic import atomic_write_bytes
+from rlsight.shift import apply_shift, setting_label
 
 EXPLAIN_DIR = "explain"
 STATES_FILE = "states.npz"
@@ -87,9 +89,11 @@ class States:
                       {**self.meta, "subset_of": len(self)})
 
 
-def states_path(run: RunDir) -> Path:
-    """Where a run keeps its state dataset."""
-    return run.path / EXPLAIN_DIR / STATES_FILE
+def states_path(run: RunDir, shift: dict | None = None) -> Path:
+    """Where a run keeps its state dataset (``states-<shift>.npz`` for one recorded under
+    a shift, ``{"game_mode": 1}``: see ``rlsight.shift.apply_shift``)."""
+    name = f"states-{setting_label(shift)}.npz" if shift else STATES_FILE
+    return run.path / EXPLAIN_DIR / name
 
 
 def check_game(states_game: str, model_game: str, model_label: str = "the model") -> None:
@@ -175,17 +179,21 @@ def _say(msg: str) -> None:
 
 
 def load_or_record_states(run: str | Path | RunDir, spec: StatesSpec = DEFAULT_STATES, device: str = "cpu",
-                          say: Callable[[str], None] = _say) -> States:
+                          say: Callable[[str], None] = _say, env_set: Sequence[str] | None = None) -> States:
     """The run's state dataset: loaded when stored with this spec for the run's current
     model, otherwise recorded by playing the run's policy and stored (``say`` tells why:
-    stderr by default, never silently)."""
+    stderr by default, never silently). ``env_set`` records it under a distribution
+    shift (``["env.game_mode=1"]``; the family's ``rlsight.shift.SHIFT_KEYS``), stored
+    apart from the run's own; ``meta["shift"]`` says which."""
     from rlsight.runs.load import load_policy
 
     rd = run if isinstance(run, RunDir) else RunDir.open(run)
     spec.validate()
     model, cfg, step = load_policy(rd, device)
-    path = states_path(rd)
-    reason = f"{rd.name} has no state dataset"
+    cfg, shift = apply_shift(cfg, list(env_set or []), plays="train")  # the frames are played as in training
+    path = states_path(rd, shift)
+    where = f" under {setting_label(shift)}" if shift else ""
+    reason = f"{rd.name} has no state dataset{where}"
     if path.is_file():
         st = load_states(path)
         check_game(st.game, cfg.env.game, f"run {rd.name}")
@@ -199,10 +207,10 @@ def load_or_record_states(run: str | Path | RunDir, spec: StatesSpec = DEFAULT_S
         else:
             return st
     say(f"{reason}: recording {spec.levels * spec.steps} frames ({spec.levels} held-out levels x {spec.steps} "
-        f"steps, sampled actions, seed {spec.seed}) into {path}")
+        f"steps{where}, sampled actions, seed {spec.seed}) into {path}")
     t0 = time.perf_counter()
     st = record_states(model, cfg.env, spec)
-    st.meta.update({"run": str(rd.path), "model_step": step, "encoder": cfg.model.encoder,
+    st.meta.update({"run": str(rd.path), "model_step": step, "encoder": cfg.model.encoder, "shift": shift,
                     "rlsight_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "seconds": round(time.perf_counter() - t0, 2)})
     save_states(path, st)

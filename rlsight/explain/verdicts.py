@@ -1,5 +1,6 @@
-"""Stored faithfulness results of a run (``RUN/explain/faithfulness.json``) for readers:
-captions of saliency pictures, the HTML report. Light: no torch."""
+"""Stored faithfulness results of a run (``RUN/explain/faithfulness.json``; a check under
+a distribution shift in ``faithfulness-<shift>.json`` beside it) for readers: captions of
+saliency pictures, the HTML report. Light: no torch."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from rlsight.errors import RlsightError
 from rlsight.runs import RunDir
+from rlsight.shift import setting_label
 
 RESULT_FILE = "faithfulness.json"
 RESULT_FORMAT = 1
@@ -19,15 +21,18 @@ CRITERIA = {
 }
 
 
-def result_path(run: RunDir) -> Path:
-    """Where a run keeps its faithfulness results."""
-    return run.path / "explain" / RESULT_FILE
+def result_path(run: RunDir, shift: dict | None = None) -> Path:
+    """Where a run keeps its faithfulness results (those of a check under ``shift``,
+    ``{"game_mode": 1}``, apart)."""
+    name = f"faithfulness-{setting_label(shift)}.json" if shift else RESULT_FILE
+    return run.path / "explain" / name
 
 
-def load_results(run: str | Path | RunDir) -> dict | None:
-    """The stored results of a run, or None; a damaged file is a one-line error."""
+def load_results(run: str | Path | RunDir, shift: dict | None = None) -> dict | None:
+    """The stored results of a run (checked under ``shift``), or None; a damaged file is a
+    one-line error."""
     rd = run if isinstance(run, RunDir) else RunDir(Path(run))
-    p = result_path(rd)
+    p = result_path(rd, shift)
     if not p.is_file():
         return None
     try:
@@ -36,10 +41,11 @@ def load_results(run: str | Path | RunDir) -> dict | None:
         raise RlsightError(f"{p}: not readable faithfulness results ({e})") from None
 
 
-def stored_verdicts(run: str | Path | RunDir, method: str) -> dict[str, str]:
-    """{target: verdict label} stored for ``method`` in the run; empty when unchecked."""
+def stored_verdicts(run: str | Path | RunDir, method: str, shift: dict | None = None) -> dict[str, str]:
+    """{target: verdict label} stored for ``method`` in the run (checked under ``shift``);
+    empty when unchecked."""
     try:
-        res = load_results(run)
+        res = load_results(run, shift)
     except RlsightError:
         return {}
     per_target = ((res or {}).get("results") or {}).get(method) or {}
@@ -59,16 +65,27 @@ def caption(method: str, verdicts: dict[str, str]) -> str:
     return f"{method}, check: " + ", ".join(f"{t} {v}" for t, v in verdicts.items())
 
 
-def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shifted: bool = False) -> str:
+def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shift: dict | None = None) -> str:
     """The caption of a picture whose maps come from ``by_target`` ({target: method}):
     one method, as ``caption``; one per target, each with its own stored verdict,
     "actor perturbation-sarfa faithful; critic integrated-gradients unchecked". For maps
-    drawn under a distribution shift (``shifted``) a stored verdict is said to come from
-    the run's own setting, where the check's states were recorded."""
+    drawn under a distribution shift the verdicts of a check under the same shift are
+    used ("check under the shift: ..."); without one, those of the run's own setting,
+    said to be so ("check without the shift: ...")."""
+    if shift:
+        under = {m: stored_verdicts(run, m, shift) for m in by_target.values()}
+        if any(under.values()):
+            return _caption(by_target, under, "under")
     stored = {m: stored_verdicts(run, m) for m in by_target.values()}  # one read per method
+    return _caption(by_target, stored, "without" if shift and any(stored.values()) else "")
+
+
+def _caption(by_target: dict[str, str], stored: dict[str, dict[str, str]], shift_word: str) -> str:
+    """``caption`` (one method) or the per-target form; ``shift_word`` ("under", "without")
+    says whether the verdicts were checked under the picture's shift."""
     if len(stored) == 1:
         (name, verdicts), = stored.items()
         text = caption(name, verdicts)
-        return text.replace(", check: ", ", check without the shift: ", 1) if shifted else text
+        return text.replace(", check: ", f", check {shift_word} the shift: ", 1) if shift_word else text
     text = "; ".join(f"{t} {m} {stored[m].get(t, 'unchecked')}" for t, m in by_target.items())
-    return f"{text} (verdicts checked without the shift)" if shifted and any(stored.values()) else text
+    return f"{text} (verdicts checked {shift_word} the shift)" if shift_word else text

@@ -67,6 +67,7 @@ from rlsight.explain.verdicts import (
 )
 from rlsight.runs import RunDir
 from rlsight.runs.atomic import atomic_write_text
+from rlsight.shift import apply_shift
 
 VERDICTS = ("faithful", "weak", "fails")
 
@@ -147,10 +148,14 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
               other: str | Path | RunDir | None = None, frames: int | None = None, quick: bool = False,
               method_options: MethodOptions | None = None, opts: CheckOptions = CHECK, device: str = "cpu",
               spec: StatesSpec = DEFAULT_STATES, save: bool = True,
-              say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
+              say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+              env_set: Sequence[str] | None = None) -> dict:
     """Score every method x target on the run's state dataset (recorded first when
     missing); returns the result dict and, with ``save``, merges it into
-    ``RUN/explain/faithfulness.json``."""
+    ``RUN/explain/faithfulness.json``. ``env_set`` scores them on states played under a
+    distribution shift (``["env.game_mode=1"]``, as ``rlsight evaluate --set``), stored
+    apart (``faithfulness-game_mode=1.json``), where saliency pictures drawn under the
+    same shift find them."""
     from rlsight.runs.load import load_policy
 
     names = check_methods(methods)
@@ -166,7 +171,8 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
         if og != cfg.env.game:
             raise RlsightError(f"--other {other_rd.name} was trained on {og}, {rd.name} on {cfg.env.game}; "
                                "the other-model baseline needs a model of the same game")
-    states = load_or_record_states(rd, spec, device, say).subset(n)
+    shift = apply_shift(cfg, list(env_set or []), plays="train")[1]  # a bad key fails before the slow part
+    states = load_or_record_states(rd, spec, device, say, env_set).subset(n)
     check_game(states.game, cfg.env.game, f"run {rd.name}")
     other_model = load_policy(other_rd, device)[0] if other_rd is not None else None
     mopts = method_options or MethodOptions()
@@ -184,7 +190,7 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
                 "states": {k: states.meta.get(k) for k in ("levels", "steps", "seed", "first_level", "frames")},
                 "other": None if other_rd is None else str(other_rd.path)}
     out = {"format": RESULT_FORMAT, "run": str(rd.path), "game": cfg.env.game, "encoder": cfg.model.encoder,
-           "model_step": step, "other": None if other_rd is None else {
+           "model_step": step, "shift": shift, "other": None if other_rd is None else {
                "run": str(other_rd.path), "encoder": other_rd.config().model.encoder},
            "settings": settings, "criteria": CRITERIA, "rlsight_version": __version__,
            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(time.perf_counter() - t0, 1),
@@ -440,11 +446,12 @@ def _stability(method: SaliencyMethod, frames: torch.Tensor, targets: Sequence[s
 
 # -- storage --------------------------------------------------------------------------------
 def store(run: RunDir, result: dict) -> Path:
-    """Merge ``result`` into the stored file: each method x target keeps the newest entry,
-    with the settings it was made with."""
-    p = result_path(run)
+    """Merge ``result`` into the stored file (that of its shift, if any): each method x target
+    keeps the newest entry, with the settings it was made with."""
+    shift = result.get("shift") or None
+    p = result_path(run, shift)
     p.parent.mkdir(parents=True, exist_ok=True)
-    old = load_results(run) or {"format": RESULT_FORMAT, "results": {}}
+    old = load_results(run, shift) or {"format": RESULT_FORMAT, "results": {}}
     entry_meta = {k: result[k] for k in ("settings", "other", "model_step", "created", "rlsight_version")}
     merged = {**old, **{k: v for k, v in result.items() if k != "results"}}
     merged["results"] = {m: dict(v) for m, v in old.get("results", {}).items()}

@@ -41,12 +41,14 @@ def rows(result: dict) -> list[list[str]]:
 
 
 def header(result: dict) -> str:
-    """One line: run, game, model, frames, randomisation mode, other model."""
+    """One line: run, game, model, frames (and their shift), randomisation mode, other model."""
     s = result.get("settings", {})
     other = result.get("other")
     o = f"{other['run']} ({other.get('encoder', '?')})" if other else "n/a (no --other run)"
+    shift = result.get("shift")
+    under = f" under {', '.join(f'{k}={v}' for k, v in shift.items())}" if shift else ""
     return (f"{result.get('run')}: {result.get('game')}, {result.get('encoder')} at step {result.get('model_step')}; "
-            f"{s.get('frames')} frames of its state dataset, randomisation: {s.get('randomisation')}; "
+            f"{s.get('frames')} frames of its state dataset{under}, randomisation: {s.get('randomisation')}; "
             f"other model: {o}")
 
 

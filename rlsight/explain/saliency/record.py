@@ -226,7 +226,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
     heats = [{t: normalise(reduce_map(mm[t], ropts.reduce, ropts.sigma), ropts.normalize).numpy() for t in targets}
              for mm in maps]
     labels = [n for n, _, _ in models]
-    captions = [targets_caption(by_target, r, shifted=bool(shift)) for r in runs]
+    captions = [targets_caption(by_target, r, shift) for r in runs]
     out = []
     for i in range(frames):
         parts = []

@@ -185,7 +185,7 @@ def _entries_equal(a: dict, b: dict) -> None:
 
 
 @pytest.mark.parametrize("methods", [["gradient", "gradient-logp"],
-                                     ["perturbation", "perturbation-logp", "perturbation-prob"]])
+                                     ["perturbation", "perturbation-logp", "perturbation-prob", "perturbation-sarfa"]])
 def test_check_with_shared_work_equals_each_method_checked_alone(model_frames, methods):
     """The check shares critic maps (``critic_key``) and perturbation passes between methods;
     every method's entry is the one it gets when checked alone."""

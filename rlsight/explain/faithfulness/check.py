@@ -346,7 +346,7 @@ def drawn_from_signed(name: str, target: str, signed: torch.Tensor) -> torch.Ten
     not a function of the signed one (SmoothGrad averages |gradient|; Grad-CAM applies
     its ReLU before upsampling)."""
     if name in PERTURBATION_SCORES:
-        if PERTURBATION_SCORES[name] in ("l2", "sarfa") or target == "actor":
+        if PERTURBATION_SCORES[name] == "l2" or target == "actor":  # SARFA's critic: the signed value change
             return signed.clamp_min(0)
         return signed.abs()
     if name.removesuffix("-logp") in ("gradient", "integrated-gradients"):

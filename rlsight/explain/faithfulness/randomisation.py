@@ -19,8 +19,8 @@ frame (``CASCADE_STATS``):
   this is exactly the default map that is drawn; it is not for SmoothGrad
   (|mean gradient| rather than the mean of |gradient|), Grad-CAM (|CAM| rather
   than ReLU(CAM)) and the actor's ``perturbation-logp``/``-prob`` (whose drawn map
-  is the positive part); the L2 perturbation score and SARFA have no sign, so
-  their signed and abs values agree;
+  is the positive part); the L2 perturbation score and SARFA's actor score have
+  no sign, so their signed and abs values agree;
 - over all pixels, and (``_nonzero``) over the pixels where either map is
   nonzero: on a black background every method gives exact zeros in the same
   places, which makes whole-frame correlations look high whatever the weights.

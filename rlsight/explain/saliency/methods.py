@@ -212,7 +212,7 @@ class Perturbation(SaliencyMethod):
         for t, v in s.items():
             v = v if self.per_channel else v.unsqueeze(1)  # (N, C, K)
             m = upsample_scores(v, size, self.stride)
-            if self.score in ("l2", "sarfa") or (not self.signed and t == "actor"):
+            if self.score == "l2" or (t == "actor" and (self.score == "sarfa" or not self.signed)):
                 m = m.clamp_min(0)  # >= 0 by definition (float noise aside), or the positive part
             elif not self.signed:
                 m = m.abs()  # the critic's signed value change: its size

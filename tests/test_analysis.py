@@ -266,3 +266,9 @@ def test_bootstrap_interval_and_stratification():
     lo, hi = stratified_bootstrap(values)
     assert lo[0] < 5.0 < hi[0]
     assert np.isnan(stratified_bootstrap(np.array([[1.0], [np.nan]]))[0][0])  # one run: no interval
+    # One run per game: nothing to resample within a game, so no interval (not a zero-width one);
+    # a second run of one game gives one.
+    point, lo, hi = estimate(np.array([0.2, 0.5, 0.9, 0.4]), ["a", "b", "c", "d"], "iqm")
+    assert point[0] == pytest.approx(0.45) and np.isnan(lo[0]) and np.isnan(hi[0])
+    point, lo, hi = estimate(np.array([0.2, 0.5, 0.9, 0.4, 0.3]), ["a", "b", "c", "d", "a"], "iqm")
+    assert lo[0] < hi[0]

@@ -93,3 +93,35 @@ def test_randomisation_check_on_the_original_best_model(original_run_impala):
         # perturbation maps follow the scene's objects whatever the weights (measured 0.8-0.99 on
         # starpilot's black background: docs/saliency.md); they are still not the same ranking
         assert -1 <= pert.mean[t] < 0.999, pert.mean
+
+
+def test_both_models_explain_the_trained_models_action():
+    """The re-initialised copy prefers other actions; its maps must still explain the action
+    the trained model would take (or the one given), not its own choice."""
+    from rlsight.config import ModelConfig
+    from rlsight.explain.saliency.methods import make_method
+    from rlsight.models.policy import build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(encoder="nature")).eval()
+    frames = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    seen: list[torch.Tensor] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self, m):
+            self.inner = make_method("gradient", m, MethodOptions())
+
+        def attribute_all(self, x, targets, actions=None):
+            seen.append(actions)
+            return self.inner.attribute_all(x, targets, actions)
+
+    randomisation_check(model, frames, Recorder, targets=("actor",))
+    with torch.no_grad():
+        expected = model(frames)[0].argmax(-1)
+    assert len(seen) == 2 and all(a is not None and torch.equal(a, expected) for a in seen)
+    given = torch.tensor([3, 1, 4, 1])
+    seen.clear()
+    randomisation_check(model, frames, Recorder, targets=("actor",), actions=given)
+    assert all(torch.equal(a, given) for a in seen)

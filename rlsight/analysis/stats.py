@@ -49,8 +49,9 @@ def stratified_bootstrap(values: np.ndarray, strata: Sequence | None = None, sta
     Runs are resampled with replacement *within* each stratum (e.g. game), so
     every replicate keeps the number of runs per stratum: the stratified
     bootstrap of Agarwal et al. (2021). With no strata this is the ordinary
-    bootstrap over runs. Returns (low, high); NaN where fewer than two runs
-    have a value.
+    bootstrap over runs. Returns (low, high); NaN where no stratum has two runs
+    with a value (one run per game: resampling within games cannot vary, and an
+    interval of zero width would claim a certainty that is not there).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim == 1:
@@ -70,7 +71,8 @@ def stratified_bootstrap(values: np.ndarray, strata: Sequence | None = None, sta
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(boot, [alpha, 100.0 - alpha], axis=0)
-    enough = np.sum(np.isfinite(values), axis=0) >= 2
+    finite = np.isfinite(values)
+    enough = np.any([np.sum(finite[g], axis=0) >= 2 for g in groups], axis=0)
     return np.where(enough, lo, np.nan), np.where(enough, hi, np.nan)
 
 

@@ -122,19 +122,23 @@ def _same_way(first: SaliencyMethod, build: Callable[[nn.Module], SaliencyMethod
 
 def randomisation_check(model: nn.Module, frames, method: MethodLike = "perturbation",
                         targets: Sequence[str] = TARGETS, options: MethodOptions | None = None,
-                        seed: int = 0) -> CheckResult:
+                        seed: int = 0, actions: torch.Tensor | None = None) -> CheckResult:
     """Rank correlation between maps of ``model`` and of a re-initialised copy on ``frames``.
 
     Maps are reduced to one channel (max) before ranking. Values near 1 mean the
     method barely depends on the learned weights. ``method``: a name from
-    ``METHODS`` or a callable that builds a method for a model.
+    ``METHODS`` or a callable that builds a method for a model. Both models explain
+    the same action: ``actions``, or the trained model's most likely one per frame.
     """
     opts = options or MethodOptions()
     build = _builder(method, opts)
     first = build(model)
-    trained = first.attribute_all(frames, targets)
+    if actions is None:
+        with torch.no_grad():
+            actions = model(as_float_frames(model, frames))[0].argmax(-1)
+    trained = first.attribute_all(frames, targets, actions)
     fresh = reinitialised(model, seed)
-    random = _same_way(first, build, fresh).attribute_all(frames, targets)
+    random = _same_way(first, build, fresh).attribute_all(frames, targets, actions)
     per_frame = {}
     for t in targets:
         a, b = trained[t].amax(1).cpu().numpy(), random[t].amax(1).cpu().numpy()

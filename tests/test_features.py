@@ -91,7 +91,7 @@ def _compare(obs, actions, a_feats, b_feats):
     ma, mb = ColourNet(a_feats), ColourNet(b_feats, seed=1)
     fa = compute_features(ma, obs, actions, k=2, say=quiet)
     fb = compute_features(mb, obs, actions, k=2, say=quiet)
-    nulls = [ColourNet(None, seed=s) for s in range(2, 8)]
+    nulls = [ColourNet(None, seed=s) for s in range(2, 21)]
     return fa, fb, compare_features(ma, fa, mb, fb, obs, nulls, nulls)
 
 
@@ -119,10 +119,27 @@ def test_matching_needs_the_null():
     rng = np.random.default_rng(0)
     own = rng.random((200, 1))
     other = 0.3 * own + rng.random((200, 1))  # correlates ~0.3 by construction
-    chance = 0.3 * own + rng.random((200, 20))  # random networks reach the same by chance
+    chance = [0.3 * own + rng.random((200, 1)) for _ in range(19)]  # random networks reach the same by chance
     fs = FeatureSet("l", np.ones((1, 2), np.float32), [FeatureInfo(0, "F0", 1.0, 1.0)])
     assert not match_features(fs, own, other, chance)[0].matched
-    assert match_features(fs, own, other, np.zeros((200, 20)))[0].matched
+    flat = match_features(fs, own, other, [np.zeros((200, 1))] * 19)[0]
+    assert flat.matched and flat.p_value == pytest.approx(0.05)
+    with pytest.raises(RlsightError, match="needs at least 19"):
+        match_features(fs, own, other, chance[:18])
+
+
+def test_an_unrelated_model_is_matched_about_one_time_in_twenty():
+    """B drawn like the null networks (k = 8 features each, all independent of A): a test at
+    0.05 calls B a match one time in twenty. Comparing B's best of 8 with single null
+    features (the test before 2026-12-08) called it a match in about 40% of such trials."""
+    rng = np.random.default_rng(0)
+    n, k, trials, hits = 64, 8, 400, 0
+    fs = FeatureSet("l", np.ones((1, 2), np.float32), [FeatureInfo(0, "F0", 1.0, 1.0)])
+    for _ in range(trials):
+        own, other = rng.standard_normal((n, 1)), rng.standard_normal((n, k))
+        nulls = [rng.standard_normal((n, k)) for _ in range(19)]
+        hits += match_features(fs, own, other, nulls)[0].matched
+    assert 0.02 <= hits / trials <= 0.09  # 5%: 20 of 400, binomial s.d. 4.4
 
 
 def test_same_model_matches_everything(frames):

@@ -73,14 +73,18 @@ def test_cli_features_bad_input_is_one_line(tmp_path, capsys, args, message):
 
 def test_compare_two_runs_and_different_games(tmp_path, capsys):
     a, b = model_run(tmp_path / "a", seed=0), model_run(tmp_path / "b", seed=1)
-    df = rlsight.features(a, b, k=2, method="gxa", random_networks=2, say=quiet)
+    df = rlsight.features(a, b, k=2, method="gxa", say=quiet)
     assert set(df["run"]) == {"a", "b"} and len(df) == 4
-    assert {"best_corr", "null_threshold", "matched", "value_share", "policy_share"} <= set(df.columns)
-    assert df["best_corr"].between(-1, 1).all()
+    assert {"best_corr", "null_threshold", "p_value", "matched", "value_share", "policy_share"} <= set(df.columns)
+    assert df["best_corr"].between(-1, 1).all() and df["p_value"].between(0.05, 1).all()
+    assert (df["matched"] == (df["p_value"] <= 0.05)).all()
     saved = json.loads((a / "explain" / "features-compare" / "b.json").read_text())
     assert saved["meta"]["frames_from"] == "a" and len(saved["a"]) == 2
-    assert main(["features", str(a), str(b), "--k", "2", "--attribution", "gxa", "--random-networks", "2"]) == 0
+    assert main(["features", str(a), str(b), "--k", "2", "--attribution", "gxa"]) == 0
     assert "a has, b lacks:" in capsys.readouterr().out
+    assert main(["features", str(a), str(b), "--k", "2", "--attribution", "gxa", "--random-networks", "4"]) == 2
+    assert "--random-networks 4: must be >= 19" in capsys.readouterr().err
+    assert json.loads((a / "explain" / "features-compare" / "b.json").read_text()) == saved  # nothing lost
     c = model_run(tmp_path / "c", game="coinrun")
     assert main(["features", str(a), str(c), "--k", "2"]) == 2
     err = capsys.readouterr().err

@@ -32,7 +32,8 @@ def comparison_table(cmp: FeatureComparison) -> pd.DataFrame:
         for m in getattr(cmp, side):
             rows.append({"run": run, "feature": m.feature, "label": m.label, "value_share": m.value_share,
                          "policy_share": m.policy_share, "other_run": other, "best_match": f"F{m.best_match}",
-                         "best_corr": m.best_corr, "null_threshold": m.null_threshold, "matched": m.matched})
+                         "best_corr": m.best_corr, "null_threshold": m.null_threshold, "p_value": m.p_value,
+                         "matched": m.matched})
     return pd.DataFrame(rows)
 
 

@@ -20,7 +20,12 @@ import torch
 from rlsight.errors import RlsightError
 from rlsight.explain.features.ablate import ablate_model, check_feature
 from rlsight.explain.features.attribution import check_method
-from rlsight.explain.features.compare import FeatureComparison, compare_features
+from rlsight.explain.features.compare import (
+    ALPHA,
+    FeatureComparison,
+    compare_features,
+    min_networks,
+)
 from rlsight.explain.features.compute import DEFAULT_K, compute_features
 from rlsight.explain.features.layers import resolve_layer, spatial_layers
 from rlsight.explain.features.nmf import check_k
@@ -31,7 +36,7 @@ from rlsight.runs.atomic import atomic_write_text
 
 COMPARE_DIR = "features-compare"
 ABLATION_DIR = "ablations"
-RANDOM_NETWORKS = 4
+RANDOM_NETWORKS = 19  # the fewest with which a match can pass the test at 0.05
 
 
 def _say(msg: str) -> None:
@@ -143,8 +148,9 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
     if cfg_a.env.game != cfg_b.env.game:
         raise RlsightError(f"{ra.name} plays {cfg_a.env.game} but {rb.name} plays {cfg_b.env.game}; "
                            "compare runs of the same game")
-    if random_networks < 1:
-        raise RlsightError(f"--random-networks {random_networks}: must be >= 1")
+    if random_networks < min_networks():
+        raise RlsightError(f"--random-networks {random_networks}: must be >= {min_networks()} (a match must beat "
+                           f"the best match of each random network, at p <= {ALPHA:g})")
     check_method(method, steps)
     name_b, _, (channels_b, _, _) = resolve_layer(model_b, layer_b)
     check_k(k, channels_b, name_b)

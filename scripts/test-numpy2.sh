@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The numpy-2 check: rlsight installed WITHOUT its procgen extra, with numpy 2, on
-# Python 3.12, into a virtual environment of its own (.venv-np2, or RLSIGHT_NP2_VENV),
+# The numpy-2 check: rlsight installed WITHOUT its procgen extra, with numpy 2 and
+# pandas 2.x (the main suite has pandas 3), on Python 3.12, into a virtual environment of its own (.venv-np2, or RLSIGHT_NP2_VENV),
 # runs the fast tests that do not need Procgen (tests marked `procgen` skip there,
 # saying why). torch 2.13.0 is installed first: on 3.12 pip takes PyPI's build (a CUDA
 # build of several GB that runs on the CPU); on 3.11 the CPU build where one is at hand.
@@ -37,17 +37,20 @@ PYTHON="$py" RLSIGHT_VENV="$venv" rlsight_use_venv
 if ! "$RLSIGHT_PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"; then
   "$RLSIGHT_PY" -m pip install -q --no-compile "torch==2.13.0"
 fi
-"$RLSIGHT_PY" -m pip install -q --no-compile -e ".[test]" "numpy>=2"
+# pandas 2.x: the oldest major rlsight allows (the main suite gets the newest)
+"$RLSIGHT_PY" -m pip install -q --no-compile -e ".[test]" "numpy>=2" "pandas>=2.2,<3"
 "$RLSIGHT_PY" -m pip check >&2
 "$RLSIGHT_PY" - <<'PY'
 import importlib.util, platform, sys
-import numpy, torch
+import numpy, pandas, torch
 if int(numpy.__version__.split(".")[0]) < 2:
     sys.exit(f"numpy2 check: numpy {numpy.__version__} installed, expected 2 or newer")
+if int(pandas.__version__.split(".")[0]) != 2:
+    sys.exit(f"numpy2 check: pandas {pandas.__version__} installed, expected 2.x")
 if importlib.util.find_spec("procgen") is not None:
     sys.exit("numpy2 check: procgen is installed in this environment; this check runs without it")
 build = f"CUDA {torch.version.cuda} build, CUDA available: {torch.cuda.is_available()}" if torch.version.cuda else "CPU build"
-print(f"numpy2 check: Python {platform.python_version()}, numpy {numpy.__version__}, "
+print(f"numpy2 check: Python {platform.python_version()}, numpy {numpy.__version__}, pandas {pandas.__version__}, "
       f"torch {torch.__version__} ({build}), no procgen", file=sys.stderr)
 PY
 installed=$SECONDS

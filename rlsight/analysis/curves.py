@@ -61,7 +61,7 @@ def present_metrics(df: pd.DataFrame, metrics: list[str], warn: Warn) -> list[st
     """Metrics that some run has; warn naming the runs that lack each one."""
     runs = df[df["source"] == "run"]
     names = list(dict.fromkeys(runs["run"]))
-    have = runs.groupby("metric")["run"].unique()
+    have = runs.groupby("metric", observed=True)["run"].unique()
     out = []
     for m in metrics:
         with_m = set(have.get(m, []))
@@ -95,7 +95,7 @@ def build_panels(df: pd.DataFrame, metrics: list[str], x: str = "step", smooth: 
     df = df[np.isfinite(df[x].to_numpy(dtype=float))] if x == "wall_time" else df
     runs = df[df["source"] == "run"]
     refs = df[df["source"] == "reference"]
-    group_games = runs.groupby("group", sort=False)["game"].unique()
+    group_games = runs.groupby("group", sort=False, observed=True)["game"].unique()
     per_game = all(len(g) == 1 for g in group_games)
     games: list[str | None] = list(dict.fromkeys(runs["game"])) if per_game else [None]
     panels = []
@@ -113,10 +113,10 @@ def build_panels(df: pd.DataFrame, metrics: list[str], x: str = "step", smooth: 
                 f = f[f[x] <= r[x].max() * 1.02]
             panel = Panel(m, game, x, _grid(pd.concat([r[x], f[x]]).to_numpy(dtype=float), max_points))
             for kind, part in (("group", r), ("reference", f)):
-                for g, rows in part.groupby("group", sort=False):
+                for g, rows in part.groupby("group", sort=False, observed=True):
                     panel.series.append(_aggregate(rows, str(g), kind, x, panel.grid, smooth, stat, reps))
             if with_runs:
-                for name, rows in r.groupby("run", sort=False):
+                for name, rows in r.groupby("run", sort=False, observed=True):
                     panel.series.append(_aggregate(rows, str(name), "run", x, panel.grid, smooth, "mean", 0))
             panels.append(panel)
     return panels
@@ -132,7 +132,7 @@ def _grid(xs: np.ndarray, max_points: int) -> np.ndarray:
 def _aggregate(rows: pd.DataFrame, name: str, kind: str, x: str, grid: np.ndarray, smooth: int, stat: str,
                reps: int) -> Series:
     mats, games, runs = [], [], []
-    for run, rr in rows.groupby("run", sort=False):
+    for run, rr in rows.groupby("run", sort=False, observed=True):
         mats.append(run_on_grid(rr[x].to_numpy(dtype=float), rr["value"].to_numpy(dtype=float), grid, smooth))
         games.append(str(rr["game"].iloc[0]))
         runs.append(str(run))

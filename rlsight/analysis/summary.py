@@ -17,8 +17,8 @@ RAW = {"train_return", "test_return", "gap", *RATES}  # not comparable across ga
 def final_values(df: pd.DataFrame) -> pd.DataFrame:
     """Per (source, run): the last value of every metric, and the last step and wall time."""
     df = df.sort_values(["run", "step"], kind="stable")
-    last = df.groupby(["source", "run", "metric"], sort=False)["value"].last().unstack("metric")
-    ends = df.groupby(["source", "run"], sort=False).agg(
+    last = df.groupby(["source", "run", "metric"], sort=False, observed=True)["value"].last().unstack("metric")
+    ends = df.groupby(["source", "run"], sort=False, observed=True).agg(
         steps=("step", "max"), wall_time=("wall_time", "max"), game=("game", "first"), group=("group", "first"))
     out = ends.join(last)
     out["sps"] = out["steps"] / out["wall_time"].where(out["wall_time"] > 0)

@@ -42,6 +42,25 @@ def _suite_run(path: Path, seed: int, train: float, test: float, hard: float) ->
     return path
 
 
+def test_no_gap_between_results_of_different_model_steps(tmp_path):
+    """Held-out evaluated at the newest step, train only at an older one: a gap would mix
+    what training changed with what the split changes, so none is shown (one run or a group)."""
+    runs = []
+    for i in range(2):
+        d = tmp_path / f"r{i}"
+        write_run(d, seed=i)
+        RunDir.open(d).save_eval(_result("train", 10.0, 0.5, step=STEP // 2))
+        RunDir.open(d).save_eval(_result("test", 4.0 + i, 0.4))
+        runs.append(d)
+    one = generalisation_table(collect(runs[:1]).runs)
+    assert list(one["setting"]) == ["train", "held-out"] and math.isnan(one.iloc[1]["gap_train"])
+    group = generalisation_table(collect(runs).runs)
+    assert group.iloc[1]["return"] == pytest.approx(4.5) and math.isnan(group.iloc[1]["gap_train"])
+    RunDir.open(runs[0]).save_eval(_result("train", 9.0, 0.5))  # the same step: a gap again
+    one = generalisation_table(collect(runs[:1]).runs)
+    assert one.iloc[1]["gap_train"] == pytest.approx(5.0)
+
+
 def test_setting_names():
     assert setting_of(_result("train", 1, 0)) == "train"
     assert setting_of(_result("test", 1, 0)) == "held-out"

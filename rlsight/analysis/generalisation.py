@@ -106,9 +106,16 @@ def _se(r: dict) -> float:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else math.nan
 
 
+def _same_model(r: dict, ref: dict | None) -> bool:
+    """Whether two settings' results were played by the same model step: a gap between
+    checkpoints would mix what training changed with what the setting changes."""
+    return ref is not None and (ref.get("step") or 0) == (r.get("step") or 0)
+
+
 def _one_run(r: dict, ref: dict | None) -> tuple[float, float, float]:
-    """A gap ``ref - r`` with its normal 95% interval, for one run."""
-    if ref is None:
+    """A gap ``ref - r`` with its normal 95% interval, for one run; none between results
+    of different model steps."""
+    if ref is None or not _same_model(r, ref):
         return math.nan, math.nan, math.nan
     gap = float(ref["mean_return"]) - float(r["mean_return"])
     half = Z95 * math.sqrt(_se(ref) ** 2 + _se(r) ** 2)
@@ -158,7 +165,8 @@ def generalisation_table(runs: list[RunInfo], per_run: bool = False, reps: int =
                 row.update(**{"return": float(point[0]), "return_lo": float(lo[0]), "return_hi": float(hi[0])})
                 for name, ref in (("gap_train", TRAIN), ("gap_held_out", HELD_OUT)):
                     gaps = np.array([float(m[ref]["mean_return"]) - float(m[setting]["mean_return"])
-                                     for m in have if ref in m and _has_gap(setting, ref)])
+                                     for m in have if ref in m and _has_gap(setting, ref)
+                                     and _same_model(m[setting], m[ref])])
                     if len(gaps):
                         point, lo, hi = stats.estimate(gaps, reps=reps)
                         g = (float(point[0]), float(lo[0]), float(hi[0]))
@@ -186,7 +194,7 @@ def generalisation_display(table: pd.DataFrame) -> pd.DataFrame:
 NOTE = ("generalisation: per setting, the newest model step's stored evaluations (RUN/eval/*.json, "
         "sampled actions), pooled over evaluation seeds; "
         "95% intervals: over episodes (mean ± 1.96 s.e.) for one run, bootstrap over runs for a group; "
-        "gap = train (or held-out) return minus this setting's return")
+        "gap = train (or held-out) return minus this setting's return, of the same model step only")
 
 
 def render_generalisation(table: pd.DataFrame, fmt: str = "terminal") -> str:

@@ -70,6 +70,10 @@ def test_results_merge_per_method_and_target(tmp_path):
     text = format_result(crafted_result(str(rd.path)))
     assert "0.4 [0.39, 0.41]" in text and "n/a" in text
     assert "gradient: actor faithful (on a, b; c not checked) (a yes, b yes, c n/a)" in text
+    assert "intervals are 95% bootstrap" in text and "corr. < 0.5 on" in text
+    at90 = crafted_result(str(rd.path))
+    at90["settings"]["confidence"] = 0.9
+    assert "intervals are 90% bootstrap" in format_result(at90)
 
 
 def test_json_is_strict_without_nan(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from rlsight.explain.verdicts import CORRELATION_LIMIT
+
 COLUMNS = ("method", "target", "randomisation corr. (nonzero px)", "deletion / random", "insertion / random",
            "edge: deletion / random", "other model: deletion / random", "stability (max-sens.)", "fps", "verdict")
 
@@ -52,16 +54,22 @@ def header(result: dict) -> str:
             f"other model: {o}")
 
 
+def _pct(result: dict) -> str:
+    """The check's confidence level, "95%" (its settings'; 95% where older results lack it)."""
+    conf = (result.get("settings") or {}).get("confidence") or 0.95
+    return f"{100 * float(conf):g}%"
+
+
 def format_result(result: dict) -> str:
     """The text table, then a verdict line per method (per target)."""
     rs = rows(result)
     table = [list(COLUMNS), *rs]
     widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS) - 1)]
     lines = [header(result), "AUC ratios are to a random pixel order (lower deletion, higher insertion: better); "
-             "intervals are 95% bootstrap CIs over frames."]
+             f"intervals are {_pct(result)} bootstrap CIs over frames."]
     for r in table:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)))
-    lines.append("verdicts (a: randomisation corr. < 0.5 on nonzero pixels; b: deletion AUC below the edge map's; "
+    lines.append(f"verdicts (a: randomisation corr. < {CORRELATION_LIMIT:g} on nonzero pixels; b: deletion AUC below the edge map's; "
                  "c: below the other model's map's; the AUCs' own CIs not overlapping, not the ratio columns', "
                  "which are resampled with the random order and can overlap where the AUCs' do not, or the reverse):")
     by_method: dict[str, list[str]] = {}

@@ -131,7 +131,7 @@ def test_matching_needs_the_null():
 def test_an_unrelated_model_is_matched_about_one_time_in_twenty():
     """B drawn like the null networks (k = 8 features each, all independent of A): a test at
     0.05 calls B a match one time in twenty. Comparing B's best of 8 with single null
-    features (the test before 2026-12-08) called it a match in about 40% of such trials."""
+    features (the test of earlier versions) called it a match in about 40% of such trials."""
     rng = np.random.default_rng(0)
     n, k, trials, hits = 64, 8, 400, 0
     fs = FeatureSet("l", np.ones((1, 2), np.float32), [FeatureInfo(0, "F0", 1.0, 1.0)])

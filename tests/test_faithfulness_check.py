@@ -302,3 +302,12 @@ def test_summary_names_the_faithful_methods_or_says_none_is():
     lines = summary_lines(result)
     assert lines[0].startswith("actor: no method checked here meets every criterion")
     assert lines[1] == "critic: faithful: gradient, perturbation"
+
+
+def test_stability_frames_spread_over_the_levels():
+    """The state dataset is level-major: stability's 64 of 256 frames must come from every
+    level (every 4th frame), not from the first 16 levels."""
+    from rlsight.explain.faithfulness.check import stability_indices
+
+    assert stability_indices(256, 64).tolist() == list(range(0, 256, 4))
+    assert stability_indices(10, 4).tolist() == [0, 2, 5, 7] and stability_indices(3, 3).tolist() == [0, 1, 2]

@@ -431,15 +431,22 @@ def top_block_randomisation(model: torch.nn.Module, frames: torch.Tensor, name: 
     return cascading_randomisation(model, frames, name, targets, mopts, seed=seed, actions=actions, stop_after=1)
 
 
+def stability_indices(n: int, k: int) -> torch.Tensor:
+    """``k`` of ``n`` frame indices, evenly spread, the first one 0."""
+    return torch.as_tensor((np.arange(k) * (n / k)).astype(np.int64))
+
+
 def _stability(method: SaliencyMethod, frames: torch.Tensor, targets: Sequence[str], actions: torch.Tensor,
                opts: CheckOptions, quick: bool = False, maps: dict[str, torch.Tensor] | None = None) -> dict[str, dict]:
-    """Per target: max-sensitivity's CI, every target from one set of noisy copies; ``maps``:
-    the method's maps of ``frames``, where computed already."""
+    """Per target: max-sensitivity's CI, every target from one set of noisy copies, on
+    frames spread evenly over ``frames`` (so over every level of the state dataset, not the
+    first levels only); ``maps``: the method's maps of ``frames``, where computed already."""
     from rlsight.explain.faithfulness.stability import max_sensitivity_all
 
     k = min(len(frames), opts.quick_stability_frames if quick else opts.stability_frames)
-    base = None if maps is None else {t: maps[t][:k] for t in targets}
-    v = max_sensitivity_all(method, frames[:k], targets, actions=actions[:k], radius=opts.stability_radius,
+    idx = stability_indices(len(frames), k)
+    base = None if maps is None else {t: maps[t][idx] for t in targets}
+    v = max_sensitivity_all(method, frames[idx], targets, actions=actions[idx], radius=opts.stability_radius,
                             samples=opts.stability_samples, seed=opts.seed, base_maps=base)
     return {t: interval(_np(v[t]), opts) for t in targets}
 

@@ -18,6 +18,8 @@ def final_values(df: pd.DataFrame) -> pd.DataFrame:
     """Per (source, run): the last value of every metric, and the last step and wall time."""
     df = df.sort_values(["run", "step"], kind="stable")
     last = df.groupby(["source", "run", "metric"], sort=False, observed=True)["value"].last().unstack("metric")
+    # plain labels: pandas 2.3 cannot join on the categorical column index unstack leaves
+    last.columns = pd.Index([str(c) for c in last.columns], name="metric")
     ends = df.groupby(["source", "run"], sort=False, observed=True).agg(
         steps=("step", "max"), wall_time=("wall_time", "max"), game=("game", "first"), group=("group", "first"))
     out = ends.join(last)

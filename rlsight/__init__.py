@@ -19,7 +19,7 @@ _API = {
     "Config": ("rlsight.config", "Config"),
     "train": ("rlsight.training", "train"),
     "resume": ("rlsight.training", "resume"),
-    "evaluate": ("rlsight.evaluate", "evaluate"),
+    "evaluate": ("rlsight.evaluation", "evaluate"),
     "import_checkpoint": ("rlsight.runs.importer", "import_checkpoint"),
     "load_policy": ("rlsight.runs.load", "load_policy"),
     "RunDir": ("rlsight.runs", "RunDir"),

@@ -34,7 +34,7 @@ def test_sigkill_then_resume_matches_uninterrupted(atari_run, tmp_path):
 
 
 def test_evaluate_reports_the_score_and_the_human_normalised_score(atari_run):
-    from rlsight.evaluate import evaluate
+    from rlsight.evaluation import evaluate
 
     res = evaluate(atari_run[0], episodes=1, save=False, max_envs=1)
     assert res["game"] == "Pong" and res["episodes"] == 1 and res["protocol"].startswith("Machado et al. 2018: sticky actions 0.25")

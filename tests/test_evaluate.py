@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from rlsight.evaluate import eval_env_count, evaluate, run_episodes
+from rlsight.evaluation import eval_env_count, evaluate, run_episodes
 from tests.conftest import ORIGINAL_CHECKPOINTS, original_checkpoint
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-import rlsight.evaluate as E
+import rlsight.evaluation as E
 from rlsight.cli.main import main
 from rlsight.errors import RlsightError
 from rlsight.runs import RunDir

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("envs", "models"),  # environment families; networks, action sampling, checkpoint reading
     ("ppo",),  # PPO maths over tensors
     ("runs",),  # the run directory (reads models' state dicts)
-    ("training", "evaluate"),  # writers and readers of runs; neither imports the other
+    ("training", "evaluation"),  # writers and readers of runs; neither imports the other
     ("explain",),  # saliency methods, faithfulness
     ("analysis",),  # many runs -> tables and plots
     ("report",),  # the HTML report over analysis's public API

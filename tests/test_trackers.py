@@ -173,7 +173,7 @@ def test_tensorboard_events_still_written(tracked_run):
 @needs_wandb
 @pytest.mark.slow
 def test_evaluation_and_video_go_to_the_same_tracker_runs(tracked_run):
-    from rlsight.evaluate import evaluate
+    from rlsight.evaluation import evaluate
     from rlsight.explain.saliency.video import write_frames
 
     result = evaluate(tracked_run, split="test", episodes=2, max_envs=2)

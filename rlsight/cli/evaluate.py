@@ -34,7 +34,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     """``rlsight evaluate``: evaluate one run (or the ``--suite`` set) and print the result."""
     from rlsight.errors import RlsightError
-    from rlsight.evaluate import evaluate, evaluate_suite
+    from rlsight.evaluation import evaluate, evaluate_suite
     from rlsight.shift import parse_levels, suite_table
 
     common = dict(episodes=args.episodes, seed=args.seed, greedy=args.greedy, device=args.device, random=args.random)

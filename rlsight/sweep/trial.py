@@ -87,7 +87,7 @@ def objective_value(run_dir: Path, obj: Objective) -> float:
     from rlsight.runs import RunDir
 
     if obj.evaluate:
-        from rlsight.evaluate import evaluate
+        from rlsight.evaluation import evaluate
 
         return float(evaluate(run_dir, split=obj.split, episodes=obj.episodes)["mean_return"])
     rows = RunDir.open(run_dir).metrics()

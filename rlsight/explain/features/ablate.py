@@ -62,7 +62,7 @@ def ablate_model(model: nn.Module, fs: FeatureSet, feature: int, make_env: Calla
     """Play ``episodes_per_env`` episodes on each env of ``make_env()`` with the model as
     is and with ``feature`` removed (fresh envs, same seeds); returns the per-episode
     returns and lengths of both and the paired changes with bootstrap 95% intervals."""
-    from rlsight.evaluate import run_episode_stats
+    from rlsight.evaluation import run_episode_stats
 
     check_feature(fs, feature)
     results = {}

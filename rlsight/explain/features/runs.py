@@ -186,7 +186,7 @@ def ablate_run(run: str | Path, feature: int, episodes: int = 256, seed: int = 0
     episodes with and without it; writes ``RUN/explain/ablations/feature-<i>.json`` and
     reuses it when made with the same settings, model and features."""
     from rlsight.envs import make_env
-    from rlsight.evaluate import eval_env_count
+    from rlsight.evaluation import eval_env_count
     from rlsight.runs.load import load_policy
 
     rd = RunDir.open(run)

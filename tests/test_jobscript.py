@@ -28,7 +28,8 @@ def _script(tmp_path, *args, name: str = "job.sh") -> str:
     return out.read_text()
 
 
-def test_sbatch_script(tmp_path, cfg_file):
+def test_sbatch_script(tmp_path, cfg_file, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # a relative --run-dir, as on a cluster's login node
     text = _script(tmp_path, "--config", str(cfg_file), "--set", "ppo.lr=3e-4", "--run-dir", "runs/a",
                    "--partition", "gpu", "--time", "1-02:00:00", "--cpus", "8", "--gpus", "2", "--mem", "16G",
                    "--mail", "me@uni.edu", "--setup", "module load cuda")
@@ -39,6 +40,8 @@ def test_sbatch_script(tmp_path, cfg_file):
     assert f"--config {cfg_file.resolve()} --set ppo.lr=3e-4 --set train.torch_threads=8" in text
     assert f"RUN_DIR={(Path.cwd() / 'runs' / 'a')}" in text  # absolute: the job may start elsewhere
     assert 'train --resume "$RUN_DIR"' in text  # submitting again resumes
+    # SLURM opens --output before the script runs: the log's folder is made now, and said so
+    assert (tmp_path / "runs").is_dir() and f"made {tmp_path / 'runs'} for the job's log" in capsys.readouterr().err
 
 
 def test_bsub_script_without_mail(tmp_path, cfg_file):

@@ -138,3 +138,16 @@ def test_metrics_written_before_the_time_columns_load_and_resume(tmp_path):
     assert (d / "metrics.csv").read_text().splitlines()[0] == ",".join(METRIC_COLUMNS)
     assert [math.isnan(r["learn_time"]) for r in rows] == [True, True, False, False]
     assert [r["policy_loss"] for r in rows] == [r["policy_loss"] for r in ref]
+
+
+def test_create_makes_missing_parent_folders(tmp_path):
+    """A fresh clone has no runs/: `--run-dir runs/x` and `import-checkpoint --out runs/x` work."""
+    from rlsight.config import Config
+
+    run = RunDir.create(tmp_path / "runs" / "deeper" / "x", Config())
+    assert run.path.is_dir() and (run.path / "config.toml").is_file()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunDirError, match="cannot make the parent folder"):
+        RunDir.create(tmp_path / "file" / "x", Config())
+    with pytest.raises(RunDirError, match="already exists; use --overwrite to replace it, or another --out"):
+        RunDir.create(run.path, Config(), kind="imported")

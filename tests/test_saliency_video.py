@@ -99,6 +99,21 @@ def test_missing_folder_and_unknown_format(tmp_path):
         resolve_output(tmp_path / "a.avi", {})
 
 
+def test_a_runs_saliency_folder_is_made_when_missing(tmp_path):
+    """The docs say to write videos under RUN/saliency/ (the report shows them there)."""
+    from rlsight.config import Config
+    from rlsight.runs import RunDir
+
+    run = RunDir.create(tmp_path / "run", Config()).path
+    assert resolve_output(run / "saliency" / "a.mp4", {}) == run / "saliency" / "a.mp4"
+    assert (run / "saliency").is_dir()
+    (run / "saliency").rmdir()
+    assert resolve_output(run / "saliency", {"game": "starpilot"}).parent == run / "saliency"
+    with pytest.raises(RlsightError, match="does not exist"):  # only a run's saliency/ folder
+        resolve_output(tmp_path / "saliency" / "a.mp4", {})
+    assert not (tmp_path / "saliency").exists()
+
+
 def test_folder_output_gets_a_name_from_the_settings(tmp_path):
     s = {"game": "starpilot", "level": 3, "seed": 1, "method": "perturbation", "target": "both", "stride": 4,
          "radius": 5.0, "color": "red", "frames": 8, "runs": ["a"]}

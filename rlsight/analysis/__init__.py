@@ -17,7 +17,7 @@ colour per group), and ``Warn`` (the warning callback's type).
 """
 
 from rlsight.analysis.api import Comparison, RlsightWarning, collect, load_runs, plot_runs
-from rlsight.analysis.compare import check_figure_path, compare
+from rlsight.analysis.compare import FIGURE_FORMATS, check_figure_path, compare
 from rlsight.analysis.curves import Panel, build_panels, present_metrics
 from rlsight.analysis.generalisation import NOTE as GENERALISATION_NOTE
 from rlsight.analysis.generalisation import (
@@ -34,7 +34,7 @@ from rlsight.analysis.tables import display_frame, number
 from rlsight.analysis.tables import render as render_table
 
 __all__ = [
-    "Comparison", "RlsightWarning", "collect", "compare", "check_figure_path", "load_runs", "plot_runs", "summary_table", "render_table",
+    "Comparison", "RlsightWarning", "collect", "compare", "check_figure_path", "FIGURE_FORMATS", "load_runs", "plot_runs", "summary_table", "render_table",
     "Panel", "build_panels", "present_metrics", "differing_keys", "format_value", "Warn",
     "check_metric", "check_x", "label", "colors", "display_frame", "number",
     "GENERALISATION_NOTE", "generalisation_display", "generalisation_table", "render_generalisation",

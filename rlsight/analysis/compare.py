@@ -12,7 +12,7 @@ from rlsight.analysis.api import Comparison, collect
 from rlsight.analysis.inputs import Warn
 from rlsight.analysis.plot import plot_frame
 from rlsight.analysis.summary import summary_table
-from rlsight.errors import RlsightError
+from rlsight.runs.atomic import check_new_file
 
 FIGURE_FORMATS = (".png", ".pdf", ".svg")
 
@@ -28,11 +28,7 @@ def compare(inputs: Iterable[str | Path], metric: str = "auto", x: str = "steps"
     return fig, summary_table(comp.frame, comp.runs, per_run=per_run), comp
 
 
-def check_figure_path(out: str | Path) -> Path:
-    """``out`` as a Path, checked: a figure suffix and an existing folder."""
-    out = Path(out)
-    if out.suffix.lower() not in FIGURE_FORMATS:
-        raise RlsightError(f"--out {out}: the file name must end in {', '.join(FIGURE_FORMATS)}")
-    if not out.parent.is_dir():
-        raise RlsightError(f"--out {out}: folder {out.parent} does not exist")
-    return out
+def check_figure_path(out: str | Path, overwrite: bool = False) -> Path:
+    """``out`` as a Path, checked: a figure suffix, an existing folder, and no existing
+    file unless ``overwrite``."""
+    return check_new_file(out, "--out", overwrite, tuple(FIGURE_FORMATS))

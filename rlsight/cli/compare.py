@@ -37,6 +37,7 @@ def register(sub) -> None:
                         "with 95%% intervals and gaps) to FILE as CSV; terminal and md tables print it after the summary")
     p.add_argument("--per-run", action="store_true", help="one table row per run instead of per group")
     p.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out or --generalisation-csv file")
     p.set_defaults(func=run)
 
 
@@ -50,9 +51,14 @@ def run(args: argparse.Namespace) -> int:
         render_generalisation,
     )
     from rlsight.analysis import render_table as render
-    from rlsight.runs.atomic import atomic_write_text
+    from rlsight.errors import RlsightError
+    from rlsight.runs.atomic import atomic_write_bytes, atomic_write_text, check_new_file
 
-    out = check_figure_path(args.out) if args.out else None
+    if args.dpi < 1:
+        raise RlsightError(f"--dpi {args.dpi}: must be >= 1")
+    out = check_figure_path(args.out, args.overwrite) if args.out else None  # every output checked before the work
+    if args.generalisation_csv:
+        check_new_file(args.generalisation_csv, "--generalisation-csv", args.overwrite)
 
     def warn(msg: str) -> None:
         print(f"rlsight compare: warning: {msg}", file=sys.stderr)
@@ -61,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
                                reference=args.reference, stat=args.stat, per_run=args.per_run,
                                show_runs=args.show_runs, clip_reference=not args.full_reference, warn=warn)
     if out is not None:
-        fig.savefig(out, dpi=args.dpi)
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format=out.suffix.lstrip(".").lower(), dpi=args.dpi)
+        atomic_write_bytes(out, buf.getvalue())
         print(f"wrote {out} ({len(comp.runs)} runs)", file=sys.stderr)
     if args.table != "none":
         print(render(table, args.table), end="")

@@ -60,10 +60,14 @@ def run(args: argparse.Namespace) -> int:
                  mail_on=[e.strip() for e in args.mail_on.split(",") if e.strip()], setup=args.setup,
                  signal=_signal_option(args), max_requeues=args.max_requeues)
     text = render(js)
-    if args.out:
-        out = Path(args.out)
-        if out.exists():
-            raise RlsightError(f"{out} exists; remove it or give another --out")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists():
+        raise RlsightError(f"{out} exists; remove it or give another --out")
+    log_dir = Path(js.log_dir or Path(run_dir).parent)
+    if not log_dir.is_dir():  # the scheduler opens the job's log before the script runs: it must exist
+        log_dir.mkdir(parents=True)
+        print(f"made {log_dir} for the job's log and run directory", file=sys.stderr)
+    if out is not None:
         atomic_write_text(out, text)
         out.chmod(0o755)
         print(f"{out}: submit with `{'sbatch' if args.scheduler == 'slurm' else 'bsub <'} {out}`", file=sys.stderr)

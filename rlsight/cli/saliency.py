@@ -97,6 +97,7 @@ def register(sub) -> None:
                    help=f"{CHECK.quick_frames} frames, top-block randomisation only")
     c.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                    help="also write the results as JSON to PATH (no PATH: to stdout instead of the table)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     for a in ("stride", "radius", "blur_sigma", "samples", "noise", "chunk", "ig_baseline"):
         typ = type(default(M, a)) if default(M, a) is not None else int
         c.add_argument("--" + a.replace("_", "-"), type=typ, default=default(M, a),
@@ -180,12 +181,9 @@ def check(args: argparse.Namespace) -> int:
         if r in args.runs:
             apply_shift(rd.config(), args.env_set, plays="train")
     if args.json not in (None, "-"):
-        from pathlib import Path
+        from rlsight.runs.atomic import check_new_file
 
-        from rlsight.errors import RlsightError
-
-        if not Path(args.json).parent.is_dir():
-            raise RlsightError(f"--json {args.json}: folder {Path(args.json).parent} does not exist")
+        check_new_file(args.json, "--json", args.overwrite)
     results = []
     for r in args.runs:
         res = check_run(r, methods, targets, other=args.other, frames=args.frames, quick=args.quick,

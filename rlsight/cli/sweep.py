@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 
 def register(sub) -> None:
@@ -34,6 +33,7 @@ def register(sub) -> None:
     pl = s.add_parser("plot", help="plot the objective against each parameter")
     pl.add_argument("dir", metavar="DIR")
     pl.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     pl.set_defaults(func=plot)
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
@@ -61,13 +61,10 @@ def status(args: argparse.Namespace) -> int:
 
 def best(args: argparse.Namespace) -> int:
     """``rlsight sweep best``: write the best trial's config to ``--out``."""
-    from rlsight.errors import RlsightError
-    from rlsight.runs.atomic import atomic_write_text
+    from rlsight.runs.atomic import atomic_write_text, check_new_file
     from rlsight.sweep import best_config
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise RlsightError(f"{out} exists; use --overwrite to replace it")
+    out = check_new_file(args.out, "--out", args.overwrite)
     cfg, rec = best_config(args.dir)
     params = ", ".join(f"{k} = {v!r}" for k, v in rec.params.items())
     text = f"# Best trial {rec.number} of sweep {args.dir} (objective {rec.value:.6g}): {params}\n" + cfg.to_toml()
@@ -78,7 +75,11 @@ def best(args: argparse.Namespace) -> int:
 
 def plot(args: argparse.Namespace) -> int:
     """``rlsight sweep plot``: plot the objective against each parameter."""
+    from rlsight.analysis import FIGURE_FORMATS
+    from rlsight.runs.atomic import check_new_file
     from rlsight.sweep import plot as plot_sweep
+
+    check_new_file(args.out, "--out", args.overwrite, FIGURE_FORMATS)
 
     print(plot_sweep(args.dir, args.out))
     return 0

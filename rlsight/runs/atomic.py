@@ -89,6 +89,25 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], *, suffix: s
             raise
 
 
+def check_new_file(path: str | Path, option: str, overwrite: bool = False,
+                   suffixes: tuple[str, ...] | None = None) -> Path:
+    """``path`` checked before any work is done for it: one of ``suffixes`` (where given),
+    an existing folder, not itself a folder, and not an existing file unless ``overwrite``
+    (``option`` names the command-line option in the one-line error)."""
+    from rlsight.errors import RlsightError
+
+    p = Path(path)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise RlsightError(f"{option} {p}: the file name must end in {', '.join(suffixes)}")
+    if not p.parent.is_dir():
+        raise RlsightError(f"{option} {p}: folder {p.parent} does not exist")
+    if p.is_dir():
+        raise RlsightError(f"{option} {p}: is a folder; give a file name")
+    if p.exists() and not overwrite:
+        raise RlsightError(f"{option} {p}: exists; use --overwrite to replace it")
+    return p
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     atomic_write(path, lambda p: p.write_text(text))

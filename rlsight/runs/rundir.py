@@ -82,9 +82,9 @@ class RunDir:
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             if not overwrite:
-                raise RunDirError(
-                    f"{path} already exists; use --resume to continue it, --overwrite to replace it, or another --run-dir"
-                )
+                hint = ("use --resume to continue it, --overwrite to replace it, or another --run-dir" if kind == "trained"
+                        else "use --overwrite to replace it, or another --out")
+                raise RunDirError(f"{path} already exists; {hint}")
             if not path.is_dir():
                 raise RunDirError(f"{path} exists and is not a folder; refusing to replace it")
             if not is_run_dir(path):
@@ -92,8 +92,10 @@ class RunDir:
             who = holder(path)
             if who is not None:
                 raise RunDirError(f"{path} is being trained by {who}; refusing to replace it with --overwrite")
-        if not path.parent.exists():
-            raise RunDirError(f"{path.parent}: parent folder does not exist")
+        try:  # runs/ of a fresh clone, or a sweep's folder: made as needed
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"{path.parent}: cannot make the parent folder ({e.strerror})") from None
 
         def fill(tmp: Path) -> None:
             atomic_write_text(tmp / CONFIG, config.to_toml())

@@ -20,10 +20,12 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from rlsight.errors import RlsightError
+from rlsight.runs import is_run_dir
 from rlsight.runs.atomic import atomic_write
 from rlsight.shift import setting_label
 
 FORMATS = (".mp4", ".gif", ".png")
+MEDIA_DIR = "saliency"  # RUN/saliency/: a run's saliency videos (the report shows them)
 
 
 def settings_name(settings: dict, suffix: str = ".mp4") -> str:
@@ -48,12 +50,16 @@ def settings_name(settings: dict, suffix: str = ".mp4") -> str:
 def resolve_output(out: str | Path | None, settings: dict, overwrite: bool = False,
                    default_suffix: str = ".mp4") -> Path:
     """The file to write: ``out`` itself, or a settings-named file inside ``out``
-    when it is an existing folder (or the current folder when ``out`` is None).
+    when it is an existing folder (or the current folder when ``out`` is None). A run's
+    ``RUN/saliency/`` folder is made when missing.
 
     Raises RlsightError for a missing folder, an unknown extension or an existing
     file without ``overwrite``.
     """
     p = Path(out) if out is not None else Path(".")
+    media = next((f for f in (p, p.parent) if f.name == MEDIA_DIR and is_run_dir(f.parent)), None)
+    if media is not None and not media.exists() and (media == p or p.suffix.lower() in FORMATS):
+        media.mkdir()  # RUN/saliency/, where reports and trackers look for a run's videos
     if p.is_dir():
         p = p / settings_name(settings, default_suffix)
     if p.suffix.lower() not in FORMATS:

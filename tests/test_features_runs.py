@@ -104,3 +104,17 @@ def test_ablate_run_and_its_bad_input(tmp_path, capsys):
     assert set(df["verdict"]) <= {"no significant change", "increase", "decrease"}
     res = json.loads((run / "explain" / "ablations" / "feature-0.json").read_text())
     assert len(res["returns"]["baseline"]) == 4 and res["verdict"] in ("no significant change", "significant change")
+
+
+def test_a_stored_comparison_is_not_reused_for_another_run_of_the_same_name(tmp_path):
+    a = model_run(tmp_path / "a", seed=0)
+    x, y = model_run(tmp_path / "x" / "r", seed=1), model_run(tmp_path / "y" / "r", seed=2)
+    said: list[str] = []
+    first = rlsight.features(a, x, k=2, method="gxa", say=said.append)
+    said.clear()
+    second = rlsight.features(a, y, k=2, method="gxa", say=said.append)
+    assert not any("reusing the comparison" in m for m in said)
+    assert list(first["best_corr"]) != list(second["best_corr"])
+    said.clear()
+    rlsight.features(a, y, k=2, method="gxa", say=said.append)
+    assert any("reusing the comparison" in m for m in said)

@@ -158,7 +158,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
     out = ra.path / "explain" / COMPARE_DIR / f"{rb.name}.json"
     key = {"k": [k, k], "layers": [fs_a.layer, name_b], "frames": fs_a.meta["frames"], "attribution": method,
            "random_networks": [random_networks, random_networks], "model_step_a": fs_a.meta.get("model_step"),
-           "model_step_b": step_b, "seed": seed}
+           "model_step_b": step_b, "seed": seed, "path_b": str(rb.path.resolve())}  # same name, other run: redo
     stored = _stored_comparison(out, key)
     if stored is not None:
         say(f"reusing the comparison stored in {out}")

@@ -85,13 +85,14 @@ def test_action_counts_are_the_emulators_minimal_action_sets():
     import ale_py
     import ale_py.roms  # noqa: F401
 
-    from rlsight.envs.atari.games import GAMES
+    from rlsight.envs.atari.games import ALE_ACTIONS, GAMES
 
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
-    for name in ("Pong", "Breakout", "SpaceInvaders"):
+    for name in GAMES:  # every game's minimal action set, in ALE's order (the names follow ale_py.Action)
         ale = ale_py.ALEInterface()
         ale.loadROM(ale_py.roms.get_rom_path(GAMES[name].rom))
-        assert len(ale.getMinimalActionSet()) == GAMES[name].num_actions, name
+        assert [a.value for a in ale.getMinimalActionSet()] == list(GAMES[name].actions), name
+    assert [a.name.lower() for a in ale_py.Action.__members__.values()] == [n.replace("-", "") for n in ALE_ACTIONS]
 
 
 @needs_ale
@@ -292,3 +293,20 @@ def test_the_flavour_reaches_the_emulator():
     np.testing.assert_array_equal(default, frames())  # the same flavour and seed play the same
     assert not np.array_equal(default, frames(game_mode=12))
     assert not np.array_equal(default, frames(difficulty=1))
+
+
+def test_a_missing_backend_is_refused_before_the_run_directory_is_made(tmp_path, monkeypatch):
+    """Without ale-py, ``rlsight train`` on an Atari config says how to install it and makes
+    nothing: the same command works once it is installed."""
+    import rlsight.envs.atari.backend as backend
+    from rlsight.errors import RlsightError
+    from rlsight.training import train
+    from tests.atari_helpers import tiny_atari_config
+
+    def missing():
+        raise RlsightError(f"env.family = 'atari' needs ale-py, which is not installed; {backend.INSTALL}")
+
+    monkeypatch.setattr(backend, "import_ale", missing)
+    with pytest.raises(RlsightError, match=r"pip install 'rlsight\[atari\]'"):
+        train(tiny_atari_config(), tmp_path / "runs" / "pong0", progress=False)
+    assert not (tmp_path / "runs" / "pong0").exists()

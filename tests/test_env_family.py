@@ -72,3 +72,24 @@ def test_a_registered_family_is_what_make_env_builds(monkeypatch):
     env = make_env(cfg, "train")
     assert isinstance(env, QuadrantEnv) and env.num_envs == 4
     assert normalized_return(cfg, 4.0) == 0.5
+
+
+def test_each_family_names_its_games_actions():
+    """Saliency pictures label actions by the game's own names: Pong's minimal set, not
+    Procgen's 15 key combinations."""
+    from rlsight.envs.atari import FAMILY as ATARI
+    from rlsight.envs.procgen import FAMILY as PROCGEN
+
+    assert ATARI.names_of_actions("Pong") == ("noop", "fire", "right", "left", "right-fire", "left-fire")
+    assert ATARI.names_of_actions("Freeway") == ("noop", "up", "down")
+    assert all(len(ATARI.names_of_actions(g)) == ATARI.action_count(g) for g in ATARI.games)
+    assert PROCGEN.names_of_actions("starpilot")[4] == "noop" and len(PROCGEN.names_of_actions("coinrun")) == 15
+
+
+def test_the_side_panel_draws_the_names_it_is_given():
+    from rlsight.explain.saliency.render import side_panel
+
+    probs = np.full(6, 1 / 6)
+    pong = side_panel(128, 96, 0, 1, probs, 0.0, names=("noop", "fire", "right", "left", "right-fire", "left-fire"))
+    other = side_panel(128, 96, 0, 1, probs, 0.0, names=("a", "b", "c", "d", "e", "f"))
+    assert not np.array_equal(pong, other)

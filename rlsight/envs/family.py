@@ -105,11 +105,18 @@ class EnvFamily:
     # (called before a run directory is made; readers of finished runs do not need it)
     require: Callable[[], None] = lambda: None
     actions_for: Callable[[str], int] | None = None  # per-game action count, where games differ
+    action_names: Callable[[str], Sequence[str]] | None = None  # a game's action names, in the policy's order
     mode_of: Callable[[Callable[[str, Any], Any]], str] = lambda get: str(get("distribution_mode", "easy"))
 
     def action_count(self, game: str) -> int:
         """Size of ``game``'s action space (``num_actions`` unless the family's games differ)."""
         return self.actions_for(game) if self.actions_for is not None else self.num_actions
+
+    def names_of_actions(self, game: str) -> tuple[str, ...]:
+        """``game``'s action names for pictures and tables (the indices where the family has none)."""
+        if self.action_names is not None:
+            return tuple(self.action_names(game))
+        return tuple(str(a) for a in range(self.action_count(game)))
 
     def normalized_return(self, game: str, mode: str, ret: float) -> float | None:
         """(R - R_min) / (R_max - R_min), or None without published constants."""

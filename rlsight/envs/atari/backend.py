@@ -37,3 +37,9 @@ def rom_path(ale_py: ModuleType, rom_id: str) -> str:
     if not path:
         raise RlsightError(f"ale-py has no ROM {rom_id!r}; reinstall it with its ROMs: {INSTALL}")
     return str(path)
+
+
+def require_atari() -> None:
+    """The family's ``require``: ale-py and OpenCV importable, or the one-line error."""
+    import_ale()
+    import_cv2()

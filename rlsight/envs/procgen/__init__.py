@@ -14,7 +14,11 @@ from rlsight.envs.procgen.vecenv import (
     split_levels,
 )
 
+# the 15 actions: the key combinations of procgen's env.py
+ACTION_NAMES = ("left-down", "left", "left-up", "down", "noop", "up", "right-down", "right",
+                "right-up", "key-d", "key-a", "key-w", "key-s", "key-q", "key-e")
+
 FAMILY = EnvFamily(name="procgen", games=GAMES, obs_shape=(64, 64, 3), num_actions=15, make=make_procgen,
-                   return_range=return_range, require=require_procgen)
+                   return_range=return_range, require=require_procgen, action_names=lambda game: ACTION_NAMES)
 
 __all__ = ["FAMILY", "ProcgenVecEnv", "LevelSplit", "split_levels", "RETURN_RANGES", "make_procgen"]

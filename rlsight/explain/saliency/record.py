@@ -225,8 +225,11 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
 
     heats = [{t: normalise(reduce_map(mm[t], ropts.reduce, ropts.sigma), ropts.normalize).numpy() for t in targets}
              for mm in maps]
+    from rlsight.envs import family_of
+
     labels = [n for n, _, _ in models]
     captions = [targets_caption(by_target, r, shift) for r in runs]
+    names = family_of(env_cfg).names_of_actions(game)
     out = []
     for i in range(frames):
         parts = []
@@ -234,7 +237,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
             note = "replay" if mode == "replay" and k > 0 else ("new episode" if tr.first[i] else "")
             parts.append(ModelFrame(label, background(tr.renders[i], tr.obs[i], ropts),
                                     {t: heats[k][t][i] for t in targets}, start + i, int(tr.actions[i]),
-                                    tr.probs[i], float(tr.values[i]), note, captions[k]))
+                                    tr.probs[i], float(tr.values[i]), note, captions[k], names))
         out.append(compose(parts, targets, ropts))
     settings = {"runs": [str(r) for r in runs], "game": game, "level": level, "shift": shift, "frames": frames, "seed": seed,
                 "start": start, "greedy": greedy, "method": method, "target": target, "mode": mode,

@@ -28,9 +28,6 @@ from rlsight.explain.saliency.options import (  # noqa: F401  (re-exported)
 )
 from rlsight.explain.saliency.perturbation import gaussian_blur
 
-# Procgen's 15 actions (the key combinations of procgen's env.py).
-ACTION_NAMES = ("left-down", "left", "left-up", "down", "noop", "up", "right-down", "right",
-                "right-up", "key-d", "key-a", "key-w", "key-s", "key-q", "key-e")
 _BG = (24, 24, 28)
 _FG = (235, 235, 235)
 _BAR = (90, 160, 240)
@@ -128,15 +125,18 @@ def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
 
 
 def side_panel(height: int, width: int, step: int, action: int, probs: np.ndarray, value: float,
-               note: str = "") -> np.ndarray:
-    """Text and bars: step, action taken, value, and the 15 action probabilities."""
+               note: str = "", names: Sequence[str] = ()) -> np.ndarray:
+    """Text and bars: step, action taken, value, and the action probabilities, each action
+    by its name in ``names`` (the game's; its index where there is none)."""
     img = Image.new("RGB", (width, height), _BG)
     d = ImageDraw.Draw(img)
     rows = 4 + len(probs)
     lh = height / rows
     f = _font(max(7, min(18, int(lh * 0.8))))
-    name = ACTION_NAMES[action] if 0 <= action < len(ACTION_NAMES) else str(action)
-    lines = [f"step {step}", f"action {name}", f"value {value:.3f}", note]
+    def name(a: int) -> str:
+        return names[a] if 0 <= a < len(names) else str(a)
+
+    lines = [f"step {step}", f"action {name(action)}", f"value {value:.3f}", note]
     for i, t in enumerate(lines):
         d.text((6, i * lh + 1), t, fill=_FG, font=f)
     label_w = int(width * 0.42)
@@ -144,7 +144,7 @@ def side_panel(height: int, width: int, step: int, action: int, probs: np.ndarra
     for a, p in enumerate(probs):
         y = (4 + a) * lh
         col = _TAKEN if a == action else _BAR
-        d.text((6, y), f"{ACTION_NAMES[a] if a < len(ACTION_NAMES) else a}", fill=col, font=f)
+        d.text((6, y), name(a), fill=col, font=f)
         d.rectangle((label_w, y + lh * 0.15, label_w + max(1, int(bar_w * float(p))), y + lh * 0.85), fill=col)
     return np.asarray(img)
 
@@ -173,6 +173,7 @@ class ModelFrame:
     value: float
     note: str = ""
     caption: str = ""  # the method and its stored faithfulness verdict (or "unchecked")
+    action_names: Sequence[str] = ()  # the game's actions (EnvFamily.names_of_actions)
 
 
 def compose(models: Sequence[ModelFrame], targets: Sequence[str], opts: RenderOptions) -> np.ndarray:
@@ -182,7 +183,7 @@ def compose(models: Sequence[ModelFrame], targets: Sequence[str], opts: RenderOp
         tiles = [label_tile(overlay(mf.background, mf.heats[t], opts), t) for t in targets]
         if opts.panel:
             tiles.append(side_panel(opts.size, panel_width(opts.size), mf.step, mf.action, mf.probs,
-                                    mf.value, mf.note))
+                                    mf.value, mf.note, mf.action_names))
         row = np.concatenate(tiles, axis=1)
         title = f"{mf.label} | {mf.caption}" if mf.caption else mf.label
         top = header(row.shape[1], header_height(opts.size), title)

@@ -139,3 +139,24 @@ def test_saliency_check_with_randomisation_on_an_atari_run(atari_run):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "random" in out.stdout.lower()
+
+
+def test_report_explorer_pages_of_an_atari_run(atari_run, tmp_path):
+    """The explorer plays the Atari run (no levels: level 0, not Procgen's first held-out
+    level) and shows the newest frame of each stack under its maps."""
+    import json
+    import re
+
+    from PIL import Image
+
+    from rlsight.report import build_report
+    from rlsight.report.explorer import ExploreOptions
+
+    index = build_report([atari_run[0]], tmp_path / "rep",
+                         explore=ExploreOptions(steps=4, methods=("gradient", "perturbation")))
+    html = (index.parent / "explore" / "run0.html").read_text()
+    data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
+    assert data["level"] == 0 and data["levels"] is False and "the training protocol" in html
+    frame = Image.open(index.parent / "explore" / data["frames"] / "00000.webp")
+    assert frame.mode == "RGB" and frame.size == (84, 84)
+    assert {o["method"] for o in data["runs"][0]["overlays"]} == {"gradient", "perturbation"}

@@ -67,7 +67,9 @@ def build_pages(runs: Sequence[tuple[str, Path]], opts: ExploreOptions,
         loaded.append((label, Path(path), model, cfg))
     if not loaded:
         return []
-    level = opts.level if opts.level is not None else loaded[0][3].env.test_levels()[0]
+    first_env = loaded[0][3].env
+    has_levels = first_env.family == "procgen"  # Atari games have no levels: level 0, as saliency plays them
+    level = opts.level if opts.level is not None else (first_env.test_levels()[0] if has_levels else 0)
     played, pages = [], []
     for i, (label, path, model, cfg) in enumerate(loaded):
         ep = play_episode(model, cfg.env, cfg.env.game, level, opts.seed, opts.steps)
@@ -98,7 +100,7 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
     frame_dir = own.get("frames") or f"{slug}/f/"
     if "frames" not in own:
         for t, f in enumerate(frames):
-            page.images[f"{frame_dir}{t:05d}.webp"] = _webp(f, lossless=True)
+            page.images[f"{frame_dir}{t:05d}.webp"] = _webp(shown(f), lossless=True)
     runs = []
     for k, (p, ep) in enumerate(zip(played, episodes)):
         ppo = p.cfg.ppo
@@ -112,7 +114,7 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
                 d = done.get(f"{method}-{target}") or f"{slug}/r{k}/{method}-{target}/"
                 if heats is not None:
                     for t in range(len(frames)):
-                        page.images[f"{d}{t:05d}.webp"] = _webp(_overlay(frames[t], heats[target][t]), lossless=False)
+                        page.images[f"{d}{t:05d}.webp"] = _webp(_overlay(shown(frames[t]), heats[target][t]), lossless=False)
                     if ep is p.episode:
                         p.written[f"{method}-{target}"] = d
                 overlays.append({"method": method, "target": target, "dir": d,
@@ -127,6 +129,7 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
         played[0].written["frames"] = frame_dir
     first = played[0]
     page.data = {"title": title, "game": first.cfg.env.game, "level": level, "seed": opts.seed,
+                 "levels": first.cfg.env.family == "procgen",
                  "steps": len(frames), "ended": bool(episodes[0].done), "maxSteps": opts.steps,
                  "mode": "replay" if len(played) > 1 else "own", "frames": frame_dir, "ext": ".webp",
                  "methods": list(opts.methods), "runs": runs}
@@ -136,7 +139,8 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
 def saliency(model: torch.nn.Module, ep: Episode, method: str) -> dict[str, np.ndarray]:
     """{target: maps (T, 64, 64) in [0, 1], each frame scaled by its maximum} for the
     actions the episode took (actor) and the value (critic)."""
-    meth = make_method(method, model, MethodOptions())
+    stacked = ep.obs.shape[-1] != 3  # Atari's 4-frame stack: perturb (and explain) the newest frame
+    meth = make_method(method, model, MethodOptions(stack_frame=-1 if stacked else None))
     acts = torch.from_numpy(ep.actions)
     return {t: normalise(reduce_map(meth.attribute(ep.obs, t, acts).cpu(), "max"), "frame").numpy()
             for t in TARGETS}
@@ -164,6 +168,12 @@ def feature_maps(run: Path, model: torch.nn.Module, frames: np.ndarray) -> tuple
     return ({"k": k, "layer": str(fs.layer), "h": int(maps.shape[2]), "w": int(maps.shape[3]),
              "labels": labels + [str(i) for i in range(len(labels), k)],
              "data": base64.b64encode(q.tobytes()).decode("ascii")}, "")
+
+
+def shown(frame: np.ndarray) -> np.ndarray:
+    """The image of an observation: an RGB frame as it is; a stack of grey frames (Atari)
+    as its newest frame in grey."""
+    return frame if frame.shape[-1] == 3 else np.repeat(frame[..., -1:], 3, axis=-1)
 
 
 def _overlay(frame: np.ndarray, heat: np.ndarray) -> np.ndarray:

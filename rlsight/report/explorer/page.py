@@ -25,6 +25,8 @@ def render_explorer(page: Page) -> str:
     what = ("both models are shown the first model's frames (replay), so maps and timelines compare step by step"
             if d["mode"] == "replay" else "the run's model plays")
     ended = "the episode ended" if d["ended"] else f"cut at {d['maxSteps']} steps"
+    where = (f"held-out level {int(d['level'])}" if d.get("levels", True)
+             else "the training protocol, the newest frame of each 4-frame stack shown")
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -39,7 +41,7 @@ def render_explorer(page: Page) -> str:
 <header>
 <p><a href="../index.html">&larr; report</a></p>
 <h1>{escape(page.title)}</h1>
-<p class="muted">{escape(str(d["game"]))}, held-out level {int(d["level"])}, environment seed {int(d["seed"])},
+<p class="muted">{escape(str(d["game"]))}, {escape(where)}, environment seed {int(d["seed"])},
 {int(d["steps"])} steps ({escape(ended)}); {escape(what)}. rlsight {escape(__version__)}</p>
 <p class="muted">{escape(HELP)}</p>
 </header>

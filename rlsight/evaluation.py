@@ -105,6 +105,11 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         model, run_cfg, step = load_policy(run, device)
     if save:
         check_installed(external_loggers(run_cfg))  # the result also goes to the run's wandb/mlflow runs
+    e = run_cfg.env
+    if split == "test" and levels is None and e.family == "procgen" and e.num_levels == 0 \
+            and sum(e.test_levels()) > e.start_level:
+        raise RlsightError(f"--split test: {run.name} trained on every level from {e.start_level} (env.num_levels = 0), "
+                           "so none is held out; use --split train, or --levels START:COUNT below its start")
     cfg, shift = apply_shift(run_cfg, env_set, levels, plays="test" if split == "test" and levels is None else "train")
     if levels is not None:
         split = "levels"  # apply_shift put START:COUNT in the training levels' slot

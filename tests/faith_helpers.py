@@ -13,9 +13,10 @@ from rlsight.runs.rundir import MODEL, MODEL_META
 from tests.conftest import tiny_config
 
 
-def model_run(path: Path, game: str = "starpilot", seed: int = 0, step: int = 1000) -> Path:
-    """A finished run whose model is the tiny Nature-DQN network with seeded random weights."""
-    cfg = tiny_config(env__game=game)
+def model_run(path: Path, game: str = "starpilot", seed: int = 0, step: int = 1000, **overrides) -> Path:
+    """A finished run whose model is the tiny Nature-DQN network with seeded random weights
+    (``overrides``: config keys as ``env__num_levels=0``)."""
+    cfg = tiny_config(env__game=game, **overrides)
     run = RunDir.create(path, cfg, kind="imported")
     torch.manual_seed(seed)
     model = build_model(cfg.model)

@@ -46,6 +46,10 @@ def test_set_overrides_are_typed():
         ("env.gmae=coinrun", "did you mean 'env.game'"),
         ("ppo.lr=-1", "ppo.lr = -1.0: must be > 0"),
         ("ppo.lr=abc", "expected a number"),
+        ("ppo.lr=inf", "ppo.lr = inf: Input should be a finite number"),
+        ("env.death_penalty=nan", "env.death_penalty = nan: Input should be a finite number"),
+        ("ppo.clip_eps=-inf", "Input should be a finite number"),
+        ("env.num_levels=0", "env.num_levels = 0: trains on every level from env.start_level = 0, so the held-out"),
         ("env.num_envs=0", "env.num_envs = 0: must be >= 1"),
         ("env.num_envs=2.5", "expected an integer"),
         ("ppo.batch_size=1000", "must divide env.num_envs*ppo.num_steps = 8192"),
@@ -67,6 +71,12 @@ def test_bad_values_are_named(override, fragment):
     with pytest.raises(ConfigError) as e:
         C.load("cpu-quick", override.split(" "))
     assert fragment in str(e.value)
+
+
+def test_unbounded_levels_need_held_out_levels_below_them_or_no_held_out_curve():
+    assert C.load("cpu-quick", ["env.num_levels=0", "env.num_test_envs=0"]).env.num_levels == 0
+    assert C.load("cpu-quick", ["env.num_levels=0", "env.start_level=1000", "env.test_start_level=0",
+                                "env.test_num_levels=1000"]).env.test_levels() == (0, 1000)
 
 
 def test_unknown_key_in_file(tmp_path):

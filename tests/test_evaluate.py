@@ -73,3 +73,15 @@ def test_import_checkpoint_and_evaluate_every_checkpoint(name, tmp_path):
     r = json.loads(p.stdout)
     assert {"mean_return", "stderr", "episodes", "normalized_return"} <= set(r)
     assert r["episodes"] == 8 and r["start_level"] == 500
+
+
+def test_a_run_on_every_level_has_no_held_out_split(tmp_path):
+    """env.num_levels = 0 trains on every level from start_level: --split test would play
+    training levels under the name held-out, so it is refused; nothing is written."""
+    from rlsight.errors import RlsightError
+    from tests.faith_helpers import model_run
+
+    run = model_run(tmp_path / "all", env__num_levels=0, env__num_test_envs=0)
+    with pytest.raises(RlsightError, match="trained on every level from 0 .* none is held out"):
+        evaluate(run, split="test", episodes=2)
+    assert not (run / "eval").exists()

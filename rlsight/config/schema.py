@@ -154,7 +154,7 @@ def _encoders() -> str:
     return "valid encoders: " + ", ".join(sorted(ENCODERS))
 
 
-SECTION = ConfigDict(extra="forbid")
+SECTION = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and nan are never a setting
 
 
 @dataclass(config=SECTION)
@@ -337,6 +337,10 @@ class Config:
         train_end = e.start_level + e.num_levels
         if ts + tn >= 2**31 or train_end >= 2**31:
             raise fail("level seeds must stay below 2**31")
+        if e.num_levels == 0 and e.num_test_envs > 0 and ts + tn > e.start_level:
+            raise fail(f"env.num_levels = 0: trains on every level from env.start_level = {e.start_level}, so the "
+                       f"held-out levels [{ts}, {ts + tn}) are training levels; set env.num_test_envs = 0, a finite "
+                       f"env.num_levels, or held-out levels below {e.start_level}")
         if e.num_levels > 0 and ts < train_end and e.start_level < ts + tn:
             raise fail(f"env.test_start_level = {ts}: held-out levels [{ts}, {ts + tn}) overlap the training levels "
                        f"[{e.start_level}, {train_end}); use -1 or a start >= {train_end}")

@@ -52,6 +52,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def reader_device(name: str) -> torch.device:
+    """``--device`` of a command that reads a run (evaluate, saliency-check, ...): cpu, cuda or
+    cuda:N; a one-line error for another name, or for cuda without a CUDA GPU."""
+    import torch
+
+    if name != "cpu" and not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise RlsightError(f"--device {name!r}: valid: cpu, cuda, cuda:N")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise RlsightError(f"--device {name!r}: no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
 def cpu_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
     """The flag that shows this CPU computes in bfloat16 natively (amx_bf16 or
     avx512_bf16), or None: without them oneDNN emulates bf16, slower than float32."""

@@ -169,6 +169,10 @@ def test_report_shows_the_stored_results_escaped(tmp_path):
     (["--target", "policy"], "unknown target 'policy'; valid: actor, critic, both"),
     (["--frames", "0"], "--frames 0: must be >= 1"),
     (["--set", "env.num_levels=3"], "--set env.num_levels: a shift of an env.family = 'procgen' run can change only"),
+    (["--method", "perturbation", "--stride", "0"], "--stride 0: must be >= 1"),
+    (["--method", "integrated-gradients", "--ig-baseline", "bogus"], "--ig-baseline 'bogus': valid: black, blur"),
+    (["--samples", "0"], "--samples 0: must be >= 1"),
+    (["--device", "gpu"], "--device 'gpu': valid: cpu, cuda, cuda:N"),
     (["--set", "env.distribution_mode=medium"], "distribution_mode"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, expected):

@@ -214,3 +214,19 @@ def test_cli_unloadable_model_names_the_file(tiny_run, tmp_path, capsys):
 def test_cli_not_a_run(tmp_path, capsys):
     assert main(["saliency", str(tmp_path), "--frames", "1", "--out", str(tmp_path / "x.mp4")]) == 2
     assert "not an rlsight run directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--method", "smoothgrad", "--samples", "0"], "--samples 0: must be >= 1"),
+    (["--method", "smoothgrad", "--noise", "-1"], "--noise -1.0: must be >= 0"),
+    (["--grid-cols", "-2"], "--grid-cols -2: must be >= 1"),
+    (["--radius", "0"], "--radius 0.0: must be > 0"),
+])
+def test_bad_method_options_are_one_line_before_any_work(tmp_path, capsys, args, says):
+    from rlsight.cli.main import main
+    from tests.faith_helpers import model_run
+
+    run = model_run(tmp_path / "a")
+    assert main(["saliency", str(run), "--frames", "1", "--out", str(tmp_path / "x.png"), *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and not (tmp_path / "x.png").exists()

@@ -110,12 +110,13 @@ def register(sub) -> None:
     c.set_defaults(func=check)
 
 
-def _method_options(args: argparse.Namespace):
+def _method_options(args: argparse.Namespace) -> MethodOptions:
+    """The method options of the command line, checked (a bad value fails before any work)."""
     return MethodOptions(stride=args.stride, radius=args.radius, blur_sigma=args.blur_sigma,
                          per_channel=getattr(args, "per_channel", default(M, "per_channel")), samples=args.samples,
                          noise=args.noise, chunk=args.chunk, seed=args.seed,
                          ig_baseline=getattr(args, "ig_baseline", default(M, "ig_baseline")),
-                         stack_frame=getattr(args, "stack_frame", default(M, "stack_frame")))
+                         stack_frame=getattr(args, "stack_frame", default(M, "stack_frame"))).validate()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
                           size=args.size, panel=not args.no_panel).validate()
     methods_by_target(args.method, targets_for(args.target))
     check_choice("mode", args.mode, MODES)
+    mopts = _method_options(args)
+    if args.grid_cols is not None and args.grid_cols < 1:
+        from rlsight.errors import RlsightError
+
+        raise RlsightError(f"--grid-cols {args.grid_cols}: must be >= 1")
     first = RunDir.open(args.runs[0]).config()
     game = args.game or first.env.game
     check_game(first.env, game)  # before the slow part, as a bad --set key or value below
@@ -147,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     tracked = media_target(out)  # a file saved inside a run also goes to its wandb/mlflow runs
     res = record(args.runs, game=args.game, level=args.level, frames=args.frames, method=args.method,
                  target=args.target, mode=args.mode, seed=args.seed, start=args.start, greedy=args.greedy,
-                 device=args.device, method_options=_method_options(args), render=ropts, env_set=args.env_set)
+                 device=args.device, method_options=mopts, render=ropts, env_set=args.env_set)
     path = write_frames(out, res.frames, fps=args.fps, settings=res.settings, overwrite=args.overwrite,
                         grid_cols=args.grid_cols)
     if tracked is not None:
@@ -170,6 +176,7 @@ def check(args: argparse.Namespace) -> int:
 
     methods = check_methods([m.strip() for m in args.method.split(",") if m.strip()] if args.method else None)
     targets = targets_for(args.target)
+    mopts = _method_options(args)
     if args.frames is not None and args.frames < 1:
         from rlsight.errors import RlsightError
 
@@ -187,7 +194,7 @@ def check(args: argparse.Namespace) -> int:
     results = []
     for r in args.runs:
         res = check_run(r, methods, targets, other=args.other, frames=args.frames, quick=args.quick,
-                        method_options=_method_options(args), device=args.device, env_set=args.env_set)
+                        method_options=mopts, device=args.device, env_set=args.env_set)
         results.append(res)
         if args.json != "-":
             print(format_result(res))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rlsight.config import Config
 from rlsight.envs import family_of
+from rlsight.hardware import reader_device
 from rlsight.models import ActorCritic
 from rlsight.runs.checkpoint import load_json, load_state_dict_checked, load_tensors
 from rlsight.runs.rundir import MODEL_META, RunDir
@@ -21,6 +22,7 @@ def build_model_for(cfg: Config) -> ActorCritic:
 
 def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCritic, Config, int]:
     """(model in eval mode, the run's config, the env step of the weights)."""
+    dev = reader_device(device)  # a bad --device fails before anything is read
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     cfg = run.config()
     f = run.model_file()
@@ -28,4 +30,4 @@ def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCri
     load_state_dict_checked(model, load_tensors(f), f)
     meta_file = f.parent / (MODEL_META if f.parent == run.path else "meta.json")
     step = int(load_json(meta_file).get("step", 0)) if meta_file.is_file() else 0
-    return model.to(device).eval(), cfg, step
+    return model.to(dev).eval(), cfg, step

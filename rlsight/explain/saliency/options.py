@@ -35,6 +35,18 @@ class MethodOptions:
     # None = every channel (Procgen's colours; an Atari run then gets the newest, -1)
     stack_frame: int | None = None
 
+    def validate(self) -> MethodOptions:
+        """Raise a one-line RlsightError naming the first bad value; returns self."""
+        for name, ok, allowed in (("stride", self.stride >= 1, ">= 1"), ("radius", self.radius > 0, "> 0"),
+                                  ("blur-sigma", self.blur_sigma >= 0, ">= 0"), ("samples", self.samples >= 1, ">= 1"),
+                                  ("noise", self.noise >= 0, ">= 0"),
+                                  ("chunk", self.chunk is None or self.chunk >= 1, ">= 1")):
+            if not ok:
+                raise RlsightError(f"--{name} {getattr(self, name.replace('-', '_'))}: must be {allowed}")
+        if self.ig_baseline not in IG_BASELINES:
+            raise RlsightError(f"--ig-baseline {self.ig_baseline!r}: valid: {', '.join(IG_BASELINES)}")
+        return self
+
 
 @dataclass
 class RenderOptions:

@@ -151,3 +151,18 @@ def test_create_makes_missing_parent_folders(tmp_path):
         RunDir.create(tmp_path / "file" / "x", Config())
     with pytest.raises(RunDirError, match="already exists; use --overwrite to replace it, or another --out"):
         RunDir.create(run.path, Config(), kind="imported")
+
+
+@pytest.mark.parametrize(("where", "content", "says"), [
+    ("config.toml", b"[ppo]\nlr = 1e-3 # \xff\xfe\n", "not a TOML file (TOML is UTF-8; byte 18 is not)"),
+    ("model.json", b'{"step": "x"}', '"step" must be a whole number >= 0, not \'x\''),
+    ("rlsight-run.json", b"[1, 2]", "not a run marker (a JSON object was expected)"),
+])
+def test_damaged_run_files_are_named_in_one_line(tmp_path, where, content, says):
+    """A damaged file gives one line naming it, from every reader (here: load_policy)."""
+    from tests.faith_helpers import model_run
+
+    run = model_run(tmp_path / "a")
+    (run / where).write_bytes(content)
+    with pytest.raises(RlsightError, match="^" + __import__("re").escape(f"{run / where}: {says}")):
+        load_policy(run)

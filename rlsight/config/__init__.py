@@ -12,6 +12,7 @@ from rlsight.config.load import (
     loads,
     one_line,
     parse_override,
+    read_text,
     set_key,
     unknown_key,
     validate,
@@ -44,6 +45,6 @@ __all__ = [
     "ATARI_FLAVOURS", "ATARI_GAMES", "flavour_name", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
     "LOGGERS", "MODES",
     "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
-    "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "resolve_config_path",
+    "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "read_text", "resolve_config_path",
     "set_key", "toml_value", "unknown_key", "validate",
 ]

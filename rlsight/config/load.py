@@ -219,10 +219,18 @@ def _read_toml(text: str, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: not valid TOML ({' '.join(str(e).split())})") from None
 
 
+def read_text(p: Path) -> str:
+    """A config file's text (TOML is UTF-8); a file that is not gets a one-line error."""
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not a TOML file (TOML is UTF-8; byte {e.start} is not)") from None
+
+
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Load a TOML file (or preset name), apply ``key=value`` overrides, validate."""
     p = resolve_config_path(path)
-    data = _read_toml(p.read_text(), str(p))
+    data = _read_toml(read_text(p), str(p))
     for o in overrides or []:
         key, text = parse_override(o)
         if key not in REMOVED_KEYS:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rlsight.config import Config
 from rlsight.envs import family_of
+from rlsight.errors import RunDirError
 from rlsight.hardware import reader_device
 from rlsight.models import ActorCritic
 from rlsight.runs.checkpoint import load_json, load_state_dict_checked, load_tensors
@@ -20,6 +21,16 @@ def build_model_for(cfg: Config) -> ActorCritic:
     return ActorCritic(cfg.model, fam.action_count(cfg.env.game), (c, h, w), aux_value=cfg.ppo.ppg_policy_phases > 0)
 
 
+def model_step(meta_file: Path) -> int:
+    """The env step a model file's meta records; a value that is not a whole number is a
+    one-line error naming the file."""
+    meta = load_json(meta_file)
+    step = meta.get("step", 0) if isinstance(meta, dict) else None
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or step != int(step) or step < 0:
+        raise RunDirError(f"{meta_file}: \"step\" must be a whole number >= 0, not {step!r}")
+    return int(step)
+
+
 def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCritic, Config, int]:
     """(model in eval mode, the run's config, the env step of the weights)."""
     dev = reader_device(device)  # a bad --device fails before anything is read
@@ -29,5 +40,5 @@ def load_policy(run: str | Path | RunDir, device: str = "cpu") -> tuple[ActorCri
     model = build_model_for(cfg)
     load_state_dict_checked(model, load_tensors(f), f)
     meta_file = f.parent / (MODEL_META if f.parent == run.path else "meta.json")
-    step = int(load_json(meta_file).get("step", 0)) if meta_file.is_file() else 0
+    step = model_step(meta_file) if meta_file.is_file() else 0
     return model.to(dev).eval(), cfg, step

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
 from rlsight import __version__
-from rlsight.config import Config, loads
+from rlsight.config import Config, loads, read_text
 from rlsight.errors import ConfigError, RunDirError
 from rlsight.runs import faults
 from rlsight.runs.atomic import atomic_dir, atomic_write_text, disk_full_as_error
@@ -119,7 +119,9 @@ class RunDir:
             raise RunDirError(f"{path}: not an rlsight run directory (no {MARKER})")
         run = cls(path)
         raw = load_json(path / MARKER)
-        v = raw.get("format_version") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            raise RunDirError(f"{path / MARKER}: not a run marker (a JSON object was expected)")
+        v = raw.get("format_version")
         if not isinstance(v, int) or v > FORMAT_VERSION:
             raise RunDirError(f"{path}: run format version {v!r} is newer than this rlsight reads ({FORMAT_VERSION})")
         run.info()  # every key known, every value of its type
@@ -155,7 +157,11 @@ class RunDir:
         if not p.is_file():
             raise RunDirError(f"{p}: file not found")
         try:
-            return loads(p.read_text())
+            text = read_text(p)
+        except ConfigError as e:  # not UTF-8: the message names the file already
+            raise RunDirError(str(e)) from None
+        try:
+            return loads(text)
         except ConfigError as e:
             raise RunDirError(f"{p}: {e}") from None
 

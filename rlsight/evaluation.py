@@ -16,6 +16,7 @@ import torch
 
 from rlsight.envs import EpisodeTracker, episode_stats, family_of, make_env, normalized_return
 from rlsight.errors import RlsightError
+from rlsight.hardware import reader_device
 from rlsight.models.sampling import sample_actions
 from rlsight.runs import RunDir
 from rlsight.runs.load import load_policy
@@ -96,6 +97,7 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         raise RlsightError(f"--episodes {episodes}: must be >= 1")
     if random and greedy:
         raise RlsightError("--random with --greedy: a uniform policy has no most likely action; give one of them")
+    reader_device(device)
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     torch.manual_seed(seed)
     if random:

@@ -37,11 +37,12 @@ def parse_levels(text: str) -> tuple[int, int]:
 
 
 def apply_shift(cfg: C.Config, env_set: list[str] | None = None, levels: tuple[int, int] | None = None,
-                plays: str = "test") -> tuple[C.Config, dict]:
+                plays: str = "test", levels_option: bool = True) -> tuple[C.Config, dict]:
     """A copy of the run's config with the shift applied, and the settings that differ
     from the run's (``{"distribution_mode": "hard", "levels": [1000, 500]}``; empty if none).
     ``plays``: the split the caller's environments play (saliency plays ``train``), so that
-    a key that split does not read is refused rather than recorded as a shift."""
+    a key that split does not read is refused rather than recorded as a shift.
+    ``levels_option``: whether the caller's command has ``--levels`` (errors mention it only then)."""
     if not env_set and levels is None:
         return cfg, {}
     family = cfg.env.family
@@ -53,7 +54,7 @@ def apply_shift(cfg: C.Config, env_set: list[str] | None = None, levels: tuple[i
     for item in env_set or []:
         key, value = C.parse_override(item)
         if key not in keys:
-            also = " (and --levels START:COUNT)" if family == "procgen" else ""
+            also = " (and --levels START:COUNT)" if family == "procgen" and levels_option else ""
             raise RlsightError(f"--set {key}: a shift of an env.family = {family!r} run can change only "
                                f"{', '.join(keys)}{also}")
         C.set_key(shifted, key, value)

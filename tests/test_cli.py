@@ -55,6 +55,9 @@ def _one_line_error(p: subprocess.CompletedProcess, fragment: str) -> None:
         (["train", "--config", "cpu-quick", "--set", "ppo.batch_size=999"], "must divide"),
         (["train", "--config", "cpu-quick", "--set", "env.num_envs=0"], "must be >= 1"),
         (["train"], "give --config"),
+        (["train", "--config", "cpu-quick", "--set", "ppo.lr=inf"], "ppo.lr = inf: Input should be a finite number"),
+        (["config", "--set", "ppo.lr=1"], "--set ppo.lr=1: give the config FILE or preset it changes"),
+        (["evaluate", "/nonexistent/run", "--device", "gpu"], "--device 'gpu': valid: cpu, cuda, cuda:N"),
         (["evaluate", "/nonexistent/run"], "no such run directory"),
         (["import-checkpoint", "/nonexistent.pt", "--game", "starpilot", "--out", "x"], "file not found"),
     ],
@@ -76,3 +79,10 @@ def test_existing_run_dir_through_cli(tiny_run):
 def test_config_lists_keys():
     p = rlsight("config")
     assert p.returncode == 0 and "ppo.clip_eps" in p.stdout and "original: eps" in p.stdout
+
+
+def test_train_help_lists_every_preset():
+    from rlsight import presets
+
+    out = rlsight_here("train", "--help").stdout
+    assert all(name in " ".join(out.split()).replace("- ", "-") for name in presets.names())

@@ -11,7 +11,7 @@ def register(sub) -> None:
     p = sub.add_parser("ablate", help="remove one stored feature and measure the change in behaviour",
                        description="Project a feature's direction out of its layer (see `rlsight features`) and play "
                                    "held-out episodes with and without it; the change in return and episode length "
-                                   "with 95%% bootstrap intervals over paired episodes.")
+                                   "with 95% bootstrap intervals over paired episodes.")
     p.add_argument("run", help="run directory with stored features")
     p.add_argument("--feature", type=int, required=True, help="feature index (0 = the one carrying the most attribution)")
     p.add_argument("--episodes", type=int, default=256, help="held-out episodes each way (default 256)")

@@ -11,7 +11,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "compare", help="plot runs against each other with 95%% bootstrap bands, and print a summary table",
         description="Compare runs: runs whose configs differ only in train.seed form a group, drawn as the mean "
-                    "with a 95%% bootstrap confidence band. See docs/compare.md.")
+                    "with a 95% bootstrap confidence band. See docs/compare.md.")
     p.add_argument("runs", nargs="+", metavar="RUN_OR_GLOB", help="run directories, folders of runs, or globs")
     p.add_argument("--out", metavar="FILE", help="write the plot to FILE (.png, .pdf or .svg)")
     p.add_argument("--metric", default="auto",

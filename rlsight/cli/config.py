@@ -21,6 +21,11 @@ def run(args: argparse.Namespace) -> int:
     if args.file:
         print(C.load(args.file, args.set).to_toml(), end="")
         return 0
+    if args.set:
+        from rlsight.errors import RlsightError
+
+        raise RlsightError(f"--set {args.set[0]}: give the config FILE or preset it changes, e.g. "
+                           f"rlsight config cpu-quick --set {args.set[0]}")
     if args.markdown:
         print(markdown(), end="")
         return 0

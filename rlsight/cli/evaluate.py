@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         played = (f"levels [{r['start_level']}, +{r['num_levels']})" if "start_level" in r
                   else f"({r['protocol'].split(':')[0]})")
         policy = " (random actions)" if args.random else ""
-        print(f"{r['run']} {r['game']} {r['split']} {played}{shift}{policy}: "
+        split = "" if r["split"] == "levels" else f" {r['split']}"  # --levels: "levels [START, +COUNT)" says it
+        print(f"{r['run']} {r['game']}{split} {played}{shift}{policy}: "
               f"return {r['mean_return']:.2f} ± {r['stderr']:.2f} (s.e.) over {r['episodes']} episodes{norm}")
     return 0

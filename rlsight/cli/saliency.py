@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     game = args.game or first.env.game
     check_game(first.env, game)  # before the slow part, as a bad --set key or value below
     shift = apply_shift(dataclasses.replace(first, env=dataclasses.replace(first.env, game=game)), args.env_set,
-                        plays="train")[1]
+                        plays="train", levels_option=False)[1]
     pre = {"runs": args.runs, "game": game, "level": args.level, "shift": shift, "seed": args.seed,
            "method": args.method, "target": args.target, "stride": args.stride, "radius": args.radius,
            "per_channel": args.per_channel, "mode": args.mode, "color": args.color, "frames": args.frames}
@@ -160,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
         log_media(tracked[0], tracked[1], path, tracked[2])
     h, w = res.frames.shape[1:3]
     shifted = f" ({', '.join(f'{k}={v}' for k, v in shift.items())})" if shift else ""
-    print(f"{path}: {len(res.frames)} frame(s) of {w}x{h}, {args.method} on {res.settings['game']} "
-          f"level {args.level}{shifted}, {', '.join(res.labels)}")
+    where = f" level {args.level}" if first.env.family == "procgen" else ""  # Atari games have no levels
+    print(f"{path}: {len(res.frames)} frame(s) of {w}x{h}, {args.method} on {res.settings['game']}"
+          f"{where}{shifted}, {', '.join(res.labels)}")
     return 0
 
 
@@ -186,7 +187,7 @@ def check(args: argparse.Namespace) -> int:
     for r in [*args.runs, *([args.other] if args.other else [])]:
         rd = RunDir.open(r)  # every run named, and a bad --set, before the slow part
         if r in args.runs:
-            apply_shift(rd.config(), args.env_set, plays="train")
+            apply_shift(rd.config(), args.env_set, plays="train", levels_option=False)
     if args.json not in (None, "-"):
         from rlsight.runs.atomic import check_new_file
 

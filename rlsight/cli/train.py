@@ -8,12 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+from rlsight import presets
+
 
 def register(sub) -> None:
     """Add the ``train`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser("train", help="train a PPO agent from a config file, or resume a run",
                        description="Train a PPO agent. Runs are directories that every other command reads.")
-    p.add_argument("--config", help="TOML file or preset name (cpu-quick, cpu-30min, procgen-paper, original-baseline, original-best)")
+    p.add_argument("--config", help=f"TOML file or preset name ({', '.join(presets.names())})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. ppo.lr=3e-4 (repeatable)")
     p.add_argument("--run-dir", help="where to write the run (default: runs/<config>-<game>-s<seed>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         r = resume(args.resume, progress=progress, lock_wait_s=args.lock_wait, stop_signals=signals)
     else:
         if not args.config:
-            raise RlsightError("give --config FILE (or a preset: cpu-quick, cpu-30min, procgen-paper, original-baseline, original-best) or --resume DIR")
+            raise RlsightError(f"give --config FILE (or a preset: {', '.join(presets.names())}) or --resume DIR")
         cfg = C.load(args.config, args.set)
         run_dir = args.run_dir or str(Path("runs") / f"{Path(args.config).stem}-{cfg.env.game}-s{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
         if not args.run_dir:

@@ -190,7 +190,7 @@ def load_or_record_states(run: str | Path | RunDir, spec: StatesSpec = DEFAULT_S
     rd = run if isinstance(run, RunDir) else RunDir.open(run)
     spec.validate()
     model, cfg, step = load_policy(rd, device)
-    cfg, shift = apply_shift(cfg, list(env_set or []), plays="train")  # the frames are played as in training
+    cfg, shift = apply_shift(cfg, list(env_set or []), plays="train", levels_option=False)  # the frames are played as in training
     path = states_path(rd, shift)
     where = f" under {setting_label(shift)}" if shift else ""
     reason = f"{rd.name} has no state dataset{where}"
@@ -206,7 +206,8 @@ def load_or_record_states(run: str | Path | RunDir, spec: StatesSpec = DEFAULT_S
                       f"seed {m.get('seed')}; {spec.levels} x {spec.steps}, seed {spec.seed} asked for")
         else:
             return st
-    say(f"{reason}: recording {spec.levels * spec.steps} frames ({spec.levels} held-out levels x {spec.steps} "
+    unit = "held-out levels" if cfg.env.family == "procgen" else "games"  # Atari has no levels: a game per seed
+    say(f"{reason}: recording {spec.levels * spec.steps} frames ({spec.levels} {unit} x {spec.steps} "
         f"steps{where}, sampled actions, seed {spec.seed}) into {path}")
     t0 = time.perf_counter()
     st = record_states(model, cfg.env, spec)

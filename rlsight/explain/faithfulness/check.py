@@ -171,7 +171,7 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
         if og != cfg.env.game:
             raise RlsightError(f"--other {other_rd.name} was trained on {og}, {rd.name} on {cfg.env.game}; "
                                "the other-model baseline needs a model of the same game")
-    shift = apply_shift(cfg, list(env_set or []), plays="train")[1]  # a bad key fails before the slow part
+    shift = apply_shift(cfg, list(env_set or []), plays="train", levels_option=False)[1]  # a bad key fails before the slow part
     states = load_or_record_states(rd, spec, device, say, env_set).subset(n)
     check_game(states.game, cfg.env.game, f"run {rd.name}")
     other_model = load_policy(other_rd, device)[0] if other_rd is not None else None

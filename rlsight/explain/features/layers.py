@@ -53,14 +53,15 @@ def default_layer(model: nn.Module) -> str:
     return layers[-1][0]
 
 
-def resolve_layer(model: nn.Module, name: str | None) -> tuple[str, nn.Module, tuple[int, int, int]]:
+def resolve_layer(model: nn.Module, name: str | None, option: str = "--layer") -> tuple[str, nn.Module,
+                                                                                       tuple[int, int, int]]:
     """(name, module, (C, h, w)) for ``name`` (None: the default layer); an unknown
-    name is a one-line error listing the spatial layers."""
+    name is a one-line error naming ``option`` and listing the spatial layers."""
     layers = dict(spatial_layers(model))
     if name is None:
         name = default_layer(model)
     if name not in layers:
-        raise RlsightError(f"--layer {name!r}: not a spatial layer of this model; its layers: {', '.join(layers)}")
+        raise RlsightError(f"{option} {name!r}: not a spatial layer of this model; its layers: {', '.join(layers)}")
     return name, dict(model.named_modules())[name], layers[name]
 
 

@@ -152,7 +152,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, k: int = DEFAULT_K, layer
         raise RlsightError(f"--random-networks {random_networks}: must be >= {min_networks()} (a match must beat "
                            f"the best match of each random network, at p <= {ALPHA:g})")
     check_method(method, steps)
-    name_b, _, (channels_b, _, _) = resolve_layer(model_b, layer_b)
+    name_b, _, (channels_b, _, _) = resolve_layer(model_b, layer_b, "--layer-b")
     check_k(k, channels_b, name_b)
     fs_a = run_features(ra.path, k, layer, frames, method, steps, seed, overwrite, spec, say)
     out = ra.path / "explain" / COMPARE_DIR / f"{rb.name}.json"

@@ -200,7 +200,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
         game = games[0]
     env_cfg = level_env(models[0][2].env, game, level)
     base, shift = apply_shift(dataclasses.replace(models[0][2], env=env_cfg), list(env_set or []),
-                              plays="train")  # play() uses the train split; flavours checked for ``game``
+                              plays="train", levels_option=False)  # play() uses the train split; flavours checked for ``game``
     env_cfg = base.env
     if env_cfg.family == "atari" and mopts.stack_frame is None:
         mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturb the newest frame of the stack

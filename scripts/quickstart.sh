@@ -18,7 +18,7 @@ python - "$run.untrained.json" "$@" <<'EOF'
 import json, sys, torch
 from rlsight.config import load, resolve_config_path
 from rlsight.envs import make_env
-from rlsight.evaluate import eval_env_count, run_episodes
+from rlsight.evaluation import eval_env_count, run_episodes
 from rlsight.runs.load import build_model_for
 args = sys.argv[2:]  # the --set overrides given for training (e.g. train.seed) apply here too
 sets, taking = [], False

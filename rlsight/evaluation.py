@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlsight.config import Config
 from rlsight.envs import EpisodeTracker, episode_stats, family_of, make_env, normalized_return
 from rlsight.errors import RlsightError
 from rlsight.hardware import reader_device
@@ -107,11 +108,8 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
         model, run_cfg, step = load_policy(run, device)
     if save:
         check_installed(external_loggers(run_cfg))  # the result also goes to the run's wandb/mlflow runs
-    e = run_cfg.env
-    if split == "test" and levels is None and e.family == "procgen" and e.num_levels == 0 \
-            and sum(e.test_levels()) > e.start_level:
-        raise RlsightError(f"--split test: {run.name} trained on every level from {e.start_level} (env.num_levels = 0), "
-                           "so none is held out; use --split train, or --levels START:COUNT below its start")
+    if split == "test" and levels is None:
+        check_held_out(run_cfg, run.name)
     cfg, shift = apply_shift(run_cfg, env_set, levels, plays="test" if split == "test" and levels is None else "train")
     if levels is not None:
         split = "levels"  # apply_shift put START:COUNT in the training levels' slot
@@ -152,12 +150,21 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     return result
 
 
+def check_held_out(cfg: Config, name: str) -> None:
+    """Refuse held-out evaluation of a run that trained on every level (``nothing_held_out``)."""
+    e = cfg.env
+    if e.nothing_held_out():
+        raise RlsightError(f"--split test: {name} trained on every level from {e.start_level} (env.num_levels = 0), "
+                           "so none is held out; use --split train, or --levels START:COUNT below its start")
+
+
 def evaluate_suite(run: str | Path, suite: str = "generalisation", **kwargs) -> list[dict]:
     """Evaluate ``run`` on every entry of ``suite``; each result gains ``suite_entry``
     and ``gap`` (the training-level mean minus this mean)."""
     if suite not in SUITES:
         raise RlsightError(f"--suite {suite!r}: valid: {', '.join(SUITES)}")
     rd = run if isinstance(run, RunDir) else RunDir.open(run)
+    check_held_out(rd.config(), rd.name)  # before the suite's first evaluation is played and saved
     results = []
     for entry in generalisation_suite(rd.config().env):
         r = evaluate(rd, split=entry.split, env_set=entry.env_set, **kwargs)

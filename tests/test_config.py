@@ -49,7 +49,6 @@ def test_set_overrides_are_typed():
         ("ppo.lr=inf", "ppo.lr = inf: Input should be a finite number"),
         ("env.death_penalty=nan", "env.death_penalty = nan: Input should be a finite number"),
         ("ppo.clip_eps=-inf", "Input should be a finite number"),
-        ("env.num_levels=0", "env.num_levels = 0: trains on every level from env.start_level = 0, so the held-out"),
         ("env.num_envs=0", "env.num_envs = 0: must be >= 1"),
         ("env.num_envs=2.5", "expected an integer"),
         ("ppo.batch_size=1000", "must divide env.num_envs*ppo.num_steps = 8192"),
@@ -73,10 +72,19 @@ def test_bad_values_are_named(override, fragment):
     assert fragment in str(e.value)
 
 
-def test_unbounded_levels_need_held_out_levels_below_them_or_no_held_out_curve():
-    assert C.load("cpu-quick", ["env.num_levels=0", "env.num_test_envs=0"]).env.num_levels == 0
-    assert C.load("cpu-quick", ["env.num_levels=0", "env.start_level=1000", "env.test_start_level=0",
-                                "env.test_num_levels=1000"]).env.test_levels() == (0, 1000)
+def test_unbounded_levels_need_held_out_levels_below_them_or_no_held_out_curve(tmp_path):
+    """env.num_levels = 0 trains on every level from start_level: training refuses a held-out
+    curve on levels above it, before the run directory is made (a config, or an old run, that
+    has one still loads)."""
+    from rlsight.training import train
+
+    bad = C.load("cpu-quick", ["env.num_levels=0"])
+    assert bad.env.nothing_held_out()
+    with pytest.raises(ConfigError, match="env.num_levels = 0: trains on every level from env.start_level = 0"):
+        train(bad, tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+    assert not C.load("cpu-quick", ["env.num_levels=0", "env.start_level=1000", "env.test_start_level=0",
+                                    "env.test_num_levels=1000"]).env.nothing_held_out()
 
 
 def test_unknown_key_in_file(tmp_path):

@@ -81,7 +81,10 @@ def test_a_run_on_every_level_has_no_held_out_split(tmp_path):
     from rlsight.errors import RlsightError
     from tests.faith_helpers import model_run
 
+    from rlsight.evaluation import evaluate_suite
+
     run = model_run(tmp_path / "all", env__num_levels=0, env__num_test_envs=0)
-    with pytest.raises(RlsightError, match="trained on every level from 0 .* none is held out"):
-        evaluate(run, split="test", episodes=2)
-    assert not (run / "eval").exists()
+    for call in (lambda: evaluate(run, split="test", episodes=2), lambda: evaluate_suite(run, episodes=2)):
+        with pytest.raises(RlsightError, match="trained on every level from 0 .* none is held out"):
+            call()
+        assert not (run / "eval").exists()  # the suite refuses before its first (train) evaluation

@@ -108,6 +108,8 @@ def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     assert record([run], **kw).settings["captions"] == ["gradient, check: actor faithful (on a, b)"]  # unchanged
     other_shift = record([run], env_set=["env.use_backgrounds=false"], **kw)
     assert other_shift.settings["captions"] == ["gradient, check without the shift: actor faithful (on a, b)"]
+    other_game = record([run], game="coinrun", **kw)  # the check scored starpilot's frames
+    assert other_game.settings["captions"] == ["gradient, check without the shift: actor faithful (on a, b)"]
     h = 16  # header rows of a 64-pixel tile: the caption is drawn there, the maps are the same
     assert not np.array_equal(before.frames[0, :h], after.frames[0, :h])
     assert np.array_equal(before.frames[0, h:], after.frames[0, h:])

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlsight.config import Config
+from rlsight.config import Config, ConfigError
 from rlsight.envs import family_of, make_env
 from rlsight.errors import DiskFullError, RlsightError
 from rlsight.hardware import keep_freed_memory, resolve_device
@@ -297,6 +297,12 @@ def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress
     """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True
     or one of ``stop_signals`` arrives: then with a checkpoint and status "interrupted")."""
     check_installed(cfg.train.loggers)  # before anything is written
+    e = cfg.env
+    if e.num_test_envs > 0 and e.nothing_held_out():
+        ts, tn = e.test_levels()
+        raise ConfigError(f"env.num_levels = 0: trains on every level from env.start_level = {e.start_level}, so the "
+                          f"held-out levels [{ts}, {ts + tn}) are training levels; set env.num_test_envs = 0, a finite "
+                          f"env.num_levels, or held-out levels below {e.start_level}")
     cmp = RunDir.open(compare_to) if compare_to else None
     if env_factory is None:
         family_of(cfg.env).require()  # a missing backend is refused before the run directory is made

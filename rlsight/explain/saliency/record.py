@@ -111,10 +111,10 @@ def check_game(env_cfg: EnvConfig, game: str) -> None:
 
     family = family_of(env_cfg)
     check_choice("game", game, tuple(family.games))
-    own, other = family.action_count(env_cfg.game), family.action_count(game)
+    own, other = family.names_of_actions(env_cfg.game), family.names_of_actions(game)
     if own != other:
-        raise RlsightError(f"game {game!r}: has {other} actions, the run's {env_cfg.game} {own}; "
-                           f"a model plays only games with its own action set")
+        raise RlsightError(f"game {game!r}: its actions ({', '.join(other)}) are not those of the run's "
+                           f"{env_cfg.game} ({', '.join(own)}); a model plays only games with its own action set")
 
 
 def level_env(env_cfg: EnvConfig, game: str, level: int) -> EnvConfig:
@@ -228,7 +228,9 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
     from rlsight.envs import family_of
 
     labels = [n for n, _, _ in models]
-    captions = [targets_caption(by_target, r, shift) for r in runs]
+    # a run's stored verdicts hold for its own game and setting: on another game, or under a shift, say so
+    captions = [targets_caption(by_target, r, {**shift, **({"game": game} if game != c.env.game else {})})
+                for r, (_, _, c) in zip(runs, models)]
     names = family_of(env_cfg).names_of_actions(game)
     out = []
     for i in range(frames):

@@ -156,6 +156,8 @@ def test_create_makes_missing_parent_folders(tmp_path):
 @pytest.mark.parametrize(("where", "content", "says"), [
     ("config.toml", b"[ppo]\nlr = 1e-3 # \xff\xfe\n", "not a TOML file (TOML is UTF-8; byte 18 is not)"),
     ("model.json", b'{"step": "x"}', '"step" must be a whole number >= 0, not \'x\''),
+    ("model.json", b'{"step": NaN}', '"step" must be a whole number >= 0, not nan'),
+    ("model.json", b'{"step": Infinity}', '"step" must be a whole number >= 0, not inf'),
     ("rlsight-run.json", b"[1, 2]", "not a run marker (a JSON object was expected)"),
 ])
 def test_damaged_run_files_are_named_in_one_line(tmp_path, where, content, says):

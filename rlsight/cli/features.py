@@ -23,8 +23,8 @@ def register(sub) -> None:
     p.add_argument("--attribution", default="ig", help="ig (integrated gradients, default) or gxa (gradient x activation)")
     p.add_argument("--steps", type=int, default=8, help="integrated-gradients steps (default 8)")
     p.add_argument("--random-networks", type=int, default=19,
-                   help="random-weights networks per architecture in the null (default and least 19: a match must "
-                        "beat the best match of each, p <= 0.05)")
+                   help="random-weights networks per architecture in the null (default and least 19; a match must "
+                        "beat the best match of all of them but floor(0.05 (N + 1)) - 1, so p <= 0.05)")
     p.add_argument("--seed", type=int, default=0, help="NMF and random-network seed")
     p.add_argument("--overwrite", action="store_true", help="replace stored features computed with other settings")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     m = cmp.meta
     print(f"{m['run_a']} ({m['encoders'][0]}) vs {m['run_b']} ({m['encoders'][1]}) on {m['frames']} frames of "
-          f"{m['frames_from']}; a feature is matched when its best correlation beats the best match of each of "
-          f"{m['random_networks'][0]} random-weights networks of the other's architecture (p <= {m['alpha']:g})")
+          f"{m['frames_from']}; a feature is matched when its best correlation beats the best matches of "
+          f"{m['random_networks'][0]} random-weights networks of the other's architecture (Monte Carlo test, "
+          f"p <= {m['alpha']:g}; 'null' below is the best match it must beat)")
     for side, run_name, other in (("a", m["run_a"], m["run_b"]), ("b", m["run_b"], m["run_a"])):
         lack = cmp.lacking(side)
         print(f"{run_name} has, {other} lacks: " + (", ".join(

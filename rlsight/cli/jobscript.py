@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.exists():
         raise RlsightError(f"{out} exists; remove it or give another --out")
+    if out is not None and not out.parent.is_dir():
+        raise RlsightError(f"--out {out}: folder {out.parent} does not exist")
     log_dir = Path(js.log_dir or Path(run_dir).parent)
     if not log_dir.is_dir():  # the scheduler opens the job's log before the script runs: it must exist
         log_dir.mkdir(parents=True)

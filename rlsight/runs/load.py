@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rlsight.config import Config
@@ -26,7 +27,8 @@ def model_step(meta_file: Path) -> int:
     one-line error naming the file."""
     meta = load_json(meta_file)
     step = meta.get("step", 0) if isinstance(meta, dict) else None
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or step != int(step) or step < 0:
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) \
+            or step != int(step) or step < 0:
         raise RunDirError(f"{meta_file}: \"step\" must be a whole number >= 0, not {step!r}")
     return int(step)
 

@@ -79,9 +79,8 @@ def test_a_run_on_every_level_has_no_held_out_split(tmp_path):
     """env.num_levels = 0 trains on every level from start_level: --split test would play
     training levels under the name held-out, so it is refused; nothing is written."""
     from rlsight.errors import RlsightError
-    from tests.faith_helpers import model_run
-
     from rlsight.evaluation import evaluate_suite
+    from tests.faith_helpers import model_run
 
     run = model_run(tmp_path / "all", env__num_levels=0, env__num_test_envs=0)
     for call in (lambda: evaluate(run, split="test", episodes=2), lambda: evaluate_suite(run, episodes=2)):

@@ -150,12 +150,14 @@ def evaluate(run: str | Path | RunDir, split: str = "test", episodes: int = 256,
     return result
 
 
-def check_held_out(cfg: Config, name: str) -> None:
-    """Refuse held-out evaluation of a run that trained on every level (``nothing_held_out``)."""
+def check_held_out(cfg: Config, name: str, what: str = "--split test") -> None:
+    """Refuse held-out play (``what``: the option or command asking for it) for a run that
+    trained on every level (``EnvConfig.nothing_held_out``)."""
     e = cfg.env
     if e.nothing_held_out():
-        raise RlsightError(f"--split test: {name} trained on every level from {e.start_level} (env.num_levels = 0), "
-                           "so none is held out; use --split train, or --levels START:COUNT below its start")
+        hint = "; use --split train, or --levels START:COUNT below its start" if what == "--split test" else ""
+        raise RlsightError(f"{what}: {name} trained on every level from {e.start_level} (env.num_levels = 0), "
+                           f"so none is held out{hint}")
 
 
 def evaluate_suite(run: str | Path, suite: str = "generalisation", **kwargs) -> list[dict]:

@@ -186,7 +186,7 @@ def ablate_run(run: str | Path, feature: int, episodes: int = 256, seed: int = 0
     episodes with and without it; writes ``RUN/explain/ablations/feature-<i>.json`` and
     reuses it when made with the same settings, model and features."""
     from rlsight.envs import make_env
-    from rlsight.evaluation import eval_env_count
+    from rlsight.evaluation import check_held_out, eval_env_count
     from rlsight.runs.load import load_policy
 
     rd = RunDir.open(run)
@@ -197,6 +197,7 @@ def ablate_run(run: str | Path, feature: int, episodes: int = 256, seed: int = 0
     if episodes < 1:
         raise RlsightError(f"--episodes {episodes}: must be >= 1")
     model, cfg, step = load_policy(rd)
+    check_held_out(cfg, rd.name, "rlsight ablate")  # it plays held-out episodes
     out = rd.path / "explain" / ABLATION_DIR / f"feature-{feature}.json"
     key = {"episodes": episodes, "seed": seed, "greedy": greedy, "model_step": step, "layer": fs.layer,
            "components_sha256": hashlib.sha256(fs.components.astype(np.float32).tobytes()).hexdigest()}

@@ -168,3 +168,26 @@ def test_damaged_run_files_are_named_in_one_line(tmp_path, where, content, says)
     (run / where).write_bytes(content)
     with pytest.raises(RlsightError, match="^" + __import__("re").escape(f"{run / where}: {says}")):
         load_policy(run)
+
+
+def test_run_folders_and_files_follow_the_umask(tmp_path):
+    """On a shared cluster colleagues read each other's runs: a run is not private."""
+    import os
+    import stat
+
+    from rlsight.config import Config
+    from rlsight.runs.atomic import current_umask
+
+    old = os.umask(0o022)
+    try:
+        assert current_umask() == 0o022
+        run = RunDir.create(tmp_path / "r", Config())
+        assert stat.S_IMODE(run.path.stat().st_mode) == 0o755
+        for f in ("config.toml", "rlsight-run.json", "metrics.csv"):
+            assert stat.S_IMODE((run.path / f).stat().st_mode) == 0o644, f
+        os.umask(0o077)
+        private = RunDir.create(tmp_path / "p", Config())
+        assert stat.S_IMODE(private.path.stat().st_mode) == 0o700
+        assert stat.S_IMODE((private.path / "config.toml").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -56,14 +56,29 @@ def disk_full_as_error(path: str | Path) -> Iterator[None]:
         raise
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (``/proc/self/status``;
+    setting and restoring it would briefly give files that other threads create mode 0o777)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], object], *, suffix: str = ".tmp",
-                 ordinary_permissions: bool = False, before_replace: Callable[[], None] | None = None,
+                 ordinary_permissions: bool = True, before_replace: Callable[[], None] | None = None,
                  point: str = "write") -> None:
     """Call ``write(tmp_path)``, then rename the result onto ``path``.
 
     ``suffix`` ends the temporary file's name (writers that choose a format by the
-    extension need the real one). ``ordinary_permissions`` gives the file the
-    umask's permissions instead of the private ones of a temporary file.
+    extension need the real one). ``ordinary_permissions`` (the default) gives the file
+    the umask's permissions (0o644 under the usual 0o022) instead of the private ones of
+    a temporary file, so that colleagues on a shared cluster can read a run.
     ``before_replace`` runs just before the rename and may raise to abandon the
     write (e.g. when ``path`` appeared meanwhile); the temporary file is removed.
     ``point`` names the fault point (``rlsight.runs.faults``) between writing and renaming.
@@ -78,9 +93,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], *, suffix: s
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             if ordinary_permissions:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
+                os.chmod(tmp, 0o666 & ~current_umask())
             if before_replace is not None:
                 before_replace()
             os.replace(tmp, path)
@@ -128,6 +141,7 @@ def atomic_dir(final: Path, fill: Callable[[Path], None], *, replace: bool = Fal
     with disk_full_as_error(final):
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
+            os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's folder is private; a run is not
             fill(tmp)
             faults.point(point, final)
             old = None

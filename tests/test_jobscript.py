@@ -122,3 +122,19 @@ def test_bad_signal_options(tmp_path, cfg_file, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_script_appends_its_log_runs_this_python_and_pins_threads_to_the_cpus(tmp_path, cfg_file):
+    """A requeued job keeps its log (--open-mode=append); without --setup the node runs this
+    interpreter (a bare `rlsight` is not on a node's PATH unless the setup activates it); one
+    requested CPU means one torch thread, not every core of the node."""
+    import shlex
+    import sys
+
+    text = _script(tmp_path, "--config", str(cfg_file), "--run-dir", str(tmp_path / "r"))
+    assert "#SBATCH --open-mode=append" in text.splitlines()
+    assert f"exec {shlex.quote(sys.executable)} -m rlsight.cli.main train --config" in text
+    assert "--set train.torch_threads=1" in text
+    with_setup = _script(tmp_path, "--config", str(cfg_file), "--run-dir", str(tmp_path / "r2"),
+                         "--setup", "source ~/venv/bin/activate", name="job2.sh")
+    assert "exec rlsight train --config" in with_setup

@@ -40,6 +40,7 @@ def by_state(recs, state):
 BAD = [
     ('strategy = "grid"\n[params]\n"ppo.lrr" = [1e-4]\n', "unknown parameter 'ppo.lrr'; did you mean 'ppo.lr'?"),
     ('strategy = "grid"\n[params]\n"ppo.lr" = []\n', "params.ppo.lr: values is empty"),
+    ('strategy = "grid"\n[params]\n"train.seed" = [1, 2]\n', "params.train.seed: the seed is not a parameter"),
     ('strategy = "grid"\n[params]\n"ppo.lr" = { type = "log-uniform", low = 1e-5, high = 1e-3 }\n',
      "grid needs listed values or an integer range, not a log-uniform range"),
     ('strategy = "one-at-a-time"\n[params]\n"ppo.gamma" = { low = 0.9, high = 0.99 }\n',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from rlsight.sweep.jobscript import JobSpec, render
 
     overrides = list(args.set)
-    if args.cpus > 1 and not any(o.split("=", 1)[0].strip() == "train.torch_threads" for o in overrides):
+    if not any(o.split("=", 1)[0].strip() == "train.torch_threads" for o in overrides):
         overrides.append(f"train.torch_threads={args.cpus}")
     cfg = C.load(args.config, overrides)  # a bad config fails here, not on the cluster
     config = str(Path(args.config).resolve()) if Path(args.config).is_file() else args.config
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
                  job_name=args.job_name or Path(run_dir).name, queue=args.queue, time=args.time, cpus=args.cpus,
                  gpus=args.gpus, mem=args.mem, mail=args.mail,
                  mail_on=[e.strip() for e in args.mail_on.split(",") if e.strip()], setup=args.setup,
+                 # without --setup lines that activate an environment on the node, this one's interpreter
+                 command="rlsight" if args.setup else f"{shlex.quote(sys.executable)} -m rlsight.cli.main",
                  signal=_signal_option(args), max_requeues=args.max_requeues)
     text = render(js)
     out = Path(args.out) if args.out else None

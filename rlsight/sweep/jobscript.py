@@ -111,6 +111,7 @@ def render(js: JobSpec) -> str:
                 f"#SBATCH --time={mins // 1440}-{mins % 1440 // 60:02d}:{mins % 60:02d}:00",
                 "#SBATCH --nodes=1", "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={js.cpus}",
                 f"#SBATCH --mem={megabytes(js.mem)}M", f"#SBATCH --output={log_dir}/{js.job_name}-%j.out",
+                "#SBATCH --open-mode=append",  # a requeued job keeps the lines of its earlier runs in the log
                 "#SBATCH --requeue"]
         # SIGTERM (pre-emption, scancel, the time limit) and the warning signal make training write a checkpoint;
         # the job then requeues itself. B: sends the warning to the batch shell, which `exec` made the trainer.

@@ -429,6 +429,9 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
     flat = _flatten(f.params, leaf=_is_param_spec)
     if not flat:  # also [params.ppo] with nothing in it
         raise SweepError("[params] is missing or empty: name at least one config key to search, e.g. \"ppo.lr\" = [1e-4, 5e-4]")
+    if "train.seed" in flat:  # every trial runs each of `seeds`, which would overwrite it
+        raise SweepError("params.train.seed: the seed is not a parameter; list the seeds every trial runs in "
+                         "seeds = [0, 1, 2] (or a count, seeds = 3)")
     params = {k: parse_param(k, v, cfg) for k, v in flat.items()}
     for p in params.values():
         if f.strategy in ("grid", "one-at-a-time") and not p.discrete:
@@ -466,9 +469,13 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
 def read_toml(path: Path) -> dict:
     """A sweep file's TOML, or a one-line SweepError."""
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SweepError(f"{path}: no such sweep file") from None
+    except IsADirectoryError:
+        raise SweepError(f"{path}: a folder; give the sweep's TOML file") from None
+    except UnicodeDecodeError as e:
+        raise SweepError(f"{path}: not a TOML file (TOML is UTF-8; byte {e.start} is not)") from None
     except tomllib.TOMLDecodeError as e:
         raise SweepError(f"{path}: not valid TOML ({' '.join(str(e).split())})") from None
 

@@ -45,3 +45,24 @@ def test_scripts_benchmarks_and_examples_import_modules_that_exist():
                 if importlib.util.find_spec(name) is None:
                     missing.append(f"{f.relative_to(root)}: {name}")
     assert not missing, missing
+
+
+def test_train_takes_a_preset_name_and_refuses_other_things(tmp_path):
+    import pytest
+
+    from rlsight.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="config 'no-such-preset' not found"):
+        rlsight.train("no-such-preset", tmp_path / "a", progress=False)
+    with pytest.raises(ConfigError, match=r"train\(cfg=dict\): give a Config"):
+        rlsight.train({"ppo": {}}, tmp_path / "b", progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_train_from_a_toml_file(tmp_path):
+    from tests.conftest import tiny_config
+
+    f = tmp_path / "tiny.toml"
+    f.write_text(tiny_config().to_toml())
+    run = rlsight.train(str(f), tmp_path / "r", progress=False)
+    assert run.info()["status"] == "finished" and run.config() == tiny_config()

@@ -290,12 +290,20 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def train(cfg: Config, run_dir: str | Path, *, overwrite: bool = False, progress: bool = True,
+def train(cfg: Config | str | Path, run_dir: str | Path, *, overwrite: bool = False, progress: bool = True,
           compare_to: str | Path | None = None, env_factory=None,
           on_update: Callable[[dict], bool | None] | None = None,
           stop_signals: tuple[int, ...] = (signal.SIGINT,)) -> RunDir:
     """Start a new run in ``run_dir`` and train it to the end (or until ``on_update`` returns True
-    or one of ``stop_signals`` arrives: then with a checkpoint and status "interrupted")."""
+    or one of ``stop_signals`` arrives: then with a checkpoint and status "interrupted").
+    ``cfg``: a ``Config`` (``rlsight.load_config``), or a preset name or TOML file."""
+    if isinstance(cfg, (str, Path)):
+        from rlsight.config import load
+
+        cfg = load(cfg)
+    elif not isinstance(cfg, Config):
+        raise ConfigError(f"train(cfg={type(cfg).__name__}): give a Config (rlsight.load_config(...)), "
+                          "a preset name or a TOML file")
     check_installed(cfg.train.loggers)  # before anything is written
     e = cfg.env
     if e.num_test_envs > 0 and e.nothing_held_out():

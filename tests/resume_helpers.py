@@ -56,3 +56,8 @@ def sigkill_then_resume(cfg: Config, ref: list[dict], tmp_path: Path, min_rows: 
     for a, b in zip(rows, ref):
         assert same_row(a, b), f"update {a['update']} differs after resume:\n{a}\n{b}"
     assert RunDir.open(run_dir).info()["status"] == "finished"
+    # the rows kept from before the kill are written as they were: whole numbers stay whole
+    import csv
+
+    for row in csv.DictReader((run_dir / "metrics.csv").read_text().splitlines()):
+        assert row["update"].isdigit() and row["step"].isdigit(), row

@@ -191,3 +191,17 @@ def test_run_folders_and_files_follow_the_umask(tmp_path):
         assert stat.S_IMODE((private.path / "config.toml").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_truncating_metrics_keeps_the_rows_as_written(tmp_path):
+    from rlsight.config import Config
+
+    run = RunDir.create(tmp_path / "r", Config())
+    for u in (1, 2, 3):
+        run.append_metrics({"update": u, "step": 8192 * u, "train_return": 1.5 * u})
+    before = (run.path / "metrics.csv").read_text().splitlines(keepends=True)
+    with open(run.path / "metrics.csv", "a") as f:
+        f.write("4,327")  # a partial line, as a kill leaves it
+    run.truncate_metrics(2)
+    assert (run.path / "metrics.csv").read_text() == "".join(before[:3])  # header, updates 1 and 2
+    assert ",8192," in before[1] and "8192.0" not in "".join(before)

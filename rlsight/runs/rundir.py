@@ -175,6 +175,26 @@ class RunDir:
             w.writerow({k: _fmt(r.get(k)) for k in METRIC_COLUMNS})
         atomic_write_text(self.path / METRICS, buf.getvalue())
 
+    def truncate_metrics(self, last_update: int) -> None:
+        """Keep the header and the complete rows up to update ``last_update``, as they were
+        written (a resume drops what came after its checkpoint; re-formatting parsed rows
+        would write 8192 back as 8192.0), atomically."""
+        p = self.path / METRICS
+        lines = p.read_text().splitlines(keepends=True) if p.is_file() else []
+        if not lines:
+            self.write_metrics([])
+            return
+        keep = [lines[0]]
+        for line in lines[1:]:
+            if not line.endswith("\n"):
+                break  # a partial last line
+            row = next(csv.DictReader([lines[0], line]), None)
+            if row is None or None in row or None in row.values():
+                continue
+            if _parse(row.get("update", "")) <= last_update:
+                keep.append(line)
+        atomic_write_text(p, "".join(keep))
+
     def append_metrics(self, row: dict) -> None:
         """Append one row (flushed). A crash can leave a partial last line, which
         ``metrics()`` drops and a resume truncates away."""

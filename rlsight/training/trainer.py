@@ -151,8 +151,8 @@ class Trainer:
     def _train(self) -> RunDir:
         self._setup()
         self._restore()
-        self.rows = [r for r in self.run.metrics() if r["update"] <= self.update]
-        self.run.write_metrics(self.rows)  # drop rows written after the checkpoint we resume from
+        self.run.truncate_metrics(self.update)  # drop rows written after the checkpoint we resume from
+        self.rows = self.run.metrics()
         # hide TensorBoard events logged after the checkpoint (steps > self.step; the checkpoint's own row stays)
         self.trackers = Trackers(self.run.path, self.cfg, purge_step=self.step + 1 if self.step else None)
         outcome = "failed"  # what the trackers are told when they close

@@ -47,6 +47,7 @@ def test_set_overrides_are_typed():
         ("ppo.lr=-1", "ppo.lr = -1.0: must be > 0"),
         ("ppo.lr=abc", "expected a number"),
         ("ppo.lr=inf", "ppo.lr = inf: Input should be a finite number"),
+        ("train.mlflow_tracking_uri=notaurl", "train.mlflow_tracking_uri = 'notaurl': give a URI of sqlite,"),
         ("env.death_penalty=nan", "env.death_penalty = nan: Input should be a finite number"),
         ("ppo.clip_eps=-inf", "Input should be a finite number"),
         ("env.num_envs=0", "env.num_envs = 0: must be >= 1"),

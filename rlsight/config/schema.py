@@ -121,6 +121,15 @@ Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
 
+# the MLflow stores a tracking URI may name (MLflow 3 keeps plain paths and file: for reading only)
+MLFLOW_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
+
+
+def _mlflow_uri_ok(uri: str) -> bool:
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    return uri == "" or scheme in MLFLOW_SCHEMES
+
+
 def rule(ok: Callable[[Any], bool], why: str | Callable[[], str]) -> AfterValidator:
     """A check on one value; ``why`` (text, or a function giving it) says what is allowed."""
 
@@ -279,7 +288,9 @@ class TrainConfig:
         json_schema_extra={"allowed": f"a list of {', '.join(LOGGERS)} (or comma-separated text), may be empty"})
     wandb_mode: WandbMode = Field(default="offline", description="wandb mode: offline (files under RUN/wandb; upload later with "
                                   "`wandb sync RUN/wandb/offline-run-*`) or online.")
-    mlflow_tracking_uri: Str = Field(default="", description="MLflow tracking URI (sqlite:///PATH.db, http://HOST:PORT, ...); "
+    mlflow_tracking_uri: Annotated[Str, rule(_mlflow_uri_ok, f"give a URI of {', '.join(MLFLOW_SCHEMES)} "
+                                             "(sqlite:///PATH.db, http://HOST:PORT), or empty for RUN/mlruns")] = Field(
+        default="", description="MLflow tracking URI (sqlite:///PATH.db, http://HOST:PORT, ...); "
                                      "empty = a local store in RUN/mlruns (sqlite:///RUN/mlruns/mlflow.db, artifacts beside it).")
     tracker_project: Str = Field(default="rlsight", description="wandb project and MLflow experiment name that runs are logged under.")
     compile: Compile = Field(default="off", description="torch.compile the network: off, default, reduce-overhead (CUDA graphs on a GPU) or "

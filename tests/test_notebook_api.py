@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import rlsight
 
 
@@ -59,6 +61,7 @@ def test_train_takes_a_preset_name_and_refuses_other_things(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.procgen  # trains
 def test_train_from_a_toml_file(tmp_path):
     from tests.conftest import tiny_config
 

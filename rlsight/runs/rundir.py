@@ -176,24 +176,23 @@ class RunDir:
         atomic_write_text(self.path / METRICS, buf.getvalue())
 
     def truncate_metrics(self, last_update: int) -> None:
-        """Keep the header and the complete rows up to update ``last_update``, as they were
-        written (a resume drops what came after its checkpoint; re-formatting parsed rows
-        would write 8192 back as 8192.0), atomically."""
+        """Keep the complete rows up to update ``last_update`` with their values as written
+        (parsing and re-formatting would write 8192 back as 8192.0) under today's header (a
+        file from before a column was added gets the column, empty), atomically. A resume
+        drops what came after its checkpoint this way."""
         p = self.path / METRICS
         lines = p.read_text().splitlines(keepends=True) if p.is_file() else []
-        if not lines:
-            self.write_metrics([])
-            return
-        keep = [lines[0]]
-        for line in lines[1:]:
-            if not line.endswith("\n"):
-                break  # a partial last line
-            row = next(csv.DictReader([lines[0], line]), None)
-            if row is None or None in row or None in row.values():
+        if lines and not lines[-1].endswith("\n"):
+            lines = lines[:-1]  # a partial last line
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in csv.DictReader(lines):
+            if None in r or None in r.values():  # too many or too few fields
                 continue
-            if _parse(row.get("update", "")) <= last_update:
-                keep.append(line)
-        atomic_write_text(p, "".join(keep))
+            if _parse(r.get("update", "")) <= last_update:
+                w.writerow({k: r.get(k, "") for k in METRIC_COLUMNS})
+        atomic_write_text(p, buf.getvalue())
 
     def append_metrics(self, row: dict) -> None:
         """Append one row (flushed). A crash can leave a partial last line, which

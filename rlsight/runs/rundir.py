@@ -180,19 +180,7 @@ class RunDir:
         (parsing and re-formatting would write 8192 back as 8192.0) under today's header (a
         file from before a column was added gets the column, empty), atomically. A resume
         drops what came after its checkpoint this way."""
-        p = self.path / METRICS
-        lines = p.read_text().splitlines(keepends=True) if p.is_file() else []
-        if lines and not lines[-1].endswith("\n"):
-            lines = lines[:-1]  # a partial last line
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in csv.DictReader(lines):
-            if None in r or None in r.values():  # too many or too few fields
-                continue
-            if _parse(r.get("update", "")) <= last_update:
-                w.writerow({k: r.get(k, "") for k in METRIC_COLUMNS})
-        atomic_write_text(p, buf.getvalue())
+        self.write_metrics([r for r in self._written_rows() if _parse(r.get("update", "")) <= last_update])
 
     def append_metrics(self, row: dict) -> None:
         """Append one row (flushed). A crash can leave a partial last line, which
@@ -215,19 +203,16 @@ class RunDir:
     def metrics(self) -> list[dict]:
         """Rows of metrics.csv as dicts of floats (NaN where empty); a partial last line
         is dropped. Columns added in later versions are NaN in rows written before them."""
+        return [{k: _parse(r.get(k, "")) for k in METRIC_COLUMNS} for r in self._written_rows()]
+
+    def _written_rows(self) -> list[dict[str, str]]:
+        """The complete rows of metrics.csv as written (strings), without a partial last line
+        or a row with too many or too few fields."""
         p = self.path / METRICS
-        if not p.is_file():
-            return []
-        text = p.read_text()
-        lines = text.splitlines(keepends=True)
+        lines = p.read_text().splitlines(keepends=True) if p.is_file() else []
         if lines and not lines[-1].endswith("\n"):
             lines = lines[:-1]
-        rows = []
-        for r in csv.DictReader(lines):
-            if None in r or None in r.values():  # too many or too few fields
-                continue
-            rows.append({k: _parse(r.get(k, "")) for k in METRIC_COLUMNS})
-        return rows
+        return [r for r in csv.DictReader(lines) if None not in r and None not in r.values()]
 
     def remove_temporaries(self) -> list[Path]:
         """Delete what a killed writer left half-made (``.NAME.*.tmp`` files, ``.step_*``

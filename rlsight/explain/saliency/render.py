@@ -51,14 +51,18 @@ def normalise(maps: torch.Tensor, how: str = "frame") -> torch.Tensor:
     return maps / peak.clamp_min(1e-20)
 
 
+def obs_image(obs: np.ndarray) -> np.ndarray:
+    """The image of an observation: an RGB frame as it is; a stack of grey frames (Atari)
+    as its newest frame in grey."""
+    return obs if obs.shape[-1] == 3 else np.repeat(obs[..., -1:], 3, axis=-1)
+
+
 def background(render: np.ndarray | None, obs: np.ndarray, opts: RenderOptions) -> np.ndarray:
     """The tile's background, (size, size, 3) uint8."""
     if opts.background == "render" and render is not None:
         img = Image.fromarray(render).resize((opts.size, opts.size), Image.Resampling.BILINEAR)
     else:
-        if obs.shape[-1] != 3:  # stacked grey frames (Atari): the newest
-            obs = np.repeat(obs[..., -1:], 3, axis=-1)
-        img = Image.fromarray(obs).resize((opts.size, opts.size), Image.Resampling.NEAREST)
+        img = Image.fromarray(obs_image(obs)).resize((opts.size, opts.size), Image.Resampling.NEAREST)
     return np.asarray(img)
 
 

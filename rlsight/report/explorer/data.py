@@ -20,7 +20,7 @@ from PIL import Image
 from rlsight.config import Config
 from rlsight.errors import RlsightError
 from rlsight.explain.saliency.methods import MethodOptions, make_method
-from rlsight.explain.saliency.render import RenderOptions, normalise, overlay, reduce_map
+from rlsight.explain.saliency.render import RenderOptions, normalise, obs_image, overlay, reduce_map
 from rlsight.explain.verdicts import stored_verdicts
 from rlsight.report.explorer.episode import (
     Episode,
@@ -100,7 +100,7 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
     frame_dir = own.get("frames") or f"{slug}/f/"
     if "frames" not in own:
         for t, f in enumerate(frames):
-            page.images[f"{frame_dir}{t:05d}.webp"] = _webp(shown(f), lossless=True)
+            page.images[f"{frame_dir}{t:05d}.webp"] = _webp(obs_image(f), lossless=True)
     runs = []
     for k, (p, ep) in enumerate(zip(played, episodes)):
         ppo = p.cfg.ppo
@@ -114,7 +114,7 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
                 d = done.get(f"{method}-{target}") or f"{slug}/r{k}/{method}-{target}/"
                 if heats is not None:
                     for t in range(len(frames)):
-                        page.images[f"{d}{t:05d}.webp"] = _webp(_overlay(shown(frames[t]), heats[target][t]), lossless=False)
+                        page.images[f"{d}{t:05d}.webp"] = _webp(_overlay(obs_image(frames[t]), heats[target][t]), lossless=False)
                     if ep is p.episode:
                         p.written[f"{method}-{target}"] = d
                 overlays.append({"method": method, "target": target, "dir": d,
@@ -168,12 +168,6 @@ def feature_maps(run: Path, model: torch.nn.Module, frames: np.ndarray) -> tuple
     return ({"k": k, "layer": str(fs.layer), "h": int(maps.shape[2]), "w": int(maps.shape[3]),
              "labels": labels + [str(i) for i in range(len(labels), k)],
              "data": base64.b64encode(q.tobytes()).decode("ascii")}, "")
-
-
-def shown(frame: np.ndarray) -> np.ndarray:
-    """The image of an observation: an RGB frame as it is; a stack of grey frames (Atari)
-    as its newest frame in grey."""
-    return frame if frame.shape[-1] == 3 else np.repeat(frame[..., -1:], 3, axis=-1)
 
 
 def _overlay(frame: np.ndarray, heat: np.ndarray) -> np.ndarray:

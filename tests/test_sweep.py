@@ -164,6 +164,12 @@ def test_crashing_trial_is_recorded_as_failed_and_sweep_completes(tmp_path, fake
     assert len(run_sweep(f, d)) == 3
 
 
+def _sweep_cmd(sweep_file: Path, sweep_dir: Path) -> list[str]:
+    """``rlsight sweep run`` in a new process with this interpreter."""
+    return [sys.executable, "-c", "import sys; from rlsight.cli.main import main; sys.exit(main(sys.argv[1:]))",
+            "sweep", "run", str(sweep_file), "--dir", str(sweep_dir)]
+
+
 def _trial_processes(sweep_dir: Path) -> list[int]:
     pids = []
     for p in Path("/proc").iterdir():
@@ -188,8 +194,7 @@ def test_sigkilled_sweep_resumes_without_rerunning_finished_trials(tmp_path):
         metric = "test_reward_rate"
         """)
     d = tmp_path / "sw"
-    cmd = [sys.executable, "-c", "import sys; from rlsight.cli.main import main; sys.exit(main(sys.argv[1:]))",
-           "sweep", "run", str(f), "--dir", str(d)]
+    cmd = _sweep_cmd(f, d)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     try:
@@ -233,6 +238,52 @@ def test_sigkilled_sweep_resumes_without_rerunning_finished_trials(tmp_path):
 
         steps = [r["step"] for r in RunDir.open(d / cont.run_dirs[0]).metrics()]
         assert steps == [256, 512, 768, 1024]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM to the driver alone", "Ctrl-C (SIGINT to its process group)"])
+def test_a_stopped_sweep_checkpoints_its_running_trial(tmp_path, how):
+    """Stopping the driver stops its workers with a checkpoint, whether the signal reaches the
+    driver alone (``kill PID``, ``timeout``) or its whole process group (Ctrl-C): the workers
+    get one SIGINT from the driver (two would make them stop without a checkpoint)."""
+    from rlsight.runs import RunDir
+
+    f = write(tmp_path, """
+        strategy = "grid"
+        [set]
+        "train.total_steps" = 2560000
+        "train.save_step" = 1280000
+        [params]
+        "ppo.lr" = [3e-4]
+        [objective]
+        metric = "test_reward_rate"
+        """)
+    d = tmp_path / "sw"
+    cmd = _sweep_cmd(f, d)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
+    run = d / "trials" / "0000" / "seed0"
+    deadline = time.time() + 240
+    try:
+        while not ((run / "metrics.csv").exists() and len((run / "metrics.csv").read_text().splitlines()) > 2):
+            assert proc.poll() is None and time.time() < deadline, "the sweep ended before it could be stopped"
+            time.sleep(0.2)
+        if how.startswith("SIGTERM"):
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in err.decode()
+    assert not _trial_processes(d)
+    r = RunDir.open(run)
+    assert r.info()["status"] == "interrupted"  # not "running": the worker stopped on its own
+    last = int(r.metrics()[-1]["step"])
+    assert [c.name for c in r.checkpoints()] == [f"step_{last:012d}"]  # written when it stopped, at its last update
+    assert "SIGINT: finishing this update" in (run.parent / "trial.log").read_text()
 
 
 # -- acceptance 4: TPE with a pruner ------------------------------------------------------------

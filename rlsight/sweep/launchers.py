@@ -6,6 +6,7 @@ processes busy, SLURM does the rest.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -14,8 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from queue import Queue
 
@@ -38,6 +39,23 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within: SIGTERM raises KeyboardInterrupt here as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _visible_gpus(spec: SweepSpec) -> list[str]:
@@ -70,6 +88,8 @@ class LocalLauncher:
         for i in range(self.workers):
             self.slots.put(gpus[i % len(gpus)] if gpus else None)
         self.parallel = self.workers
+        self._procs: set[subprocess.Popen] = set()  # the workers running now
+        self._procs_lock = threading.Lock()
 
     def alive(self, rec: TrialRecord) -> bool:
         """Always False: trials of an earlier local run died with that process."""
@@ -80,7 +100,13 @@ class LocalLauncher:
         pass
 
     def run(self, numbers: list[int], handle, report: Callable[[int], None]) -> None:
-        """Run the trials ``workers`` at a time, calling ``report`` as each one ends."""
+        """Run the trials ``workers`` at a time, calling ``report`` as each one ends.
+
+        The workers run in their own process group, so signals reach them through
+        this process alone: Ctrl-C or SIGTERM here sends each worker one SIGINT (it
+        finishes its update, writes a checkpoint and exits), waits for them, and
+        raises KeyboardInterrupt; a second Ctrl-C or SIGTERM while waiting sends a
+        second SIGINT, which makes the workers stop at once."""
         stop = threading.Event()
 
         def one(number: int) -> None:
@@ -94,14 +120,28 @@ class LocalLauncher:
             if not stop.is_set():
                 report(number)
 
-        with ThreadPoolExecutor(self.workers) as pool:
+        with _sigterm_interrupts(), ThreadPoolExecutor(self.workers) as pool:
             futures = [pool.submit(one, n) for n in numbers]
             try:
                 for f in futures:
                     f.result()
             except BaseException:
-                stop.set()  # Ctrl-C reached the workers too: they checkpoint and exit
+                self._signal_workers(stop)  # each finishes its update and checkpoints
+                while True:
+                    try:
+                        wait(futures)
+                        break
+                    except KeyboardInterrupt:  # again: the workers stop without finishing their update
+                        self._signal_workers(stop)
                 raise
+
+    def _signal_workers(self, stop: threading.Event) -> None:
+        """Start no more trials, and send each running worker SIGINT."""
+        with self._procs_lock:  # a worker is started under this lock only while ``stop`` is clear
+            stop.set()
+            for proc in self._procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
 
     def _run_one(self, number: int, gpu: str | None, handle, stop: threading.Event) -> None:
         log = trial_dir(self.sweep_dir, number) / "trial.log"
@@ -115,8 +155,17 @@ class LocalLauncher:
             env["CUDA_VISIBLE_DEVICES"] = gpu
         cmd = [sys.executable, "-m", "rlsight.sweep.worker", str(self.sweep_dir), str(number), "--threads", str(self.threads)]
         with open(log, "a") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
-            rc = proc.wait()
+            with self._procs_lock:
+                if stop.is_set():
+                    return  # the sweep was stopped while this trial waited for a slot: continued next time
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                        preexec_fn=_die_with_parent, process_group=0)
+                self._procs.add(proc)
+            try:
+                rc = proc.wait()
+            finally:
+                with self._procs_lock:
+                    self._procs.discard(proc)
         if rc in (0, EXIT_INTERRUPTED) or stop.is_set():
             return  # the worker told the study (or was interrupted: resumed next time)
         from optuna.trial import TrialState

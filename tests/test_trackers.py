@@ -208,3 +208,37 @@ def test_media_outside_a_tracked_run_is_not_logged(tmp_path):
     tracked = RunDir.create(tmp_path / "tracked", _cfg("mlflow"))
     found = media_target(tracked.path / "saliency" / "x.gif")
     assert found is not None and found[0] == tracked.path.resolve()
+
+
+@needs_mlflow
+@pytest.mark.slow
+@pytest.mark.procgen  # the evaluation plays starpilot
+@pytest.mark.parametrize("loss", ["store removed", "run deleted"])
+def test_evaluation_after_the_mlflow_run_is_gone_logs_to_a_new_run(tmp_path, loss):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    d = tmp_path / "run"
+    train(_cfg("mlflow"), d, progress=False, env_factory=QuadrantEnv)
+    old = json.loads((d / STATE).read_text())["mlflow"]["run_id"]
+    if loss == "store removed":
+        shutil.rmtree(d / "mlruns")
+    else:
+        _mlflow(d)[0].delete_run(old)
+    # a new process, as in use: MLflow keeps a removed store's database open in the process that used it
+    cmd = [sys.executable, "-m", "rlsight.cli.main", "evaluate", str(d), "--split", "train", "--episodes", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"MLflow run {old} is no longer in" in done.stderr
+    [saved] = (d / "eval").glob("*.json")
+    result = json.loads(saved.read_text())
+    new = json.loads((d / STATE).read_text())["mlflow"]["run_id"]
+    assert new != old
+    read = ("import json, sys, pathlib; from tests.test_trackers import _mlflow; c, i = _mlflow(pathlib.Path(sys.argv[1])); "
+            "print(json.dumps([m.value for m in c.get_metric_history(i, sys.argv[2])]))")
+    key = f"eval/{saved.stem}/mean_return"
+    values = subprocess.run([sys.executable, "-c", read, str(d), key], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert json.loads(values.stdout) == [result["mean_return"]]

@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import math
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -167,10 +168,13 @@ class MlflowTracker:
             uri, artifacts = f"sqlite:///{store / 'mlflow.db'}", (store / "artifacts").as_uri()
         self.client = MlflowClient(tracking_uri=uri)
         if state.get("run_id") and state.get("tracking_uri") == uri:
-            self.run_id = state["run_id"]
-            if not attach:
-                self.client.update_run(self.run_id, status="RUNNING")
-            return
+            if _active_run(self.client, state["run_id"]):
+                self.run_id = state["run_id"]
+                if not attach:
+                    self.client.update_run(self.run_id, status="RUNNING")
+                return
+            print(f"{run_path}: MLflow run {state['run_id']} is no longer in {uri} (deleted, or its store "
+                  f"removed); logging to a new MLflow run", file=sys.stderr, flush=True)
         name = cfg.train.tracker_project
         exp = self.client.get_experiment_by_name(name)
         exp_id = exp.experiment_id if exp else self.client.create_experiment(name, artifact_location=artifacts)
@@ -209,6 +213,18 @@ class MlflowTracker:
         """Mark the run finished, killed (interrupted) or failed; "" leaves it as it is."""
         if status:
             self.client.set_terminated(self.run_id, self.STATUS.get(status, "FINISHED"))
+
+
+def _active_run(client, run_id: str) -> bool:
+    """Whether the MLflow store has the run ``run_id``, not deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id).info.lifecycle_stage == "active"
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise
 
 
 class Trackers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -83,6 +84,28 @@ def test_update_spread_over_threads_equals_one_thread_and_is_reproducible():
     for k in s1:
         assert abs(s1[k] - s3[k]) <= 1e-5 * max(1.0, abs(s1[k])), k
     assert s3 == s3b
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_parameter_the_loss_does_not_use_stays_put_on_any_number_of_threads(workers):
+    """PPG's auxiliary value head is not in the PPO loss: an update must leave it where it is, though
+    Adam has moments for it from an auxiliary phase (a zero gradient would move it by them)."""
+    from rlsight.models.policy import ActorCritic
+
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(encoder="nature", n_features=32), aux_value=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for p in model.parameters():  # an auxiliary phase's step: every parameter has Adam moments
+        p.grad = torch.ones_like(p)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    head = [p.detach().clone() for p in model.aux_value.parameters()]
+    policy = model.policy.weight.detach().clone()
+    torch.manual_seed(1)
+    ppo_update(model, opt, _batch(), PPOConfig(batch_size=64, num_epochs=2), chunk=16, workers=workers)
+    for before, after in zip(head, model.aux_value.parameters()):
+        assert torch.equal(before, after)
+    assert not torch.equal(policy, model.policy.weight)  # the update did train the rest
 
 
 class _HostReads(TorchDispatchMode):

@@ -93,11 +93,10 @@ def ppo_update(
             if accumulate:
                 (s.total / mb).backward()
             else:
-                g = torch.autograd.grad(s.total / mb, params, allow_unused=True, materialize_grads=True)
-                if grads is None:
-                    grads = list(g)
-                else:
-                    torch._foreach_add_(grads, g)
+                # a parameter the loss does not use (PPG's auxiliary value head) keeps gradient None, as
+                # backward() leaves it, so that Adam skips it rather than move it by its old moments
+                g = torch.autograd.grad(s.total / mb, params, allow_unused=True)
+                grads = list(g) if grads is None else _add_grads(grads, g)
             stats.append(s.stats)
         return grads, stats
 
@@ -119,13 +118,18 @@ def ppo_update(
                 results = list(pool.map(partial(run_chunks, idx, adv, aug, accumulate=False), groups))
                 total = results[0][0]
                 for grads, _ in results[1:]:
-                    torch._foreach_add_(total, grads)
+                    total = _add_grads(total, grads)
                 for p, g in zip(params, total):
                     p.grad = g
             chunk_stats.extend(stats for _, stats in results)
             grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
             optimizer.step()
     return _summarise(chunk_stats, grad_norms, B * cfg.num_epochs)
+
+
+def _add_grads(total: list[torch.Tensor | None], more) -> list[torch.Tensor | None]:
+    """``total`` += ``more``, parameter by parameter, where None is a gradient not taken."""
+    return [b if a is None else a if b is None else a.add_(b) for a, b in zip(total, more)]
 
 
 def value_clip_range(cfg: PPOConfig) -> float | None:

@@ -41,23 +41,35 @@ class UniformPolicy(torch.nn.Module):
         return torch.zeros(n, self.num_actions), torch.zeros(n)
 
 
+EPISODE_STEPS = 25_000  # step_limit's allowance per episode, at least
+
+
 def eval_env_count(episodes: int, max_envs: int = MAX_EVAL_ENVS) -> int:
     """The largest divisor of ``episodes`` that is at most ``max_envs``."""
     return max(d for d in range(1, min(episodes, max_envs) + 1) if episodes % d == 0)
 
 
 def run_episodes(model, env, episodes_per_env: int, greedy: bool = False, device: str = "cpu",
-                 max_steps: int = 100_000) -> np.ndarray:
+                 max_steps: int | None = None) -> np.ndarray:
     """Returns (num_envs, episodes_per_env) episodic returns: each env's first
     ``episodes_per_env`` complete episodes."""
     return run_episode_stats(model, env, episodes_per_env, greedy, device, max_steps)[0]
 
 
+def step_limit(env, episodes_per_env: int) -> int:
+    """How many steps an evaluation may take before it is called stuck: a safety net, not a
+    cap on the games, above ``episodes_per_env`` of the env's longest episodes (an Atari
+    env's ``max_episode_steps``; Procgen's games end on their own time-out, far below
+    ``EPISODE_STEPS``)."""
+    return episodes_per_env * max(EPISODE_STEPS, 2 * int(getattr(env, "max_episode_steps", 0)))
+
+
 def run_episode_stats(model, env, episodes_per_env: int, greedy: bool = False, device: str = "cpu",
-                      max_steps: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+                      max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(returns, lengths), each (num_envs, episodes_per_env): each env's first
-    ``episodes_per_env`` complete episodes."""
+    ``episodes_per_env`` complete episodes, within ``max_steps`` (default ``step_limit``)."""
     n = env.num_envs
+    max_steps = step_limit(env, episodes_per_env) if max_steps is None else max_steps
     tracker = EpisodeTracker(n)
     got: list[list[tuple[float, int]]] = [[] for _ in range(n)]
     _, obs, _ = env.observe()

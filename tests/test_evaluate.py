@@ -87,3 +87,38 @@ def test_a_run_on_every_level_has_no_held_out_split(tmp_path):
         with pytest.raises(RlsightError, match="trained on every level from 0 .* none is held out"):
             call()
         assert not (run / "eval").exists()  # the suite refuses before its first (train) evaluation
+
+
+class _IdleGameEnv:
+    """One env whose every game runs to the cap of ``max_episode_steps`` agent steps, as an Atari
+    game does when nothing presses FIRE (Breakout under a greedy policy)."""
+
+    num_envs = 1
+    max_episode_steps = 27_000  # Atari's 108,000-frame cap at frame skip 4
+
+    def __init__(self):
+        self.t = 0
+
+    def observe(self):
+        return np.zeros(1, np.float32), np.zeros((1, 1, 1, 1), np.uint8), np.ones(1, bool)
+
+    def step(self, actions):
+        self.t += 1
+        return np.ones(1, np.float32), np.zeros((1, 1, 1, 1), np.uint8), np.array([self.t % self.max_episode_steps == 0])
+
+
+@pytest.mark.slow  # 108,000 steps, about 15 s
+def test_games_that_run_to_their_cap_are_played_to_the_end():
+    """256 episodes on 64 envs are 4 games an env: 108,000 steps when each runs to the cap."""
+    import torch
+
+    from rlsight.errors import RlsightError
+
+    class Still(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x), 4), torch.zeros(len(x))
+
+    returns = run_episodes(Still(), _IdleGameEnv(), episodes_per_env=4)
+    assert returns.tolist() == [[27_000.0] * 4]
+    with pytest.raises(RlsightError, match="did not finish 4 episodes per env within 1000 steps"):
+        run_episodes(Still(), _IdleGameEnv(), episodes_per_env=4, max_steps=1000)  # the net for a stuck env

@@ -4,7 +4,7 @@ the chunks optionally spread over CPU cores."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -70,7 +70,8 @@ def ppo_update(
                    accumulate: bool):
         """Forward/backward over ``spans`` of ``idx`` (``aug``: the minibatch's augmented frames, or None):
         returns (gradients or None, each chunk's stats)."""
-        grads, stats = None, []
+        grads: list[torch.Tensor | None] | None = None
+        stats = []
         for lo, hi in spans:
             ci = idx[lo:hi]
             frames = batch.obs[ci].to(device, non_blocking=True)
@@ -127,7 +128,7 @@ def ppo_update(
     return _summarise(chunk_stats, grad_norms, B * cfg.num_epochs)
 
 
-def _add_grads(total: list[torch.Tensor | None], more) -> list[torch.Tensor | None]:
+def _add_grads(total: list[torch.Tensor | None], more: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
     """``total`` += ``more``, parameter by parameter, where None is a gradient not taken."""
     return [b if a is None else a if b is None else a.add_(b) for a, b in zip(total, more)]
 

@@ -163,6 +163,7 @@ class AtariVecEnv:
         ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
         train = split == "train"
         self.num_envs, self.split, self.render = num_envs, split, render
+        self.max_episode_steps = -(-cfg.max_episode_frames // FRAME_SKIP)  # agent steps in the longest game
         self.clip = train and cfg.clip_rewards
         rom = rom_path(ale_py, GAMES[cfg.game].rom)
         seeds = np.random.SeedSequence([int(seed) % 2**32, 0 if train else 1]).spawn(num_envs)

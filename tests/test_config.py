@@ -57,6 +57,7 @@ def test_set_overrides_are_typed():
         ("env.game=starpiolt", "nearest: starpilot"),
         ("env.distribution_mode=insane", "valid modes: easy, hard"),
         ("env.distribution_mode=memory", "starpilot has only easy, hard, extreme"),
+        ("env.game=maze env.distribution_mode=exploration", "not procgen's exploration mode: it plays one fixed level"),
         ("model.encoder=resnet", "valid encoders: impala, nature"),
         ("ppo.gamma=1.5", "must be in (0, 1]"),
         ("env.test_start_level=100", "overlap the training levels"),

@@ -21,6 +21,9 @@ from rlsight.errors import ConfigError, ConfigWarning
 _CONFIG = TypeAdapter(Config)
 # How a wrong choice names the list of valid ones (a plain "valid:" for the others).
 _CHOICE_WORDS = {"env.game": "unknown game; valid", "env.distribution_mode": "valid modes"}
+# why a value that looks valid is not one
+_CHOICE_NOTES = {("env.distribution_mode", "exploration"): " (not procgen's exploration mode: it plays one "
+                 "fixed level per game, which leaves no held-out levels)"}
 _EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
              "list": "a list", "literal": "one of the listed values"}
 
@@ -119,7 +122,8 @@ def one_line(err: ValidationError, where: tuple[str, ...] = ()) -> ConfigError:
     if typ == "rlsight":
         return ConfigError(f"{head}: {ctx['why']}")
     if typ == "literal_error" and fi is not None:
-        return ConfigError(f"{head}: {_CHOICE_WORDS.get(key, 'valid')}: {', '.join(map(str, get_args(fi.annotation)))}")
+        note = _CHOICE_NOTES.get((key, value), "") if isinstance(value, str) else ""
+        return ConfigError(f"{head}: {_CHOICE_WORDS.get(key, 'valid')}: {', '.join(map(str, get_args(fi.annotation)))}{note}")
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         rng = _range(fi.metadata) if fi is not None and item is None else ""
         return ConfigError(f"{head}: must be {rng or _range([at.Gt(ctx['gt']) if 'gt' in ctx else at.Ge(ctx['ge'])])}")

@@ -167,9 +167,8 @@ def check_held_out(cfg: Config, name: str, what: str = "--split test") -> None:
     trained on every level (``EnvConfig.nothing_held_out``)."""
     e = cfg.env
     if e.nothing_held_out():
-        hint = "; use --split train, or --levels START:COUNT below its start" if what == "--split test" else ""
-        raise RlsightError(f"{what}: {name} trained on every level from {e.start_level} (env.num_levels = 0), "
-                           f"so none is held out{hint}")
+        hint = "; use --split train" if what == "--split test" else ""
+        raise RlsightError(f"{what}: {name} trained on every level (env.num_levels = 0), so none is held out{hint}")
 
 
 def evaluate_suite(run: str | Path, suite: str = "generalisation", **kwargs) -> list[dict]:

@@ -24,7 +24,7 @@ SUITES = ("generalisation",)
 
 
 def parse_levels(text: str) -> tuple[int, int]:
-    """``START:COUNT`` -> (start, count); COUNT 0 means every level from START on.
+    """``START:COUNT`` -> (start, count); ``0:0`` means every level seed.
     Level seeds stay below 2**31."""
     start, sep, count = text.partition(":")
     try:
@@ -32,7 +32,9 @@ def parse_levels(text: str) -> tuple[int, int]:
     except ValueError:
         levels = None
     if levels is None or levels[0] < 0 or levels[1] < 0 or sum(levels) >= 2**31:
-        raise RlsightError(f"--levels {text!r}: give START:COUNT with whole numbers >= 0, START+COUNT < 2**31, e.g. 1000:500 (COUNT 0 = unbounded)")
+        raise RlsightError(f"--levels {text!r}: give START:COUNT with whole numbers >= 0, START+COUNT < 2**31, e.g. 1000:500 (0:0 = every level)")
+    if levels[1] == 0 and levels[0] > 0:  # procgen draws from every seed then, ignoring the start
+        raise RlsightError(f"--levels {text!r}: COUNT 0 plays every level seed, from 0; give 0:0, or a COUNT > 0")
     return levels
 
 

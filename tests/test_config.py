@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rlsight import config as C
@@ -74,19 +76,25 @@ def test_bad_values_are_named(override, fragment):
     assert fragment in str(e.value)
 
 
-def test_unbounded_levels_need_held_out_levels_below_them_or_no_held_out_curve(tmp_path):
-    """env.num_levels = 0 trains on every level from start_level: training refuses a held-out
-    curve on levels above it, before the run directory is made (a config, or an old run, that
-    has one still loads)."""
+@pytest.mark.parametrize("keys,message", [
+    (["env.num_levels=0"], "no level is held out for the held-out curve; set a finite env.num_levels and env.num_test_envs = 0"),
+    # procgen draws from every seed with num_levels = 0, so levels below start_level are not held out either
+    (["env.num_levels=0", "env.start_level=1000", "env.test_start_level=0", "env.test_num_levels=1000"],
+     "env.start_level = 1000 is ignored"),
+    (["env.num_levels=0", "env.start_level=5", "env.num_test_envs=0"], "env.start_level = 5 is ignored; set a finite "
+     "env.num_levels, or env.start_level = 0"),
+])
+def test_unbounded_levels_hold_nothing_out(tmp_path, keys, message):
+    """env.num_levels = 0 trains on every level seed, start_level or not: training refuses a
+    held-out curve and a start_level, before the run directory is made (a config, or an old
+    run, that has one still loads)."""
     from rlsight.training import train
 
-    bad = C.load("cpu-quick", ["env.num_levels=0"])
+    bad = C.load("cpu-quick", keys)
     assert bad.env.nothing_held_out()
-    with pytest.raises(ConfigError, match="env.num_levels = 0: trains on every level from env.start_level = 0"):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         train(bad, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
-    assert not C.load("cpu-quick", ["env.num_levels=0", "env.start_level=1000", "env.test_start_level=0",
-                                    "env.test_num_levels=1000"]).env.nothing_held_out()
 
 
 def test_unknown_key_in_file(tmp_path):

@@ -76,7 +76,7 @@ def test_import_checkpoint_and_evaluate_every_checkpoint(name, tmp_path):
 
 
 def test_a_run_on_every_level_has_no_held_out_split(tmp_path):
-    """env.num_levels = 0 trains on every level from start_level: --split test would play
+    """env.num_levels = 0 trains on every level seed: --split test would play
     training levels under the name held-out, so it is refused; nothing is written."""
     from rlsight.errors import RlsightError
     from rlsight.evaluation import evaluate_suite
@@ -84,7 +84,7 @@ def test_a_run_on_every_level_has_no_held_out_split(tmp_path):
 
     run = model_run(tmp_path / "all", env__num_levels=0, env__num_test_envs=0)
     for call in (lambda: evaluate(run, split="test", episodes=2), lambda: evaluate_suite(run, episodes=2)):
-        with pytest.raises(RlsightError, match="trained on every level from 0 .* none is held out"):
+        with pytest.raises(RlsightError, match="trained on every level .env.num_levels = 0., so none is held out"):
             call()
         assert not (run / "eval").exists()  # the suite refuses before its first (train) evaluation
 

@@ -93,7 +93,9 @@ def test_bad_levels_are_refused(text):
 
 
 def test_levels_parse():
-    assert parse_levels("1000:500") == (1000, 500) and parse_levels("7:0") == (7, 0)
+    assert parse_levels("1000:500") == (1000, 500) and parse_levels("0:0") == (0, 0)
+    with pytest.raises(RlsightError, match="COUNT 0 plays every level seed, from 0"):
+        parse_levels("7:0")  # procgen ignores the start when the count is 0
 
 
 def test_cli_suite_generalisation_prints_the_table_and_saves_each_setting(run, capsys, made_envs):

@@ -124,6 +124,6 @@ def test_ablate_refuses_a_run_with_no_held_out_levels(tmp_path):
     """It plays held-out episodes: a run that trained on every level has none."""
     run = model_run(tmp_path / "all", env__num_levels=0, env__num_test_envs=0)
     feature_runs.run_features(run, k=2, method="gxa", say=quiet, spec=StatesSpec(2, 4))
-    with pytest.raises(RlsightError, match="rlsight ablate: all trained on every level from 0"):
+    with pytest.raises(RlsightError, match="rlsight ablate: all trained on every level .env.num_levels = 0."):
         rlsight.ablate(run, feature=0, episodes=2, say=quiet)
     assert not (run / "explain" / "ablations").exists()

@@ -24,7 +24,7 @@ def register(sub) -> None:
                         "env.restrict_themes or env.use_monochrome_assets; for Atari env.game_mode, env.difficulty "
                         "or env.sticky_actions")
     p.add_argument("--levels", metavar="START:COUNT", help="Procgen: play levels [START, START+COUNT) instead of "
-                   "the split's (COUNT 0 = unbounded)")
+                   "the split's (0:0 = every level seed)")
     p.add_argument("--suite", choices=["generalisation"], help="run the standard set in one command: train, "
                    "held-out, then for Procgen held-out in the other difficulty mode and with backgrounds switched, "
                    "for Atari held-out in the next difficulty and the next game mode")

@@ -201,12 +201,10 @@ class EnvConfig:
         return start, self.test_num_levels
 
     def nothing_held_out(self) -> bool:
-        """Procgen with ``num_levels = 0`` trains on every level from ``start_level``: its
-        held-out levels are training levels unless they lie below ``start_level``. (Not a
-        validation rule, so that runs made before it still open; training and evaluation
-        refuse it.)"""
-        start, count = self.test_levels()
-        return self.family == "procgen" and self.num_levels == 0 and start + count > self.start_level
+        """Procgen with ``num_levels = 0`` trains on every level seed: it then draws seeds from
+        all of [0, 2**31) and ignores ``start_level``, so no level is held out. (Not a validation
+        rule, so that runs made before it still open; training and evaluation refuse it.)"""
+        return self.family == "procgen" and self.num_levels == 0
 
 
 @dataclass(config=SECTION)

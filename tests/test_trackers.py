@@ -242,3 +242,26 @@ def test_evaluation_after_the_mlflow_run_is_gone_logs_to_a_new_run(tmp_path, los
     values = subprocess.run([sys.executable, "-c", read, str(d), key], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert json.loads(values.stdout) == [result["mean_return"]]
+
+
+def test_a_resume_before_the_first_checkpoint_leaves_one_tensorboard_point_a_step(tmp_path):
+    """A run killed before its first checkpoint resumes from step 0: the events of the lost
+    session are purged, as after a checkpoint, so each step has one point."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    d = tmp_path / "run"
+    cfg = tiny_config(train__total_steps=256 * UPDATES, train__save_step=256 * 100, train__keep_checkpoints=0,
+                      train__loggers=["tensorboard"])
+
+    def crash(row):  # a kill after two updates, before any checkpoint
+        if row["update"] >= 2:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, d, progress=False, env_factory=QuadrantEnv, on_update=crash)
+    assert not RunDir(d).checkpoints()
+    resume(d, progress=False, env_factory=QuadrantEnv)
+    acc = EventAccumulator(str(d / "tb"))
+    acc.Reload()
+    steps = [e.step for e in acc.Scalars("charts/train_reward_rate")]
+    assert steps == [int(r["step"]) for r in RunDir(d).metrics()] == [256 * (u + 1) for u in range(UPDATES)]

@@ -154,7 +154,7 @@ class Trainer:
         self.run.truncate_metrics(self.update)  # drop rows written after the checkpoint we resume from
         self.rows = self.run.metrics()
         # hide TensorBoard events logged after the checkpoint (steps > self.step; the checkpoint's own row stays)
-        self.trackers = Trackers(self.run.path, self.cfg, purge_step=self.step + 1 if self.step else None)
+        self.trackers = Trackers(self.run.path, self.cfg, purge_step=self.step + 1)
         outcome = "failed"  # what the trackers are told when they close
         compare_rows = self.compare_to.metrics() if self.compare_to else None
         self.run.update_info(status="running")

@@ -220,6 +220,7 @@ def test_metric_in_no_run_is_an_error(two_configs, capsys):
 @pytest.mark.parametrize("args, message", [
     (["compare", "{root}/nothing-*"], "matches no files or folders"),
     (["compare", "{root}", "--metric", "reward"], "unknown metric 'reward'"),
+    (["compare", "{root}", "--metric", ","], "metric ',': name one or more metrics, or 'auto'"),
     (["compare", "{root}", "--out", "{root}/plot.jpg"], "must end in .png, .pdf, .svg"),
     (["compare", "{root}", "--group-by", "ppo.lrr"], "did you mean 'ppo.lr'"),
     (["compare", "{root}", "--smooth", "0"], "--smooth 0"),

@@ -15,6 +15,7 @@ from rlsight.analysis.curves import Panel, build_panels, present_metrics
 from rlsight.analysis.inputs import Warn
 from rlsight.analysis.metrics import check_metric, check_x, label
 from rlsight.analysis.stats import DEFAULT_REPS
+from rlsight.errors import RlsightError
 
 GROUP_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                 "#bcbd22", "#7f7f7f"]
@@ -27,6 +28,8 @@ def resolve_metrics(frame: pd.DataFrame, metric: str | list[str]) -> list[str]:
     """'auto' picks test return, else the original project's test reward rate; 'a,b' is a list."""
     names = metric.split(",") if isinstance(metric, str) else list(metric)
     names = [m.strip() for m in names if m.strip()]
+    if not names:
+        raise RlsightError(f"metric {metric!r}: name one or more metrics, or 'auto'")
     if names == ["auto"]:
         have = set(frame.loc[frame["source"] == "run", "metric"])
         for m in ("test_return", "test_reward_rate", "train_return", "train_reward_rate"):

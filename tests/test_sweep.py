@@ -403,3 +403,29 @@ def test_slurm_launcher_without_sbatch_is_a_clear_error(tmp_path, monkeypatch, c
     assert main(["sweep", "run", str(f), "--dir", str(tmp_path / "sw"), "--launcher", "slurm"]) == 2
     assert "sbatch is not on PATH" in capsys.readouterr().err
     assert not (tmp_path / "sw").exists()
+
+
+def test_long_categorical_values_do_not_overlap_on_the_plot(tmp_path):
+    """Many long values (games) side by side are drawn slanted, so that each tick label can be read."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlsight.sweep.results import figure
+    from rlsight.sweep.study import TrialRecord
+
+    values = ["starpilot", "bossfight", "coinrun", "bigfish", "caveflyer", "climber", "dodgeball", "fruitbot"]
+    spec = load_sweep(write(tmp_path, f"""
+        strategy = "grid"
+        [params]
+        "env.game" = {values}
+        """.replace("'", '"')))
+    recs = [TrialRecord(i, "COMPLETE", float(i), {"env.game": v}, [], "", "", False, None, None)
+            for i, v in enumerate(values)]
+    fig = figure(spec, recs)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert len(boxes) == len(values)
+    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))

@@ -99,8 +99,13 @@ def format_status(sweep_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+TICK_CHARS = 24  # categorical tick labels longer than this in all are drawn upright
+
+
 def plot(sweep_dir: str | Path, out: str | Path) -> Path:
     """Objective against each parameter (one panel each); pruned trials at their last reported value."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,6 +114,18 @@ def plot(sweep_dir: str | Path, out: str | Path) -> Path:
     from rlsight.runs.atomic import atomic_write_bytes
 
     spec, recs = load(sweep_dir)
+    fig = figure(spec, recs)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(Path(out), buf.getvalue())
+    return Path(out)
+
+
+def figure(spec: SweepSpec, recs: list[TrialRecord]):
+    """The figure ``plot`` saves: one panel a parameter; a matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
     shown = [r for r in recs if r.state in ("COMPLETE", "PRUNED") and r.value is not None and not math.isnan(r.value)]
     if not shown:
         raise SweepError("nothing to plot: no trial has completed yet")
@@ -126,6 +143,8 @@ def plot(sweep_dir: str | Path, out: str | Path) -> Path:
                 ax.scatter(xs, [r.value for r in pts], **style)
         if categorical:
             ax.set_xticks(range(len(labels)), labels)
+            if sum(len(t) for t in labels) > TICK_CHARS:  # many long values (games) side by side overlap
+                ax.tick_params(axis="x", labelrotation=90, labelsize=8)
         if p.type == "log-uniform" or (p.type == "choice" and not categorical and all(v > 0 for v in p.values)
                                        and max(p.values) / min(p.values) >= 100):
             ax.set_xscale("log")
@@ -135,10 +154,4 @@ def plot(sweep_dir: str | Path, out: str | Path) -> Path:
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"sweep {spec.name} ({spec.strategy})")
     fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(Path(out), buf.getvalue())
-    return Path(out)
+    return fig

@@ -239,6 +239,48 @@ def test_perturbation_blurs_only_the_chosen_frame_of_the_stack(reads):
 
 
 
+
+@pytest.mark.parametrize("method", ["gradient", "smoothgrad", "integrated-gradients"])
+@pytest.mark.parametrize("reads", [0, 3])
+def test_gradient_maps_are_of_the_chosen_frame_of_the_stack(method, reads):
+    """A gradient map of stacked frames is the attribution to the one frame it is drawn over (the
+    newest by default), not the maximum over the stack, which lit pixels of older frames."""
+    import torch
+
+    from rlsight.explain.saliency.methods import make_method
+    from rlsight.explain.saliency.options import MethodOptions
+    from tests.saliency_helpers import RegionNet
+
+    net = RegionNet(box=(30, 54, 30, 54), channels=(reads,))  # reads one frame of the stack only
+    frames = torch.randint(0, 256, (2, 84, 84, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    whole = make_method(method, net, MethodOptions(samples=4)).attribute(frames, "critic")
+    assert whole.shape == (2, 4, 84, 84)
+    maps = {f: make_method(method, net, MethodOptions(samples=4, stack_frame=f)).attribute(frames, "critic")
+            for f in (-1, 0)}
+    for f, m in maps.items():
+        assert m.shape == (2, 1, 84, 84)
+        assert torch.allclose(m, whole[:, f:f + 1] if f >= 0 else whole[:, -1:], atol=1e-6)
+    read, other = (maps[0], maps[-1]) if reads == 0 else (maps[-1], maps[0])
+    assert read.max() > 0 and other.abs().max() == 0  # the frame the network does not read has no attribution
+    if method == "smoothgrad":
+        signed, drawn = make_method(method, net, MethodOptions(samples=4, stack_frame=-1)).attribute_signed_and_drawn(
+            frames, "critic")
+        assert signed.shape == drawn.shape == (2, 1, 84, 84)
+    with pytest.raises(RlsightError, match=r"stack frame 4: the input has 4 stacked frames; valid: -4..3"):
+        make_method(method, net, MethodOptions(stack_frame=4)).attribute(frames, "critic")
+
+
+def test_a_stack_frame_for_frames_that_are_not_stacked_is_refused():
+    from rlsight.explain.saliency.options import MethodOptions
+
+    assert MethodOptions().for_family("atari").stack_frame == -1
+    assert MethodOptions(stack_frame=0).for_family("atari").stack_frame == 0
+    assert MethodOptions().for_family("procgen").stack_frame is None
+    with pytest.raises(RlsightError, match=r"--stack-frame 0: for runs whose frames are stacked \(Atari\); a procgen "
+                                           "frame is one colour image"):
+        MethodOptions(stack_frame=0).for_family("procgen")
+
+
 # -- flavours (game modes and difficulties, Machado et al. 2018) --------------------------------
 @needs_ale
 def test_flavour_table_is_the_emulators():

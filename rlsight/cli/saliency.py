@@ -29,8 +29,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, default=default(M, "chunk"),
                    help="inputs per forward pass (default: the fastest of 32-256 measured on a CPU, 2048 on a GPU)")
     p.add_argument("--stack-frame", type=int, default=default(M, "stack_frame"),
-                   help="perturbation on stacked frames (Atari): which frame of the stack to blur, -1 = newest "
-                        "(the default on Atari runs), 0 = oldest")
+                   help="stacked frames (Atari): the frame of the stack that perturbation blurs and gradient methods "
+                        "attribute to, -1 = newest (the default on Atari runs), 0 = oldest")
     p.add_argument("--device", default=PLAY.device, help=f"cpu or cuda (default {PLAY.device})")
 
 

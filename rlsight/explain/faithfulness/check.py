@@ -164,6 +164,7 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
     n = frames or (opts.quick_frames if quick else opts.frames)
     rd = run if isinstance(run, RunDir) else RunDir.open(run)
     model, cfg, step = load_policy(rd, device)
+    mopts = (method_options or MethodOptions()).for_family(cfg.env.family)  # Atari: the newest frame of the stack
     other_rd = None
     if other is not None:  # fail before the slow part
         other_rd = other if isinstance(other, RunDir) else RunDir.open(other)
@@ -175,9 +176,6 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
     states = load_or_record_states(rd, spec, device, say, env_set).subset(n)
     check_game(states.game, cfg.env.game, f"run {rd.name}")
     other_model = load_policy(other_rd, device)[0] if other_rd is not None else None
-    mopts = method_options or MethodOptions()
-    if cfg.env.family == "atari" and mopts.stack_frame is None:
-        mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturbation blurs the newest frame of the stack
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     results = score_methods(model, states, names, targets, other_model, quick, mopts, opts, say, timings)

@@ -198,9 +198,7 @@ class Perturbation(SaliencyMethod):
         blurred = gaussian_blur(x, self.blur_sigma)
         if self.stack_frame is not None:  # blur one frame of the stack; the others stay as they are
             c = x.shape[1]
-            if not -c <= self.stack_frame < c:
-                raise RlsightError(f"stack frame {self.stack_frame}: the input has {c} stacked frames; valid: "
-                                   f"{-c}..{c - 1} (-1 = newest)")
+            check_stack_frame(self.stack_frame, c)
             keep = torch.ones(c, dtype=torch.bool, device=x.device)
             keep[self.stack_frame] = False
             blurred[:, keep] = x[:, keep]
@@ -271,20 +269,37 @@ class _Head(nn.Module):
         return logits.log_softmax(-1) if self.logp else logits
 
 
-class _CaptumMethod(SaliencyMethod):
-    """Shared plumbing for Captum's gradient attributions."""
+def check_stack_frame(stack_frame: int, channels: int) -> None:
+    """A one-line error unless ``stack_frame`` names one of ``channels`` stacked frames."""
+    if not -channels <= stack_frame < channels:
+        raise RlsightError(f"stack frame {stack_frame}: the input has {channels} stacked frames; valid: "
+                           f"{-channels}..{channels - 1} (-1 = newest)")
 
-    def __init__(self, model: nn.Module, chunk: int = 32, logp: bool = False, signed: bool = False):
+
+class _CaptumMethod(SaliencyMethod):
+    """Shared plumbing for Captum's gradient attributions. With ``stack_frame`` (stacked
+    frames, Atari) a map keeps the attribution to that frame of the stack only, the frame
+    it is drawn over, as perturbation saliency blurs only that frame."""
+
+    def __init__(self, model: nn.Module, chunk: int = 32, logp: bool = False, signed: bool = False,
+                 stack_frame: int | None = None):
         super().__init__(model)
-        self.chunk, self.logp, self.signed = chunk, logp, signed
+        self.chunk, self.logp, self.signed, self.stack_frame = chunk, logp, signed, stack_frame
         if logp:
             self.name = f"{self.name}-logp"
 
     def _attr(self, head: _Head, x: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
+    def _one_frame(self, maps: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) attributions to the input's channels -> (N, 1, H, W) of ``stack_frame``."""
+        if self.stack_frame is None:
+            return maps
+        check_stack_frame(self.stack_frame, maps.shape[1])
+        return maps[:, self.stack_frame].unsqueeze(1)
+
     def attribute(self, frames, target: str = "actor", actions: torch.Tensor | None = None) -> torch.Tensor:
-        out = torch.cat([self._attr(*a).detach() for a in self._chunks(frames, target, actions)])
+        out = self._one_frame(torch.cat([self._attr(*a).detach() for a in self._chunks(frames, target, actions)]))
         self.model.zero_grad(set_to_none=True)
         return out if self.signed else out.abs()
 
@@ -322,8 +337,8 @@ class SmoothGrad(_CaptumMethod):
     name = "smoothgrad"
 
     def __init__(self, model: nn.Module, samples: int = 16, noise: float = 0.1, chunk: int = 32, seed: int = 0,
-                 logp: bool = False, signed: bool = False):
-        super().__init__(model, chunk, logp, signed)
+                 logp: bool = False, signed: bool = False, stack_frame: int | None = None):
+        super().__init__(model, chunk, logp, signed, stack_frame)
         self.samples, self.noise, self.seed = samples, noise, seed
 
     def _attr(self, head, x, target):
@@ -341,7 +356,7 @@ class SmoothGrad(_CaptumMethod):
         True and False (the drawn map is not a function of the signed one)."""
         pairs = [self._attr_pair(*a) for a in self._chunks(frames, target, actions)]
         self.model.zero_grad(set_to_none=True)
-        return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+        return self._one_frame(torch.cat([p[0] for p in pairs])), self._one_frame(torch.cat([p[1] for p in pairs]))
 
     def _attr_pair(self, head, x, target) -> tuple[torch.Tensor, torch.Tensor]:
         """NoiseTunnel's mean of |gradient|, with the signed gradients summed on the side
@@ -379,8 +394,8 @@ class IntegratedGradients(_CaptumMethod):
     name = "integrated-gradients"
 
     def __init__(self, model: nn.Module, samples: int = 32, chunk: int = 32, logp: bool = False,
-                 signed: bool = False, baseline: str = "black", blur_sigma: float = 3.0):
-        super().__init__(model, chunk, logp, signed)
+                 signed: bool = False, baseline: str = "black", blur_sigma: float = 3.0, stack_frame: int | None = None):
+        super().__init__(model, chunk, logp, signed, stack_frame)
         from rlsight.explain.saliency.options import IG_BASELINES
 
         self.samples, self.baseline, self.blur_sigma = samples, check_choice("ig_baseline", baseline, IG_BASELINES), \
@@ -418,9 +433,9 @@ def make_method(name: str, model: nn.Module, opts: MethodOptions | None = None) 
     base = name.removesuffix("-logp")
     logp = base != name
     if base == "gradient":
-        return Gradient(model, chunk, logp, o.signed)
+        return Gradient(model, chunk, logp, o.signed, o.stack_frame)
     if base == "smoothgrad":
-        return SmoothGrad(model, o.samples, o.noise, chunk, o.seed, logp, o.signed)
+        return SmoothGrad(model, o.samples, o.noise, chunk, o.seed, logp, o.signed, o.stack_frame)
     if base == "integrated-gradients":
-        return IntegratedGradients(model, o.samples, chunk, logp, o.signed, o.ig_baseline, o.blur_sigma)
-    return GradCam(model, chunk, signed=o.signed)
+        return IntegratedGradients(model, o.samples, chunk, logp, o.signed, o.ig_baseline, o.blur_sigma, o.stack_frame)
+    return GradCam(model, chunk, signed=o.signed)  # a map over the last conv stage: no frame of the stack apart

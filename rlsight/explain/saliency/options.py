@@ -31,9 +31,22 @@ class MethodOptions:
     seed: int = 0
     signed: bool = False  # signed maps (no absolute value / positive part); see methods.py
     ig_baseline: str = "black"  # integrated gradients' baseline: "black" frame or "blur" (blur_sigma)
-    # perturbation on stacked frames (Atari): the one frame of the stack it blurs (-1 = newest);
-    # None = every channel (Procgen's colours; an Atari run then gets the newest, -1)
+    # stacked frames (Atari): the one frame of the stack that perturbation blurs and gradient
+    # methods attribute to (-1 = newest); None = every channel (Procgen's colours; an Atari
+    # run then gets the newest, -1)
     stack_frame: int | None = None
+
+    def for_family(self, family: str) -> MethodOptions:
+        """These options for a run of ``family``: Atari's stacked frames default to the newest;
+        a ``stack_frame`` for frames that are not stacked is a one-line error."""
+        from dataclasses import replace
+
+        if family == "atari":
+            return self if self.stack_frame is not None else replace(self, stack_frame=-1)
+        if self.stack_frame is not None:
+            raise RlsightError(f"--stack-frame {self.stack_frame}: for runs whose frames are stacked (Atari); "
+                               f"a {family} frame is one colour image")
+        return self
 
     def validate(self) -> MethodOptions:
         """Raise a one-line RlsightError naming the first bad value; returns self."""

@@ -202,8 +202,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
     base, shift = apply_shift(dataclasses.replace(models[0][2], env=env_cfg), list(env_set or []),
                               plays="train", levels_option=False)  # play() uses the train split; flavours checked for ``game``
     env_cfg = base.env
-    if env_cfg.family == "atari" and mopts.stack_frame is None:
-        mopts = dataclasses.replace(mopts, stack_frame=-1)  # perturb the newest frame of the stack
+    mopts = mopts.for_family(env_cfg.family)  # Atari: the newest frame of the stack
 
     trajs: list[Trajectory] = []
     if mode == "own":

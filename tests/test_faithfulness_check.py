@@ -57,6 +57,34 @@ def crafted_result(run: str, method: str = "gradient", other: bool = False) -> d
             "results": {method: {"actor": {**entry, "criteria": crit, **verdict(crit)}}}}
 
 
+def test_a_verdict_holds_for_the_model_and_settings_it_was_checked_with(tmp_path):
+    """A picture of the model at another step, or drawn with other settings of the method,
+    does not carry the stored verdict as its own."""
+    import dataclasses
+
+    from rlsight.explain.saliency.options import MethodOptions
+    from rlsight.explain.verdicts import Drawn, targets_caption
+
+    rd = RunDir.open(model_run(tmp_path / "a"))
+    checked = crafted_result(str(rd.path), "perturbation-sarfa")
+    checked["settings"]["method_options"] = dataclasses.asdict(MethodOptions(radius=2.5))
+    store(rd, checked)
+    same = Drawn(1000, dataclasses.asdict(MethodOptions(radius=2.5, chunk=64)))  # chunk: speed only
+    assert stored_verdicts(rd, "perturbation-sarfa", None, same) == {"actor": "faithful (on a, b)"}
+    later = Drawn(2048, same.options)
+    assert stored_verdicts(rd, "perturbation-sarfa", None, later) == {
+        "actor": "unchecked at step 2,048 (faithful (on a, b) at step 1,000)"}
+    default = Drawn(1000, dataclasses.asdict(MethodOptions()))
+    assert stored_verdicts(rd, "perturbation-sarfa", None, default) == {
+        "actor": "unchecked with these settings (faithful (on a, b) with radius 2.5)"}
+    assert "actor unchecked with these settings" in targets_caption({"actor": "perturbation-sarfa"}, rd, None, default)
+    # options a method does not use do not matter: gradient maps ignore the radius
+    grad = crafted_result(str(rd.path), "gradient")
+    grad["settings"]["method_options"] = dataclasses.asdict(MethodOptions(radius=2.5))
+    store(rd, grad)
+    assert stored_verdicts(rd, "gradient", None, default) == {"actor": "faithful (on a, b)"}
+
+
 def test_results_merge_per_method_and_target(tmp_path):
     rd = RunDir.open(model_run(tmp_path / "a"))
     store(rd, crafted_result(str(rd.path), "gradient"))
@@ -164,6 +192,29 @@ def test_report_shows_the_stored_results_escaped(tmp_path):
     assert "&lt;b&gt;other&lt;/b&gt;" in page and "0.4 [0.39, 0.41]" in page and ">faithful<" in page
     empty = build_report([runs / "b"], tmp_path / "report2").read_text()
     assert "No faithfulness results" in empty
+
+
+def test_report_rows_keep_the_settings_of_their_own_check(tmp_path):
+    """Checks of several methods merge into one file; each row shows its own check's frames,
+    model step and other model, not those of the newest check."""
+    import re
+
+    from rlsight.report import build_report
+    from tests.analysis_helpers import write_run
+
+    a = write_run(tmp_path / "runs" / "a")
+    first = crafted_result(str(a), "perturbation-sarfa", other=True)
+    first["settings"]["frames"] = 256
+    store(RunDir.open(a), first)
+    later = crafted_result(str(a), "gradient")
+    later["settings"]["frames"], later["model_step"] = 64, 2048
+    store(RunDir.open(a), later)
+    page = build_report([a], tmp_path / "report").read_text()
+    table = page[page.index('<section id="faithfulness">'):]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    by_method = {r[4]: r for r in rows if len(r) > 4}  # run, frames, model step, other model, method, ...
+    assert by_method["perturbation-sarfa"][1:4] == ["256", "1000", "&lt;b&gt;other&lt;/b&gt;"]
+    assert by_method["gradient"][1:4] == ["64", "2048", "n/a"]
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -81,7 +81,7 @@ def test_randomisation_check_on_the_original_best_model(original_run_impala):
     from rlsight.explain.saliency.record import level_env, load_models, play
 
     torch.set_num_threads(1)
-    (_, model, cfg), = load_models([original_run_impala])
+    (_, model, cfg, _), = load_models([original_run_impala])
     traj = play(model, level_env(cfg.env, "starpilot", 0), 3, seed=0, start=20)
     grad = randomisation_check(model, traj.obs, "gradient")
     cam = randomisation_check(model, traj.obs, "gradcam")

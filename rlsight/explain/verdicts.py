@@ -5,9 +5,11 @@ saliency pictures, the HTML report. Light: no torch."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from rlsight.errors import RlsightError
+from rlsight.explain.saliency.options import drawn_options
 from rlsight.runs import RunDir
 from rlsight.shift import setting_label
 
@@ -41,21 +43,46 @@ def load_results(run: str | Path | RunDir, shift: dict | None = None) -> dict | 
         raise RlsightError(f"{p}: not readable faithfulness results ({e})") from None
 
 
-def stored_verdicts(run: str | Path | RunDir, method: str, shift: dict | None = None) -> dict[str, str]:
+@dataclass(frozen=True)
+class Drawn:
+    """What a picture's maps were drawn with: the model's step and the method options
+    (``MethodOptions`` as a dict). A stored verdict holds for a picture only where the
+    check scored the same model with the same settings of that method."""
+
+    model_step: int
+    options: dict
+
+
+def stored_verdicts(run: str | Path | RunDir, method: str, shift: dict | None = None,
+                    drawn: Drawn | None = None) -> dict[str, str]:
     """{target: verdict label} stored for ``method`` in the run (checked under ``shift``);
-    empty when unchecked."""
+    empty when unchecked. With ``drawn``, a verdict of another model step or other settings
+    of the method says so ("unchecked at step 2,048 (faithful at step 1,024)")."""
     try:
         res = load_results(run, shift)
     except RlsightError:
         return {}
     per_target = ((res or {}).get("results") or {}).get(method) or {}
-    return {t: _short(e) for t, e in per_target.items() if isinstance(e, dict)}
+    return {t: _short(e, method, drawn) for t, e in per_target.items() if isinstance(e, dict)}
 
 
-def _short(entry: dict) -> str:
-    """"weak", or "faithful (on a, b)" when not every criterion was checked."""
+def _short(entry: dict, method: str, drawn: Drawn | None = None) -> str:
+    """"weak", or "faithful (on a, b)" when not every criterion was checked; with ``drawn``,
+    "unchecked ..." where the check was of another model step or other settings."""
     word, checked = str(entry.get("verdict", "?")), entry.get("checked") or []
-    return word if len(checked) == len(CRITERIA) else f"{word} (on {', '.join(checked)})"
+    word = word if len(checked) == len(CRITERIA) else f"{word} (on {', '.join(checked)})"
+    check = entry.get("check") or {}
+    if drawn is None:
+        return word
+    step = check.get("model_step")
+    if isinstance(step, int) and step != drawn.model_step:
+        return f"unchecked at step {drawn.model_step:,} ({word} at step {step:,})"
+    stored = (check.get("settings") or {}).get("method_options")
+    if isinstance(stored, dict):
+        other = {k: stored.get(k) for k in drawn_options(method, drawn.options) if stored.get(k) != drawn.options.get(k)}
+        if other:
+            return f"unchecked with these settings ({word} with {', '.join(f'{k} {v}' for k, v in other.items())})"
+    return word
 
 
 def caption(method: str, verdicts: dict[str, str]) -> str:
@@ -65,7 +92,8 @@ def caption(method: str, verdicts: dict[str, str]) -> str:
     return f"{method}, check: " + ", ".join(f"{t} {v}" for t, v in verdicts.items())
 
 
-def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shift: dict | None = None) -> str:
+def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shift: dict | None = None,
+                    drawn: Drawn | None = None) -> str:
     """The caption of a picture whose maps come from ``by_target`` ({target: method}):
     one method, as ``caption``; one per target, each with its own stored verdict,
     "actor perturbation-sarfa faithful; critic integrated-gradients unchecked". For maps
@@ -73,10 +101,10 @@ def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shift: 
     used ("check under the shift: ..."); without one, those of the run's own setting,
     said to be so ("check without the shift: ...")."""
     if shift:
-        under = {m: stored_verdicts(run, m, shift) for m in by_target.values()}
+        under = {m: stored_verdicts(run, m, shift, drawn) for m in by_target.values()}
         if any(under.values()):
             return _caption(by_target, under, "under")
-    stored = {m: stored_verdicts(run, m) for m in by_target.values()}  # one read per method
+    stored = {m: stored_verdicts(run, m, None, drawn) for m in by_target.values()}  # one read per method
     return _caption(by_target, stored, "without" if shift and any(stored.values()) else "")
 
 

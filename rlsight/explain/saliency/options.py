@@ -61,6 +61,25 @@ class MethodOptions:
         return self
 
 
+# the MethodOptions that change a method's maps (the others change its speed, or belong to other methods)
+_DRAWN_BY = {
+    "perturbation": ("stride", "radius", "blur_sigma", "per_channel", "signed", "stack_frame"),
+    "gradient": ("signed", "stack_frame"),
+    "smoothgrad": ("samples", "noise", "seed", "signed", "stack_frame"),
+    "integrated-gradients": ("samples", "ig_baseline", "signed", "stack_frame"),
+    "gradcam": ("signed",),
+}
+
+
+def drawn_options(method: str, options: dict) -> tuple[str, ...]:
+    """The keys of ``options`` (``MethodOptions`` as a dict) that change ``method``'s maps."""
+    base = method.removesuffix("-logp")
+    keys = _DRAWN_BY.get("perturbation" if base.startswith("perturbation") else base, ())
+    if base == "integrated-gradients" and options.get("ig_baseline") == "blur":
+        keys = (*keys, "blur_sigma")
+    return keys
+
+
 @dataclass
 class RenderOptions:
     """How maps become pictures."""

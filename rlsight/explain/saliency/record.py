@@ -40,7 +40,7 @@ from rlsight.explain.saliency.render import (
     normalise,
     reduce_map,
 )
-from rlsight.explain.verdicts import targets_caption
+from rlsight.explain.verdicts import Drawn, targets_caption
 from rlsight.models.sampling import sample_actions
 from rlsight.shift import apply_shift
 
@@ -82,8 +82,8 @@ class SaliencyResult:
     settings: dict = field(default_factory=dict)
 
 
-def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[str, ActorCritic, Config]]:
-    """(label, model, config) per run; a run that cannot be loaded raises RlsightError naming it."""
+def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[str, ActorCritic, Config, int]]:
+    """(label, model, config, model step) per run; a run that cannot be loaded raises RlsightError naming it."""
     from rlsight.runs import RunDir
     from rlsight.runs.load import load_policy
 
@@ -91,16 +91,16 @@ def load_models(runs: Sequence[str | Path], device: str = "cpu") -> list[tuple[s
     for r in runs:
         rd = RunDir.open(r)  # names the folder when it is not a run
         try:
-            model, cfg, _ = load_policy(rd, device)
+            model, cfg, step = load_policy(rd, device)
         except RlsightError:
             raise
         except Exception as e:  # anything else: say which file
             f = rd.path / "model.safetensors"
             raise RlsightError(f"{f}: the model cannot be loaded ({type(e).__name__}: {e})") from None
-        out.append((rd.name, model, cfg))
-    names = [n for n, _, _ in out]
+        out.append((rd.name, model, cfg, step))
+    names = [n for n, *_ in out]
     if len(set(names)) < len(names):  # same folder name twice: use the paths
-        out = [(str(Path(r)), m, c) for r, (_, m, c) in zip(runs, out)]
+        out = [(str(Path(r)), m, c, step) for r, (_, m, c, step) in zip(runs, out)]
     return out
 
 
@@ -144,7 +144,7 @@ def play(model: torch.nn.Module, env_cfg: EnvConfig, frames: int, seed: int = 0,
             with torch.inference_mode():
                 logits, value = model(torch.from_numpy(obs).to(device))
             probs = torch.softmax(logits.float(), -1).cpu()
-            a = probs.argmax(-1) if greedy else sample_actions(logits.float(), generator=gen)
+            a = probs.argmax(-1) if greedy else sample_actions(logits.float().cpu(), generator=gen)  # CPU generator
             if t >= start:
                 rec["obs"].append(obs[0].copy())
                 rec["renders"].append(env.info()[0]["rgb"].copy())
@@ -194,7 +194,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
         raise RlsightError(f"device {device!r}: no CUDA GPU is available; use --device cpu")
     models = load_models(runs, device)
     if game is None:
-        games = sorted({c.env.game for _, _, c in models})
+        games = sorted({c.env.game for _, _, c, _ in models})
         if len(games) > 1:
             raise RlsightError(f"the runs were trained on different games ({', '.join(games)}); pass --game")
         game = games[0]
@@ -206,15 +206,15 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
 
     trajs: list[Trajectory] = []
     if mode == "own":
-        trajs = [play(m, env_cfg, frames, seed, start, greedy) for _, m, _ in models]
+        trajs = [play(m, env_cfg, frames, seed, start, greedy) for _, m, _, _ in models]
     else:
         ref = play(models[0][1], env_cfg, frames, seed, start, greedy)
-        for i, (_, m, _) in enumerate(models):
+        for i, (_, m, _, _) in enumerate(models):
             probs, values = (ref.probs, ref.values) if i == 0 else policy_outputs(m, ref.obs)
             trajs.append(dataclasses.replace(ref, probs=probs, values=values))
 
     maps = []
-    for (_, m, _), tr in zip(models, trajs):
+    for (_, m, _, _), tr in zip(models, trajs):
         acts = torch.from_numpy(tr.actions) if mode == "own" else None
         per_model: dict[str, torch.Tensor] = {}
         for name in dict.fromkeys(by_target.values()):  # a method's targets in one call (shared passes)
@@ -226,10 +226,11 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
              for mm in maps]
     from rlsight.envs import family_of
 
-    labels = [n for n, _, _ in models]
+    labels = [n for n, *_ in models]
     # a run's stored verdicts hold for its own game and setting: on another game, or under a shift, say so
-    captions = [targets_caption(by_target, r, {**shift, **({"game": game} if game != c.env.game else {})})
-                for r, (_, _, c) in zip(runs, models)]
+    captions = [targets_caption(by_target, r, {**shift, **({"game": game} if game != c.env.game else {})},
+                                Drawn(step, dataclasses.asdict(mopts)))
+                for r, (_, _, c, step) in zip(runs, models)]
     names = family_of(env_cfg).names_of_actions(game)
     out = []
     for i in range(frames):

@@ -13,9 +13,10 @@ UPDATES = 30
 
 
 def write_run(path: Path, seed: int = 0, lr: float = 5e-4, epochs: int = 2, offset: float = 0.0,
-              game: str = "starpilot", reward_rate_only: bool = False, updates: int = UPDATES) -> Path:
-    """A finished run directory with made-up but plausible metrics (fast, no training)."""
-    cfg = tiny_config(train__seed=seed, ppo__lr=lr, ppo__num_epochs=epochs, env__game=game)
+              game: str = "starpilot", reward_rate_only: bool = False, updates: int = UPDATES, **config) -> Path:
+    """A finished run directory with made-up but plausible metrics (fast, no training);
+    ``config``: more keys of the tiny config (``env__num_levels=200``)."""
+    cfg = tiny_config(train__seed=seed, ppo__lr=lr, ppo__num_epochs=epochs, env__game=game, **config)
     run = RunDir.create(path, cfg)
     rng = np.random.default_rng(seed)
     rows = []

@@ -11,14 +11,15 @@ import torch
 from tests.analysis_helpers import write_run
 
 
-def write_model_run(path: Path, seed: int = 0) -> Path:
-    """A finished run directory with metrics and a model.safetensors of random weights."""
+def write_model_run(path: Path, seed: int = 0, **config) -> Path:
+    """A finished run directory with metrics and a model.safetensors of random weights
+    (``config``: more keys of the tiny config, as for ``write_run``)."""
     from rlsight.models import build_model
     from rlsight.runs.checkpoint import save_json, save_tensors
     from rlsight.runs.rundir import MODEL, MODEL_META, RunDir
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_run(path, seed=seed)
+    write_run(path, seed=seed, **config)
     run = RunDir.open(path)
     cfg = run.config()
     torch.manual_seed(seed)
@@ -28,12 +29,15 @@ def write_model_run(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def write_verdict(path: Path, method: str, target: str, verdict: str) -> None:
-    """Store a faithfulness result of ``method`` for ``target`` in the run (as saliency-check would)."""
+def write_verdict(path: Path, method: str, target: str, verdict: str, model_step: int | None = None) -> None:
+    """Store a faithfulness result of ``method`` for ``target`` in the run (as saliency-check would;
+    ``model_step``: of the model checked)."""
     f = path / "explain" / "faithfulness.json"
     f.parent.mkdir(exist_ok=True)
-    f.write_text(json.dumps({"format": 1, "results": {method: {target: {"verdict": verdict,
-                                                                      "checked": ["a", "b", "c"]}}}}))
+    entry: dict = {"verdict": verdict, "checked": ["a", "b", "c"]}
+    if model_step is not None:
+        entry["check"] = {"model_step": model_step}
+    f.write_text(json.dumps({"format": 1, "results": {method: {target: entry}}}))
 
 
 def write_features(path: Path, k: int = 3, seed: int = 0) -> tuple[str, tuple[int, int, int]]:

@@ -124,7 +124,23 @@ def test_explorer_level_seed_and_runs_without_a_model(tmp_path):
     html = (index.parent / "explore" / "run0.html").read_text()
     data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
     assert (data["level"], data["seed"]) == (7, 3)
+    assert "training level 7" in html  # the tiny config trains on levels 0-19
     assert not (index.parent / "explore" / "run1.html").exists()
+
+
+def test_explorer_says_what_its_level_is_to_each_run(tmp_path):
+    """The runs play one level, the first run's first held-out one: to a run that trained on
+    more levels it is a training level, and the pages say so."""
+    a = write_model_run(tmp_path / "a")  # levels 0-19
+    b = write_model_run(tmp_path / "b", env__num_levels=200)  # levels 0-199
+    write_verdict(a, "gradient", "actor", "weak", model_step=1000)
+    index = build_report([a, b], tmp_path / "rep", explore=ExploreOptions(steps=4, methods=("gradient",)))
+    ex = index.parent / "explore"
+    assert "held-out level 20," in (ex / "run0.html").read_text()
+    assert "training level 20," in (ex / "run1.html").read_text()
+    assert "level 20 (held out for a; a training level of b)" in (ex / "pair0-1.html").read_text()
+    run0 = json.loads(re.search(r'id="explorer-data">(.*?)</script>', (ex / "run0.html").read_text(), re.S).group(1))
+    assert run0["runs"][0]["overlays"][0]["verdict"] == "unchecked at step 1 (weak at step 1,000)"  # another model
 
 
 def test_explorer_feature_maps_from_the_features_store(tmp_path):

@@ -305,9 +305,14 @@ def _faithfulness_html(comp: Comparison) -> str:
             continue
         if not res:
             continue
-        s = res.get("settings") or {}
-        other = (res.get("other") or {}).get("run", "n/a")
-        out += [[r.label, str(s.get("frames", "")), str(other), *row] for row in rows(res)]
+        for method, per_target in (res.get("results") or {}).items():
+            for target, entry in per_target.items():
+                # each entry keeps the check it came from (checks of other methods merge into one file)
+                c = entry.get("check") if isinstance(entry.get("check"), dict) else res
+                frames = (c.get("settings") or {}).get("frames", "")
+                other = (c.get("other") or {}).get("run", "n/a")
+                [row] = rows({"results": {method: {target: entry}}})
+                out.append([r.label, str(frames), str(c.get("model_step", "")), str(other), *row])
     if not out and not notes:
         return ("<p>No faithfulness results. <code>rlsight saliency-check RUN [--other RUN]</code> scores every "
                 "saliency method and stores the result in <code>RUN/explain/faithfulness.json</code>.</p>")
@@ -316,7 +321,7 @@ def _faithfulness_html(comp: Comparison) -> str:
             "correlation below 0.5 on nonzero pixels, (b) deletion AUC below the edge map's and (c) below the other "
             "model's map's, CIs not overlapping; weak = some; fails = none (docs/saliency.md).</p>")
     bad = "".join(f"<p class=warn>{escape(n)}</p>" for n in notes)
-    table = _table_html(["run", "frames", "other model", *COLUMNS], out, set(range(5, 12))) if out else ""
+    table = _table_html(["run", "frames", "model step", "other model", *COLUMNS], out, set(range(6, 13))) if out else ""
     return note + bad + table
 
 

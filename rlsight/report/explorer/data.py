@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from rlsight.config import Config
 from rlsight.errors import RlsightError
 from rlsight.explain.saliency.methods import MethodOptions, make_method
 from rlsight.explain.saliency.render import RenderOptions, normalise, obs_image, overlay, reduce_map
-from rlsight.explain.verdicts import stored_verdicts
+from rlsight.explain.verdicts import Drawn, stored_verdicts
 from rlsight.report.explorer.episode import (
     Episode,
     bookmarks,
@@ -47,6 +47,7 @@ class Played:
     model: torch.nn.Module
     cfg: Config
     episode: Episode
+    step: int = 0  # the model's env step
     written: dict[str, str] = field(default_factory=dict)  # what of its own episode is on disk: key -> folder
 
 
@@ -63,19 +64,21 @@ def build_pages(runs: Sequence[tuple[str, Path]], opts: ExploreOptions,
         if not (Path(path) / "model.safetensors").is_file():
             warn(f"explorer: {label}: no model.safetensors, no explorer page")
             continue
-        model, cfg, _ = load_policy(RunDir.open(path), "cpu")
-        loaded.append((label, Path(path), model, cfg))
+        model, cfg, step = load_policy(RunDir.open(path), "cpu")
+        loaded.append((label, Path(path), model, cfg, step))
     if not loaded:
         return []
-    first_env = loaded[0][3].env
-    has_levels = first_env.family == "procgen"  # Atari games have no levels: level 0, as saliency plays them
-    level = opts.level if opts.level is not None else (first_env.test_levels()[0] if has_levels else 0)
+    # every Procgen run plays one level: --explore-level, or the first Procgen run's first held-out
+    # level; Atari games have no levels (level 0, as saliency plays them)
+    procgen = [c.env for *_, c, _ in loaded if c.env.family == "procgen"]
+    level = opts.level if opts.level is not None else (procgen[0].test_levels()[0] if procgen else 0)
     played, pages = [], []
-    for i, (label, path, model, cfg) in enumerate(loaded):
-        ep = play_episode(model, cfg.env, cfg.env.game, level, opts.seed, opts.steps)
-        p = Played(label, path, model, cfg, ep)
+    for i, (label, path, model, cfg, step) in enumerate(loaded):
+        lv = level if cfg.env.family == "procgen" else 0
+        ep = play_episode(model, cfg.env, cfg.env.game, lv, opts.seed, opts.steps)
+        p = Played(label, path, model, cfg, ep, step)
         played.append(p)
-        pages.append(page_for(f"run{i}", f"explorer: {label}", [p], [ep], level, opts))
+        pages.append(page_for(f"run{i}", f"explorer: {label}", [p], [ep], lv, opts))
     pairs = [(a, b) for a in range(len(played)) for b in range(a + 1, len(played))]
     for a, b in pairs:
         pa, pb = played[a], played[b]
@@ -86,7 +89,8 @@ def build_pages(runs: Sequence[tuple[str, Path]], opts: ExploreOptions,
             warn(f"explorer: more than {opts.max_pairs} pairs of runs; pair pages for the first {opts.max_pairs} only")
             break
         shared = [pa.episode, replay(pb.model, pa.episode)]
-        pages.append(page_for(f"pair{a}-{b}", f"explorer: {pa.label} vs {pb.label}", [pa, pb], shared, level, opts))
+        lv = level if pa.cfg.env.family == "procgen" else 0
+        pages.append(page_for(f"pair{a}-{b}", f"explorer: {pa.label} vs {pb.label}", [pa, pb], shared, lv, opts))
     return pages
 
 
@@ -108,7 +112,7 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
         done = p.written if ep is p.episode else {}
         overlays = []
         for method in opts.methods:
-            verdicts = stored_verdicts(p.path, method)
+            verdicts = stored_verdicts(p.path, method, None, Drawn(p.step, asdict(method_options(ep))))
             heats = None if all(f"{method}-{t}" in done for t in TARGETS) else saliency(p.model, ep, method)
             for target in TARGETS:
                 d = done.get(f"{method}-{target}") or f"{slug}/r{k}/{method}-{target}/"
@@ -129,18 +133,37 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
         played[0].written["frames"] = frame_dir
     first = played[0]
     page.data = {"title": title, "game": first.cfg.env.game, "level": level, "seed": opts.seed,
-                 "levels": first.cfg.env.family == "procgen",
+                 "levels": first.cfg.env.family == "procgen", "where": where_played([p.cfg.env for p in played], level, [p.label for p in played]),
                  "steps": len(frames), "ended": bool(episodes[0].done), "maxSteps": opts.steps,
                  "mode": "replay" if len(played) > 1 else "own", "frames": frame_dir, "ext": ".webp",
                  "methods": list(opts.methods), "runs": runs}
     return page
 
 
+def where_played(envs: list, level: int, labels: list[str]) -> str:
+    """What the page's level is to its runs: "held-out level 250", "training level 20", or
+    "level 20 (held out for A; a training level of B)"; Atari: the training protocol."""
+    if envs[0].family != "procgen":
+        return "the training protocol, the newest frame of each 4-frame stack shown"
+    trained = [e.nothing_held_out() or e.start_level <= level < e.start_level + e.num_levels for e in envs]
+    if not any(trained):
+        return f"held-out level {level}"
+    if all(trained):
+        return f"training level {level}"
+    held = [lab for lab, t in zip(labels, trained) if not t]
+    train = [lab for lab, t in zip(labels, trained) if t]
+    return f"level {level} (held out for {', '.join(held)}; a training level of {', '.join(train)})"
+
+
+def method_options(ep: Episode) -> MethodOptions:
+    """The explorer's method options: the defaults, on Atari's 4-frame stack the newest frame."""
+    return MethodOptions(stack_frame=-1 if ep.obs.shape[-1] != 3 else None)
+
+
 def saliency(model: torch.nn.Module, ep: Episode, method: str) -> dict[str, np.ndarray]:
     """{target: maps (T, 64, 64) in [0, 1], each frame scaled by its maximum} for the
     actions the episode took (actor) and the value (critic)."""
-    stacked = ep.obs.shape[-1] != 3  # Atari's 4-frame stack: perturb (and explain) the newest frame
-    meth = make_method(method, model, MethodOptions(stack_frame=-1 if stacked else None))
+    meth = make_method(method, model, method_options(ep))
     acts = torch.from_numpy(ep.actions)
     return {t: normalise(reduce_map(meth.attribute(ep.obs, t, acts).cpu(), "max"), "frame").numpy()
             for t in TARGETS}

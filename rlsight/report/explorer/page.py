@@ -25,8 +25,7 @@ def render_explorer(page: Page) -> str:
     what = ("both models are shown the first model's frames (replay), so maps and timelines compare step by step"
             if d["mode"] == "replay" else "the run's model plays")
     ended = "the episode ended" if d["ended"] else f"cut at {d['maxSteps']} steps"
-    where = (f"held-out level {int(d['level'])}" if d.get("levels", True)
-             else "the training protocol, the newest frame of each 4-frame stack shown")
+    where = d["where"]
     return f"""<!doctype html>
 <html lang="en">
 <head>

@@ -156,6 +156,21 @@ def test_cli_side_by_side_two_models(original_run_nature, original_run_impala, t
     assert len(frames) == 3 and frames[0].shape[:2] == layout_size(2, 1, RenderOptions(size=64))
 
 
+def test_video_normalisation_is_one_scale_over_every_model():
+    """With --normalize video a model whose maps are ten times weaker is drawn ten times dimmer;
+    with frame normalisation each frame has its own peak."""
+    import torch
+
+    from rlsight.explain.saliency import RenderOptions
+    from rlsight.explain.saliency.record import heat_maps
+
+    a = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    video = heat_maps([{"critic": a}, {"critic": a / 10}], ("critic",), RenderOptions(normalize="video"))
+    assert np.isclose(video[0]["critic"].max(), 1.0) and np.isclose(video[1]["critic"].max(), 0.1)
+    frame = heat_maps([{"critic": a}, {"critic": a / 10}], ("critic",), RenderOptions(normalize="frame"))
+    assert np.allclose(frame[0]["critic"], frame[1]["critic"]) and np.allclose(frame[1]["critic"].max((1, 2)), 1.0)
+
+
 @pytest.mark.original
 @pytest.mark.slow
 def test_replay_shows_every_model_the_same_observations(original_run_nature, original_run_impala):

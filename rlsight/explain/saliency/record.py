@@ -170,6 +170,17 @@ def policy_outputs(model: torch.nn.Module, obs: np.ndarray, chunk: int = 256) ->
     return torch.cat(ps).numpy(), torch.cat(vs).numpy()
 
 
+def heat_maps(maps: list[dict[str, torch.Tensor]], targets: Sequence[str], ropts: RenderOptions) -> list[dict[str, np.ndarray]]:
+    """Per model {target: (T, H, W) in [0, 1]}: reduced over channels, smoothed, and scaled by
+    each frame's peak, or (``normalize = "video"``) by one peak per target over every model's
+    frames, so that brightness compares across frames and models."""
+    reduced = [{t: reduce_map(mm[t], ropts.reduce, ropts.sigma) for t in targets} for mm in maps]
+    if ropts.normalize != "video":
+        return [{t: normalise(r[t], ropts.normalize).numpy() for t in targets} for r in reduced]
+    peaks = {t: max(float(r[t].max()) for r in reduced) for t in targets}
+    return [{t: (r[t] / max(peaks[t], 1e-20)).numpy() for t in targets} for r in reduced]
+
+
 def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLAY.level, frames: int = PLAY.frames,
            method: str = PLAY.method, target: str = PLAY.target, mode: str = PLAY.mode, seed: int = PLAY.seed,
            start: int = PLAY.start, greedy: bool = PLAY.greedy, device: str = PLAY.device,
@@ -222,8 +233,7 @@ def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLA
             per_model.update((t, v.cpu()) for t, v in make_method(name, m, mopts).attribute_all(tr.obs, todo, acts).items())
         maps.append({t: per_model[t] for t in targets})
 
-    heats = [{t: normalise(reduce_map(mm[t], ropts.reduce, ropts.sigma), ropts.normalize).numpy() for t in targets}
-             for mm in maps]
+    heats = heat_maps(maps, targets, ropts)
     from rlsight.envs import family_of
 
     labels = [n for n, *_ in models]

@@ -113,6 +113,20 @@ def test_json_is_strict_without_nan(tmp_path):
     assert "NaN" not in text and json.loads(text)["results"]["gradient"]["actor"]["stability"]["mean"] is None
 
 
+def test_a_caption_names_the_targets_drawn_and_only_those(tmp_path):
+    from rlsight.explain.verdicts import targets_caption
+
+    rd = RunDir.open(model_run(tmp_path / "a"))
+    store(rd, crafted_result(str(rd.path)))  # gradient, actor only
+    both = {"actor": "gradient", "critic": "gradient"}
+    assert targets_caption(both, rd) == "gradient, check: actor faithful (on a, b), critic unchecked"
+    critic_too = crafted_result(str(rd.path))
+    critic_too["results"]["gradient"] = {"critic": critic_too["results"]["gradient"]["actor"]}
+    store(rd, critic_too)
+    assert targets_caption({"actor": "gradient"}, rd) == "gradient, check: actor faithful (on a, b)"  # no critic tile
+    assert targets_caption({"critic": "gradient"}, rd) == "gradient, check: critic faithful (on a, b)"
+
+
 @pytest.mark.procgen
 def test_caption_says_unchecked_or_the_stored_verdict(tmp_path):
     from rlsight.explain.saliency.record import record

@@ -111,9 +111,9 @@ def targets_caption(by_target: dict[str, str], run: str | Path | RunDir, shift: 
 def _caption(by_target: dict[str, str], stored: dict[str, dict[str, str]], shift_word: str) -> str:
     """``caption`` (one method) or the per-target form; ``shift_word`` ("under", "without")
     says whether the verdicts were checked under the picture's shift."""
-    if len(stored) == 1:
+    if len(stored) == 1:  # the verdicts of the targets drawn, "unchecked" where a drawn one has none
         (name, verdicts), = stored.items()
-        text = caption(name, verdicts)
+        text = caption(name, {t: verdicts.get(t, "unchecked") for t in by_target} if verdicts else {})
         return text.replace(", check: ", f", check {shift_word} the shift: ", 1) if shift_word else text
     text = "; ".join(f"{t} {m} {stored[m].get(t, 'unchecked')}" for t, m in by_target.items())
     return f"{text} (verdicts checked {shift_word} the shift)" if shift_word else text

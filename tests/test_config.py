@@ -77,12 +77,14 @@ def test_bad_values_are_named(override, fragment):
 
 
 @pytest.mark.parametrize("keys,message", [
-    (["env.num_levels=0"], "no level is held out for the held-out curve; set a finite env.num_levels and env.num_test_envs = 0"),
+    (["env.num_levels=0"], "no level is held out for the held-out curve; set a finite env.num_levels, or env.num_test_envs = 0"),
     # procgen draws from every seed with num_levels = 0, so levels below start_level are not held out either
     (["env.num_levels=0", "env.start_level=1000", "env.test_start_level=0", "env.test_num_levels=1000"],
      "env.start_level = 1000 is ignored"),
     (["env.num_levels=0", "env.start_level=5", "env.num_test_envs=0"], "env.start_level = 5 is ignored; set a finite "
      "env.num_levels, or env.start_level = 0"),
+    (["env.num_levels=0", "env.start_level=5"], "so env.start_level = 5 is ignored and no level is held out for the "
+     "held-out curve; set a finite env.num_levels, or env.num_test_envs = 0 and env.start_level = 0"),
 ])
 def test_unbounded_levels_hold_nothing_out(tmp_path, keys, message):
     """env.num_levels = 0 trains on every level seed, start_level or not: training refuses a
@@ -95,6 +97,7 @@ def test_unbounded_levels_hold_nothing_out(tmp_path, keys, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         train(bad, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+    assert C.load("cpu-quick", ["env.num_levels=0", "env.num_test_envs=0"]).check_trainable() is None  # every level, no curve
 
 
 def test_unknown_key_in_file(tmp_path):

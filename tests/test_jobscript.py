@@ -77,6 +77,7 @@ def test_script_runs_then_resumes_then_reports_finished(tmp_path, cfg_file):
     (["--mem", "lots"], "--mem 'lots'"),
     (["--mail", "nobody"], "--mail 'nobody'"),
     (["--mail", "a@b.c", "--mail-on", "never"], "--mail-on 'never'"),
+    (["--set", "env.num_levels=0"], "env.num_levels = 0: procgen trains on every level seed"),  # train would refuse it
 ])
 def test_bad_jobscript_input(tmp_path, cfg_file, capsys, args, message):
     out = tmp_path / "job.sh"

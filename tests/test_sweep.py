@@ -60,6 +60,9 @@ BAD = [
      "unknown objective.metric 'test_retrun'"),
     ('strategy = "grid"\nseed = [1]\n[params]\n"ppo.lr" = [1e-4]\n', "unknown key in the sweep file 'seed'"),
     ('strategy = "grid"\n[params]\n', "[params] is missing or empty"),
+    ('strategy = "grid"\n[set]\n"env.num_levels" = 0\n[params]\n"ppo.lr" = [1e-4]\n',
+     "[set]: env.num_levels = 0: procgen trains on every level seed"),
+    ('strategy = "grid"\n[params]\n"env.num_levels" = [200, 0]\n', "params.env.num_levels = 0: env.num_levels = 0: procgen"),
 ]
 
 

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if not any(o.split("=", 1)[0].strip() == "train.torch_threads" for o in overrides):
         overrides.append(f"train.torch_threads={args.cpus}")
     cfg = C.load(args.config, overrides)  # a bad config fails here, not on the cluster
+    cfg.check_trainable()
     config = str(Path(args.config).resolve()) if Path(args.config).is_file() else args.config
     run_dir = args.run_dir or str(Path("runs") / f"{Path(args.config).stem}-{cfg.env.game}-s{cfg.train.seed}")
     run_dir = os.path.abspath(run_dir)

@@ -19,6 +19,7 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
 from rlsight.config.encoders import ENCODERS
+from rlsight.errors import ConfigError
 
 Game = Literal[
     "bigfish", "bossfight", "caveflyer", "chaser", "climber", "coinrun", "dodgeball",
@@ -340,6 +341,20 @@ class Config:
                 if value not in valid:
                     raise fail(f"env.{key} = {value}: {e.game} has the {what} {', '.join(map(str, valid))}")
         return self
+
+    def check_trainable(self) -> None:
+        """A one-line ConfigError where training would mislead (not a validation rule, so that
+        runs made before it still open): Procgen with ``env.num_levels = 0`` plays every level
+        seed, whatever ``env.start_level``, so it has no held-out levels for the held-out curve."""
+        e = self.env
+        if not e.nothing_held_out() or (e.num_test_envs == 0 and e.start_level == 0):
+            return
+        problems = ([f"env.start_level = {e.start_level} is ignored"] if e.start_level > 0 else []) + \
+            (["no level is held out for the held-out curve"] if e.num_test_envs > 0 else [])
+        fixes = " and ".join((["env.num_test_envs = 0"] if e.num_test_envs > 0 else [])
+                             + (["env.start_level = 0"] if e.start_level > 0 else []))
+        raise ConfigError(f"env.num_levels = 0: procgen trains on every level seed, so {' and '.join(problems)}; "
+                          f"set a finite env.num_levels, or {fixes}")
 
     @model_validator(mode="after")
     def _levels(self) -> Config:

@@ -424,6 +424,7 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
         for k, v in _flatten(f.set).items():
             C.set_key(cfg, k, v)
         C.validate(cfg)
+        cfg.check_trainable()
     except ConfigError as e:
         raise SweepError(f"[set]: {e}") from None
     flat = _flatten(f.params, leaf=_is_param_spec)
@@ -458,7 +459,7 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
     for p in spec.params.values():  # every listed value must give a valid config on its own
         for v in (p.grid_values() if p.discrete else [p.low, p.high])[:1000]:
             try:
-                spec.trial_config({p.name: v})
+                spec.trial_config({p.name: v}).check_trainable()
             except ConfigError as e:
                 raise SweepError(f"params.{p.name} = {v!r}: {e}") from None
     if f.strategy == "grid" and math.prod(len(p.grid_values()) for p in params.values()) > 100_000:

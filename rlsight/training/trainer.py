@@ -305,13 +305,7 @@ def train(cfg: Config | str | Path, run_dir: str | Path, *, overwrite: bool = Fa
         raise ConfigError(f"train(cfg={type(cfg).__name__}): give a Config (rlsight.load_config(...)), "
                           "a preset name or a TOML file")
     check_installed(cfg.train.loggers)  # before anything is written
-    e = cfg.env
-    if e.nothing_held_out() and (e.num_test_envs > 0 or e.start_level > 0):
-        what = (f"env.start_level = {e.start_level} is ignored" if e.start_level > 0 else
-                "no level is held out for the held-out curve")
-        raise ConfigError(f"env.num_levels = 0: procgen trains on every level seed, so {what}; set a finite "
-                          f"env.num_levels{', or env.start_level = 0' if e.start_level > 0 else ''}"
-                          f"{' and env.num_test_envs = 0' if e.num_test_envs > 0 else ''}")
+    cfg.check_trainable()
     cmp = RunDir.open(compare_to) if compare_to else None
     if env_factory is None:
         family_of(cfg.env).require()  # a missing backend is refused before the run directory is made

@@ -86,3 +86,19 @@ def test_train_help_lists_every_preset():
 
     out = rlsight_here("train", "--help").stdout
     assert all(name in " ".join(out.split()).replace("- ", "-") for name in presets.names())
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """``rlsight config | head -1``: the pipe closes under the printing, which ends quietly.
+    Here the reading end is closed before the command starts, so every write meets it closed."""
+    import os
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "rlsight.cli.main", "config"], stdout=w, stderr=subprocess.PIPE)
+    finally:
+        os.close(w)
+    assert p.returncode == 141 and p.stderr.decode() == ""

@@ -96,7 +96,7 @@ def run_features(run: str | Path, k: int = DEFAULT_K, layer: str | None = None, 
         if not overwrite:
             diff = ", ".join(f"{k_}={have[k_]} (asked {want[k_]})" for k_ in want if have[k_] != want[k_])
             raise RlsightError(f"{features_dir(rd.path)} holds features with other settings: {diff}; "
-                               "pass --overwrite to replace them")
+                               "pass --overwrite (overwrite=True) to replace them")
     fs = compute_features(model, obs, actions, k, name, method, steps, seed, say=say)
     fs.meta.update({"run": rd.name, "game": cfg.env.game, "encoder": cfg.model.encoder, "model_step": step,
                     "states_frames": len(states)})

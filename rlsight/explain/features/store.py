@@ -104,7 +104,7 @@ def save_features(run_dir: str | Path, fs: FeatureSet, overwrite: bool = False) 
     are replaced only with ``overwrite``; otherwise a one-line error."""
     final = features_dir(run_dir)
     if (final / FEATURES_JSON).exists() and not overwrite:
-        raise RlsightError(f"{final} already holds features; pass --overwrite to replace them")
+        raise RlsightError(f"{final} already holds features; pass --overwrite (overwrite=True) to replace them")
     final.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format": FEATURES_FORMAT, "layer": fs.layer, "k": fs.k, "meta": fs.meta, "features": fs.shares}
     buf = io.BytesIO()

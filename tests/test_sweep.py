@@ -60,10 +60,18 @@ BAD = [
      "unknown objective.metric 'test_retrun'"),
     ('strategy = "grid"\nseed = [1]\n[params]\n"ppo.lr" = [1e-4]\n', "unknown key in the sweep file 'seed'"),
     ('strategy = "grid"\n[params]\n', "[params] is missing or empty"),
-    ('strategy = "grid"\n[set]\n"env.num_levels" = 0\n[params]\n"ppo.lr" = [1e-4]\n',
-     "[set]: env.num_levels = 0: procgen trains on every level seed"),
-    ('strategy = "grid"\n[params]\n"env.num_levels" = [200, 0]\n', "params.env.num_levels = 0: env.num_levels = 0: procgen"),
+    ('strategy = "random"\ntrials = 2\n[set]\n"env.num_levels" = 0\n[params]\n"ppo.lr" = [1e-4]\n',
+     "[set] and the base config: env.num_levels = 0: procgen trains on every level seed"),
+    ('strategy = "grid"\n[params]\n"env.num_levels" = [200, 0]\n"env.num_test_envs" = [0, 2]\n',
+     "env.num_levels = 0, env.num_test_envs = 2: env.num_levels = 0: procgen"),
 ]
+
+
+def test_a_grid_whose_every_combination_trains_is_accepted(tmp_path):
+    """num_levels = 0 needs num_test_envs = 0: a grid that pairs them so, or [set] with a
+    parameter that fixes it, is a valid sweep."""
+    load_sweep(write(tmp_path, 'strategy = "grid"\n[params]\n"env.num_levels" = [0, 200]\n"env.num_test_envs" = [0]\n'))
+    load_sweep(write(tmp_path, 'strategy = "grid"\n[set]\n"env.num_levels" = 0\n[params]\n"env.num_test_envs" = [0]\n'))
 
 
 @pytest.mark.parametrize("body,message", BAD, ids=[m.split(":")[0][:30] for _, m in BAD])
@@ -287,6 +295,38 @@ def test_a_stopped_sweep_checkpoints_its_running_trial(tmp_path, how):
     last = int(r.metrics()[-1]["step"])
     assert [c.name for c in r.checkpoints()] == [f"step_{last:012d}"]  # written when it stopped, at its last update
     assert "SIGINT: finishing this update" in (run.parent / "trial.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_background_sweep_stops_a_worker_that_has_not_begun_training(tmp_path):
+    """A sweep started in the background by a script ignores SIGINT, and so would its workers:
+    SIGTERM to it must still stop a worker that is starting (before training sets its own
+    handler), not leave it to train the whole trial."""
+    f = write(tmp_path, """
+        strategy = "grid"
+        [set]
+        "train.total_steps" = 2560000
+        [params]
+        "ppo.lr" = [3e-4]
+        [objective]
+        metric = "test_reward_rate"
+        """)
+    d = tmp_path / "sw"
+    proc = subprocess.Popen(_sweep_cmd(f, d), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.time() + 120
+        while not _trial_processes(d):  # the worker exists: signal it while it starts
+            assert proc.poll() is None and time.time() < deadline, "the sweep ended before its worker started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert not _trial_processes(d)
 
 
 # -- acceptance 4: TPE with a pruner ------------------------------------------------------------

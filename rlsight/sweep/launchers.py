@@ -32,9 +32,12 @@ def trial_dir(sweep_dir: Path, number: int) -> Path:
     return sweep_dir / "trials" / f"{number:04d}"
 
 
-def _die_with_parent() -> None:
-    """Runs in the worker before exec: it gets SIGKILL when the sweep process dies,
-    so that a killed sweep leaves no orphan training behind (Linux only)."""
+def _worker_preexec() -> None:
+    """Runs in the worker before exec. SIGINT back to its default: the sweep stops a worker with
+    SIGINT, and a sweep started in the background by a script ignores SIGINT, which its workers
+    would inherit. And SIGKILL when the sweep process dies, so that a killed sweep leaves no
+    orphan training behind (Linux only)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
@@ -126,19 +129,20 @@ class LocalLauncher:
                 for f in futures:
                     f.result()
             except BaseException:
-                self._signal_workers(stop)  # each finishes its update and checkpoints
+                stop.set()  # no trial starts from now on
                 while True:
-                    try:
+                    try:  # the first time each worker finishes its update and checkpoints; again: stops at once
+                        self._signal_workers(stop)
                         wait(futures)
                         break
-                    except KeyboardInterrupt:  # again: the workers stop without finishing their update
-                        self._signal_workers(stop)
+                    except KeyboardInterrupt:
+                        continue
                 raise
 
     def _signal_workers(self, stop: threading.Event) -> None:
         """Start no more trials, and send each running worker SIGINT."""
+        stop.set()
         with self._procs_lock:  # a worker is started under this lock only while ``stop`` is clear
-            stop.set()
             for proc in self._procs:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGINT)
@@ -159,7 +163,7 @@ class LocalLauncher:
                 if stop.is_set():
                     return  # the sweep was stopped while this trial waited for a slot: continued next time
                 proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                        preexec_fn=_die_with_parent, process_group=0)
+                                        preexec_fn=_worker_preexec, process_group=0)
                 self._procs.add(proc)
             try:
                 rc = proc.wait()

@@ -213,7 +213,7 @@ def test_media_outside_a_tracked_run_is_not_logged(tmp_path):
 @needs_mlflow
 @pytest.mark.slow
 @pytest.mark.procgen  # the evaluation plays starpilot
-@pytest.mark.parametrize("loss", ["store removed", "run deleted"])
+@pytest.mark.parametrize("loss", ["store removed", "run deleted", "experiment deleted"])
 def test_evaluation_after_the_mlflow_run_is_gone_logs_to_a_new_run(tmp_path, loss):
     import json
     import shutil
@@ -225,8 +225,11 @@ def test_evaluation_after_the_mlflow_run_is_gone_logs_to_a_new_run(tmp_path, los
     old = json.loads((d / STATE).read_text())["mlflow"]["run_id"]
     if loss == "store removed":
         shutil.rmtree(d / "mlruns")
-    else:
+    elif loss == "run deleted":
         _mlflow(d)[0].delete_run(old)
+    else:  # deletes its runs too; its name stays taken
+        client = _mlflow(d)[0]
+        client.delete_experiment(client.get_run(old).info.experiment_id)
     # a new process, as in use: MLflow keeps a removed store's database open in the process that used it
     cmd = [sys.executable, "-m", "rlsight.cli.main", "evaluate", str(d), "--split", "train", "--episodes", "2"]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -237,11 +240,11 @@ def test_evaluation_after_the_mlflow_run_is_gone_logs_to_a_new_run(tmp_path, los
     new = json.loads((d / STATE).read_text())["mlflow"]["run_id"]
     assert new != old
     read = ("import json, sys, pathlib; from tests.test_trackers import _mlflow; c, i = _mlflow(pathlib.Path(sys.argv[1])); "
-            "print(json.dumps([m.value for m in c.get_metric_history(i, sys.argv[2])]))")
+            "print(json.dumps([[m.value for m in c.get_metric_history(i, sys.argv[2])], c.get_run(i).info.status]))")
     key = f"eval/{saved.stem}/mean_return"
     values = subprocess.run([sys.executable, "-c", read, str(d), key], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])
-    assert json.loads(values.stdout) == [result["mean_return"]]
+    assert json.loads(values.stdout) == [[result["mean_return"]], "FINISHED"]  # the run the evaluation made is closed
 
 
 def test_a_resume_before_the_first_checkpoint_leaves_one_tensorboard_point_a_step(tmp_path):

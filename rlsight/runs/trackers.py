@@ -167,6 +167,7 @@ class MlflowTracker:
             store.mkdir(exist_ok=True)
             uri, artifacts = f"sqlite:///{store / 'mlflow.db'}", (store / "artifacts").as_uri()
         self.client = MlflowClient(tracking_uri=uri)
+        self.made_attached = False  # a run made by an evaluation or a video is finished when it closes
         if state.get("run_id") and state.get("tracking_uri") == uri:
             if _active_run(self.client, state["run_id"]):
                 self.run_id = state["run_id"]
@@ -176,10 +177,15 @@ class MlflowTracker:
             print(f"{run_path}: MLflow run {state['run_id']} is no longer in {uri} (deleted, or its store "
                   f"removed); logging to a new MLflow run", file=sys.stderr, flush=True)
         name = cfg.train.tracker_project
-        exp = self.client.get_experiment_by_name(name)
+        exp = self.client.get_experiment_by_name(name)  # deleted experiments too
+        if exp is not None and exp.lifecycle_stage == "deleted":
+            self.client.restore_experiment(exp.experiment_id)  # its name is taken until it is purged
+            print(f"{run_path}: MLflow experiment {name!r} was deleted; restored to log this run in it",
+                  file=sys.stderr, flush=True)
         exp_id = exp.experiment_id if exp else self.client.create_experiment(name, artifact_location=artifacts)
         run = self.client.create_run(exp_id, run_name=run_path.name, tags={"rlsight.run_dir": str(run_path.resolve())})
         self.run_id = run.info.run_id
+        self.made_attached = attach
         from mlflow.entities import Param
 
         params = [Param(k, str(v)[:6000]) for k, v in cfg.flat().items()]
@@ -210,9 +216,12 @@ class MlflowTracker:
         self.client.log_artifact(self.run_id, str(path), "media")
 
     def close(self, status: str) -> None:
-        """Mark the run finished, killed (interrupted) or failed; "" leaves it as it is."""
+        """Mark the run finished, killed (interrupted) or failed; "" leaves it as it is, unless an
+        evaluation or a video made it (its store had lost the training's run): then finished."""
         if status:
             self.client.set_terminated(self.run_id, self.STATUS.get(status, "FINISHED"))
+        elif self.made_attached:
+            self.client.set_terminated(self.run_id, "FINISHED")
 
 
 def _active_run(client, run_id: str) -> bool:

@@ -95,10 +95,13 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     import subprocess
     import sys
 
-    r, w = os.pipe()
-    os.close(r)
-    try:
-        p = subprocess.run([sys.executable, "-m", "rlsight.cli.main", "config"], stdout=w, stderr=subprocess.PIPE)
-    finally:
-        os.close(w)
-    assert p.returncode == 141 and p.stderr.decode() == ""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output buffered, as in a shell
+    for args in (["config"], ["config", "cpu-quick"]):  # 8 KB, printed in blocks; 1.4 KB, written by the last flush
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = subprocess.run([sys.executable, "-m", "rlsight.cli.main", *args], stdout=w, stderr=subprocess.PIPE,
+                               env=env)
+        finally:
+            os.close(w)
+        assert p.returncode == 141 and p.stderr.decode() == "", args

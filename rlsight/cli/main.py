@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe fails here, under the handler below, rather than at exit
+        return rc
     except RlsightError as e:
         print(f"rlsight {args.command}: error: {e}", file=sys.stderr)
         return 2

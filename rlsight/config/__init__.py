@@ -30,6 +30,7 @@ from rlsight.config.schema import (
     MODES,
     REMOVED_KEYS,
     SECTIONS,
+    TRAINABLE_KEYS,
     Config,
     EnvConfig,
     ModelConfig,
@@ -44,7 +45,7 @@ from rlsight.errors import ConfigError
 __all__ = [
     "ATARI_FLAVOURS", "ATARI_GAMES", "flavour_name", "AUTOCAST", "COMPILE", "Config", "ConfigError", "EnvConfig", "FAMILIES", "GAMES", "LATE_KEYS",
     "LOGGERS", "MODES",
-    "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TrainConfig", "all_keys", "allowed", "describe",
+    "ModelConfig", "PPOConfig", "REMOVED_KEYS", "SECTIONS", "TRAINABLE_KEYS", "TrainConfig", "all_keys", "allowed", "describe",
     "field_info", "from_dict", "load", "loads", "modes_for", "one_line", "parse_override", "read_text", "resolve_config_path",
     "set_key", "toml_value", "unknown_key", "validate",
 ]

@@ -77,6 +77,8 @@ DEVICES = "auto, cpu, cuda, cuda:N, mps"
 _EXTREME = {"chaser", "dodgeball", "leaper", "starpilot"}
 _MEMORY = {"caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"}
 
+# The keys Config.check_trainable reads (a sweep that varies none of them checks its base config once).
+TRAINABLE_KEYS = ("env.family", "env.num_levels", "env.num_test_envs", "env.start_level")
 # Keys added after runs were already recorded: at their default they are left out of
 # Config.hash(), so those runs keep their hash and still resume.
 LATE_KEYS = frozenset({"env.family", "train.autocast", "train.compile", "train.loggers", "train.wandb_mode",

@@ -424,7 +424,6 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
         for k, v in _flatten(f.set).items():
             C.set_key(cfg, k, v)
         C.validate(cfg)
-        cfg.check_trainable()
     except ConfigError as e:
         raise SweepError(f"[set]: {e}") from None
     flat = _flatten(f.params, leaf=_is_param_spec)
@@ -459,12 +458,29 @@ def parse(data: dict, base, base_source: str, name: str) -> SweepSpec:
     for p in spec.params.values():  # every listed value must give a valid config on its own
         for v in (p.grid_values() if p.discrete else [p.low, p.high])[:1000]:
             try:
-                spec.trial_config({p.name: v}).check_trainable()
+                spec.trial_config({p.name: v})
             except ConfigError as e:
                 raise SweepError(f"params.{p.name} = {v!r}: {e}") from None
     if f.strategy == "grid" and math.prod(len(p.grid_values()) for p in params.values()) > 100_000:
         raise SweepError("grid: more than 100000 combinations; use random or tpe")
+    _check_trainable(spec)
     return spec
+
+
+def _check_trainable(spec: SweepSpec) -> None:
+    """Refuse, before anything starts, trials that training would refuse (``Config.check_trainable``):
+    every combination of the parameters it reads for a grid, the base config where no parameter
+    changes what it reads. Other strategies' trials with such parameters are checked when they train."""
+    read = [p for n, p in spec.params.items() if n in C.TRAINABLE_KEYS]
+    if read and spec.strategy != "grid":
+        return
+    for values in itertools.product(*(p.grid_values() for p in read)):
+        assignment = dict(zip((p.name for p in read), values))
+        try:
+            spec.trial_config(assignment).check_trainable()
+        except ConfigError as e:
+            where = ", ".join(f"{k} = {v!r}" for k, v in assignment.items()) or "[set] and the base config"
+            raise SweepError(f"{where}: {e}") from None
 
 
 def read_toml(path: Path) -> dict:

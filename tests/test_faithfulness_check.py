@@ -83,6 +83,16 @@ def test_a_verdict_holds_for_the_model_and_settings_it_was_checked_with(tmp_path
     grad["settings"]["method_options"] = dataclasses.asdict(MethodOptions(radius=2.5))
     store(rd, grad)
     assert stored_verdicts(rd, "gradient", None, default) == {"actor": "faithful (on a, b)"}
+    # on stacked frames, a gradient check made before maps kept one frame of the stack is not of today's maps
+    stacked = Drawn(1000, dataclasses.asdict(MethodOptions(stack_frame=-1)))
+    old_atari = crafted_result(str(rd.path), "integrated-gradients")
+    old_atari["settings"]["method_options"] = stacked.options
+    store(rd, old_atari)
+    assert stored_verdicts(rd, "integrated-gradients", None, stacked) == {
+        "actor": "unchecked with these maps (faithful (on a, b) for maps over the whole stack)"}
+    old_atari["settings"]["maps"] = 2  # as checks store it now
+    store(rd, old_atari)
+    assert stored_verdicts(rd, "integrated-gradients", None, stacked) == {"actor": "faithful (on a, b)"}
 
 
 def test_results_merge_per_method_and_target(tmp_path):

@@ -15,6 +15,10 @@ from rlsight.shift import setting_label
 
 RESULT_FILE = "faithfulness.json"
 RESULT_FORMAT = 1
+# How maps are made, stored with each check: 2 since gradient maps of stacked frames (Atari) keep
+# the attribution to one frame of the stack (before: the maximum over the stack)
+MAPS_VERSION = 2
+_PER_INPUT_GRADIENTS = ("gradient", "smoothgrad", "integrated-gradients")
 CORRELATION_LIMIT = 0.5  # criterion (a)
 CRITERIA = {
     "a": f"randomisation rank correlation over pixels where either map is nonzero below {CORRELATION_LIMIT}",
@@ -77,7 +81,11 @@ def _short(entry: dict, method: str, drawn: Drawn | None = None) -> str:
     step = check.get("model_step")
     if isinstance(step, int) and step != drawn.model_step:
         return f"unchecked at step {drawn.model_step:,} ({word} at step {step:,})"
-    stored = (check.get("settings") or {}).get("method_options")
+    settings = check.get("settings") or {}
+    if drawn.options.get("stack_frame") is not None and method.removesuffix("-logp") in _PER_INPUT_GRADIENTS \
+            and (settings.get("maps") or 1) < MAPS_VERSION:
+        return f"unchecked with these maps ({word} for maps over the whole stack)"
+    stored = settings.get("method_options")
     if isinstance(stored, dict):
         other = {k: stored.get(k) for k in drawn_options(method, drawn.options) if stored.get(k) != drawn.options.get(k)}
         if other:

@@ -61,6 +61,7 @@ from rlsight.explain.states import (
 from rlsight.explain.verdicts import (
     CORRELATION_LIMIT,
     CRITERIA,
+    MAPS_VERSION,
     RESULT_FORMAT,
     load_results,
     result_path,
@@ -184,7 +185,8 @@ def check_run(run: str | Path | RunDir, methods: Sequence[str] | None = None, ta
                 "bootstrap_resamples": opts.resamples, "confidence": opts.confidence,
                 "stability": {"radius": opts.stability_radius, "samples": opts.stability_samples,
                               "frames": min(n, opts.quick_stability_frames if quick else opts.stability_frames)},
-                "seed": opts.seed, "method_options": dataclasses.asdict(mopts), "torch_threads": torch.get_num_threads(),
+                "seed": opts.seed, "method_options": dataclasses.asdict(mopts), "maps": MAPS_VERSION,
+                "torch_threads": torch.get_num_threads(),
                 "states": {k: states.meta.get(k) for k in ("levels", "steps", "seed", "first_level", "frames")},
                 "other": None if other_rd is None else str(other_rd.path)}
     out = {"format": RESULT_FORMAT, "run": str(rd.path), "game": cfg.env.game, "encoder": cfg.model.encoder,

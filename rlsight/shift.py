@@ -33,9 +33,15 @@ def parse_levels(text: str) -> tuple[int, int]:
         levels = None
     if levels is None or levels[0] < 0 or levels[1] < 0 or sum(levels) >= 2**31:
         raise RlsightError(f"--levels {text!r}: give START:COUNT with whole numbers >= 0, START+COUNT < 2**31, e.g. 1000:500 (0:0 = every level)")
-    if levels[1] == 0 and levels[0] > 0:  # procgen draws from every seed then, ignoring the start
-        raise RlsightError(f"--levels {text!r}: COUNT 0 plays every level seed, from 0; give 0:0, or a COUNT > 0")
+    check_levels(levels, text)
     return levels
+
+
+def check_levels(levels: tuple[int, int], text: str | None = None) -> None:
+    """Refuse COUNT 0 with a START: procgen then draws from every level seed, ignoring the start."""
+    if levels[1] == 0 and levels[0] > 0:
+        shown = text if text is not None else f"{levels[0]}:{levels[1]}"
+        raise RlsightError(f"--levels {shown!r}: COUNT 0 plays every level seed, from 0; give 0:0, or a COUNT > 0")
 
 
 def apply_shift(cfg: C.Config, env_set: list[str] | None = None, levels: tuple[int, int] | None = None,
@@ -52,6 +58,8 @@ def apply_shift(cfg: C.Config, env_set: list[str] | None = None, levels: tuple[i
     if levels is not None and family != "procgen":
         raise RlsightError(f"--levels: a Procgen option; env.family = {family!r} has no levels (shift it with "
                            f"--set {', '.join(keys)})")
+    if levels is not None:
+        check_levels(levels)  # callers from Python (evaluate(levels=...)) too
     shifted = copy.deepcopy(cfg)
     for item in env_set or []:
         key, value = C.parse_override(item)

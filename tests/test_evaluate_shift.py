@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 import rlsight.evaluation as E
+from rlsight import config as C
 from rlsight.cli.main import main
 from rlsight.errors import RlsightError
 from rlsight.runs import RunDir
@@ -96,6 +97,8 @@ def test_levels_parse():
     assert parse_levels("1000:500") == (1000, 500) and parse_levels("0:0") == (0, 0)
     with pytest.raises(RlsightError, match="COUNT 0 plays every level seed, from 0"):
         parse_levels("7:0")  # procgen ignores the start when the count is 0
+    with pytest.raises(RlsightError, match="--levels '7:0': COUNT 0 plays every level seed"):
+        apply_shift(C.load("cpu-quick"), levels=(7, 0))  # evaluate(levels=...) from Python
 
 
 def test_cli_suite_generalisation_prints_the_table_and_saves_each_setting(run, capsys, made_envs):

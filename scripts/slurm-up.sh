@@ -79,20 +79,22 @@ fi
 chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
 chmod 0400 /etc/munge/munge.key
 chmod 0700 /etc/munge
-# Daemons start without this script's open files beyond 0-2: a lock held by whoever runs
-# it (flock LOCK scripts/test.sh) or a pipe a caller reads to its end would stay open,
-# and held, for as long as the daemon runs.
-daemon() {
+# Daemons start without this script's open files: a lock held by whoever runs it (flock
+# LOCK scripts/test.sh) or a pipe a caller reads to its end would stay open, and held, for
+# as long as the daemon runs. What one prints before it detaches goes to LOG.
+daemon() {  # daemon LOG COMMAND...
+    local log="$1"
+    shift
     (
         for fd in /proc/$BASHPID/fd/*; do
             fd="${fd##*/}"
             [ "$fd" -gt 2 ] && eval "exec $fd>&-"
         done
-        exec "$@" </dev/null >/dev/null 2>&1
-    )
+        exec "$@" </dev/null >>"$log" 2>&1
+    ) || die "$* failed to start (exit $?); see $log"
 }
 if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
-    daemon runuser -u munge -- munged
+    daemon /var/log/munge/slurm-up.log runuser -u munge -- munged
     for _ in $(seq 20); do munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.5; done
     munge -n </dev/null | unmunge >/dev/null || die "munged did not start (see /var/log/munge/munged.log)"
 fi
@@ -102,9 +104,9 @@ running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if running /run/slurmctld.pid; then
     [ "$CHANGED" = 0 ] || scontrol reconfigure
 else
-    daemon slurmctld
+    daemon /var/log/slurm/slurm-up.log slurmctld
 fi
-running /run/slurmd.pid || daemon slurmd
+running /run/slurmd.pid || daemon /var/log/slurm/slurm-up.log slurmd
 
 # Wait for the node to register; bring it back if an earlier run left it down.
 deadline=$(( $(date +%s) + TIMEOUT ))

@@ -76,3 +76,13 @@ def test_damaged_file_is_named(tmp_path):
     p.write_bytes(b"not a zip")
     with pytest.raises(RlsightError, match="not a readable state dataset"):
         load_states(p)
+
+
+def test_a_run_on_every_level_records_training_levels_and_says_so(tmp_path):
+    """env.num_levels = 0: no level is held out, so the dataset's levels are training levels."""
+    run = model_run(tmp_path / "all", env__num_levels=0, env__num_test_envs=0)
+    said: list[str] = []
+    st = load_or_record_states(run, SPEC, say=said.append)
+    assert "3 training levels: the run trained on every level, none is held out" in said[0]
+    assert st.meta["held_out"] is False
+    assert load_or_record_states(model_run(tmp_path / "some"), SPEC, say=said.append).meta["held_out"] is True

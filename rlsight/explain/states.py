@@ -206,12 +206,16 @@ def load_or_record_states(run: str | Path | RunDir, spec: StatesSpec = DEFAULT_S
                       f"seed {m.get('seed')}; {spec.levels} x {spec.steps}, seed {spec.seed} asked for")
         else:
             return st
-    unit = "held-out levels" if cfg.env.family == "procgen" else "games"  # Atari has no levels: a game per seed
+    # Atari has no levels (a game per seed); a Procgen run with num_levels = 0 trained on every level
+    held_out = not cfg.env.nothing_held_out()
+    unit = ("held-out levels" if held_out else "training levels: the run trained on every level, none is held out") \
+        if cfg.env.family == "procgen" else "games"
     say(f"{reason}: recording {spec.levels * spec.steps} frames ({spec.levels} {unit} x {spec.steps} "
         f"steps{where}, sampled actions, seed {spec.seed}) into {path}")
     t0 = time.perf_counter()
     st = record_states(model, cfg.env, spec)
     st.meta.update({"run": str(rd.path), "model_step": step, "encoder": cfg.model.encoder, "shift": shift,
+                    "held_out": held_out,
                     "rlsight_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "seconds": round(time.perf_counter() - t0, 2)})
     save_states(path, st)

@@ -251,6 +251,38 @@ def test_sigkilled_sweep_resumes_without_rerunning_finished_trials(tmp_path):
         assert steps == [256, 512, 768, 1024]
 
 
+LONG_SWEEP = """
+    strategy = "grid"
+    [set]
+    "train.total_steps" = 2560000
+    "train.save_step" = 1280000
+    [params]
+    "ppo.lr" = [3e-4]
+    [objective]
+    metric = "test_reward_rate"
+    """
+
+
+def _stop_sweep(tmp_path: Path, ready, stop, preexec_fn=None) -> tuple[int, str, Path]:
+    """Start a one-trial sweep far too long to finish, in its own process group; once
+    ``ready(sweep_dir)``, ``stop(proc)``; returns (exit status, stderr, sweep dir)."""
+    d = tmp_path / "sw"
+    proc = subprocess.Popen(_sweep_cmd(write(tmp_path, LONG_SWEEP), d), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, process_group=0, preexec_fn=preexec_fn)
+    deadline = time.time() + 240
+    try:
+        while not ready(d):
+            assert proc.poll() is None and time.time() < deadline, "the sweep ended before it could be stopped"
+            time.sleep(0.02)
+        stop(proc)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, err.decode(), d
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM to the driver alone", "Ctrl-C (SIGINT to its process group)"])
 def test_a_stopped_sweep_checkpoints_its_running_trial(tmp_path, how):
@@ -259,36 +291,20 @@ def test_a_stopped_sweep_checkpoints_its_running_trial(tmp_path, how):
     get one SIGINT from the driver (two would make them stop without a checkpoint)."""
     from rlsight.runs import RunDir
 
-    f = write(tmp_path, """
-        strategy = "grid"
-        [set]
-        "train.total_steps" = 2560000
-        "train.save_step" = 1280000
-        [params]
-        "ppo.lr" = [3e-4]
-        [objective]
-        metric = "test_reward_rate"
-        """)
-    d = tmp_path / "sw"
-    cmd = _sweep_cmd(f, d)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
-    run = d / "trials" / "0000" / "seed0"
-    deadline = time.time() + 240
-    try:
-        while not ((run / "metrics.csv").exists() and len((run / "metrics.csv").read_text().splitlines()) > 2):
-            assert proc.poll() is None and time.time() < deadline, "the sweep ended before it could be stopped"
-            time.sleep(0.2)
+    def training(d: Path) -> bool:  # a few metrics rows written
+        m = d / "trials" / "0000" / "seed0" / "metrics.csv"
+        return m.exists() and len(m.read_text().splitlines()) > 2
+
+    def stop(proc) -> None:
         if how.startswith("SIGTERM"):
             proc.send_signal(signal.SIGTERM)
         else:
             os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, err.decode()
-    assert "interrupted" in err.decode()
+
+    rc, err, d = _stop_sweep(tmp_path, training, stop)
+    run = d / "trials" / "0000" / "seed0"
+    assert rc == 130, err
+    assert "interrupted" in err
     assert not _trial_processes(d)
     r = RunDir.open(run)
     assert r.info()["status"] == "interrupted"  # not "running": the worker stopped on its own
@@ -302,30 +318,10 @@ def test_a_background_sweep_stops_a_worker_that_has_not_begun_training(tmp_path)
     """A sweep started in the background by a script ignores SIGINT, and so would its workers:
     SIGTERM to it must still stop a worker that is starting (before training sets its own
     handler), not leave it to train the whole trial."""
-    f = write(tmp_path, """
-        strategy = "grid"
-        [set]
-        "train.total_steps" = 2560000
-        [params]
-        "ppo.lr" = [3e-4]
-        [objective]
-        metric = "test_reward_rate"
-        """)
-    d = tmp_path / "sw"
-    proc = subprocess.Popen(_sweep_cmd(f, d), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    try:
-        deadline = time.time() + 120
-        while not _trial_processes(d):  # the worker exists: signal it while it starts
-            assert proc.poll() is None and time.time() < deadline, "the sweep ended before its worker started"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, err.decode()
+    rc, err, d = _stop_sweep(tmp_path, lambda d: bool(_trial_processes(d)),  # the worker exists: stop it as it starts
+                             lambda proc: proc.send_signal(signal.SIGTERM),
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert rc == 130, err
     assert not _trial_processes(d)
 
 

@@ -177,8 +177,9 @@ def heat_maps(maps: list[dict[str, torch.Tensor]], targets: Sequence[str], ropts
     reduced = [{t: reduce_map(mm[t], ropts.reduce, ropts.sigma) for t in targets} for mm in maps]
     if ropts.normalize != "video":
         return [{t: normalise(r[t], ropts.normalize).numpy() for t in targets} for r in reduced]
-    peaks = {t: max(float(r[t].max()) for r in reduced) for t in targets}
-    return [{t: (r[t] / max(peaks[t], 1e-20)).numpy() for t in targets} for r in reduced]
+    scaled = {t: normalise(torch.cat([r[t] for r in reduced]), "video").split([len(r[t]) for r in reduced])
+              for t in targets}  # the models' frames together: one peak
+    return [{t: scaled[t][k].numpy() for t in targets} for k in range(len(reduced))]
 
 
 def record(runs: Sequence[str | Path], game: str | None = None, level: int = PLAY.level, frames: int = PLAY.frames,

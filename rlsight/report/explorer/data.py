@@ -111,9 +111,10 @@ def page_for(slug: str, title: str, played: list[Played], episodes: list[Episode
         series = timelines(ep, ppo.gamma, ppo.gae_lambda, bootstrap_value(p.model, ep))
         done = p.written if ep is p.episode else {}
         overlays = []
+        mopts = MethodOptions().for_family(p.cfg.env.family)  # the defaults; Atari: the newest frame of the stack
         for method in opts.methods:
-            verdicts = stored_verdicts(p.path, method, None, Drawn(p.step, asdict(method_options(ep))))
-            heats = None if all(f"{method}-{t}" in done for t in TARGETS) else saliency(p.model, ep, method)
+            verdicts = stored_verdicts(p.path, method, None, Drawn(p.step, asdict(mopts)))
+            heats = None if all(f"{method}-{t}" in done for t in TARGETS) else saliency(p.model, ep, method, mopts)
             for target in TARGETS:
                 d = done.get(f"{method}-{target}") or f"{slug}/r{k}/{method}-{target}/"
                 if heats is not None:
@@ -155,15 +156,10 @@ def where_played(envs: list, level: int, labels: list[str]) -> str:
     return f"level {level} (held out for {', '.join(held)}; a training level of {', '.join(train)})"
 
 
-def method_options(ep: Episode) -> MethodOptions:
-    """The explorer's method options: the defaults, on Atari's 4-frame stack the newest frame."""
-    return MethodOptions(stack_frame=-1 if ep.obs.shape[-1] != 3 else None)
-
-
-def saliency(model: torch.nn.Module, ep: Episode, method: str) -> dict[str, np.ndarray]:
+def saliency(model: torch.nn.Module, ep: Episode, method: str, options: MethodOptions) -> dict[str, np.ndarray]:
     """{target: maps (T, 64, 64) in [0, 1], each frame scaled by its maximum} for the
     actions the episode took (actor) and the value (critic)."""
-    meth = make_method(method, model, method_options(ep))
+    meth = make_method(method, model, options)
     acts = torch.from_numpy(ep.actions)
     return {t: normalise(reduce_map(meth.attribute(ep.obs, t, acts).cpu(), "max"), "frame").numpy()
             for t in TARGETS}
